@@ -1,0 +1,82 @@
+/* ap_model.h — a LLaMA-family model in memory (float32 weights converted from the checkpoint) and its forward
+ * pass, block by block, so that the pruning core can observe every linear's input and replace a block's weights
+ * between blocks. */
+#ifndef AP_MODEL_H
+#define AP_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ap_config.h"
+#include "ap_error.h"
+#include "ap_safetensors.h"
+
+/* The seven prunable linears of a decoder block, in this order everywhere (stats, masks, JSON). */
+typedef enum {
+    AP_LIN_Q, AP_LIN_K, AP_LIN_V, AP_LIN_O, AP_LIN_GATE, AP_LIN_UP, AP_LIN_DOWN, AP_LIN_COUNT
+} ap_linear_kind;
+const char *ap_linear_name(ap_linear_kind k);            /* "q_proj", ..., "down_proj" */
+
+typedef struct ap_linear {
+    float *w;                    /* owned, [out, in] row-major float32 */
+    float *bias;                 /* owned or NULL, [out] */
+    int64_t out, in;
+} ap_linear;
+
+typedef struct ap_block {
+    float *attn_norm, *mlp_norm; /* owned, [hidden] */
+    ap_linear lin[AP_LIN_COUNT];
+} ap_block;
+
+typedef struct ap_model {
+    ap_config cfg;
+    char dir[4096];
+    ap_dtype dtype;              /* the checkpoint's dtype (the writer keeps it) */
+    float *embed;                /* owned, [vocab, hidden] */
+    float *final_norm;           /* owned, [hidden] */
+    float *lm_head;              /* owned, [vocab, hidden]; == embed when tied (not separately owned) */
+    ap_block *blocks;            /* owned, [n_layers] */
+    int n_threads;               /* threads for the parts BLAS does not cover; 0 = number of cores */
+} ap_model;
+
+/* Load config.json + the checkpoint of a folder. Caller frees with ap_model_free. */
+ap_status ap_model_load(ap_model **out, const char *dir, ap_error *err);
+void ap_model_free(ap_model *m);
+/* Save to an HF folder in the checkpoint's dtype (tokenizer/config copied from m->dir). */
+ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err);
+
+/* Called with the input of one linear: x is [n_rows, in] float32 (borrowed, valid during the call).
+ * q/k/v share one input, and gate/up share one: the observer is called once per linear all the same. */
+typedef void (*ap_linear_observer)(void *ud, int layer, ap_linear_kind which, const float *x,
+                                   int64_t n_rows, int64_t in);
+
+/* Hidden states of a batch: n_seq sequences of seqlen tokens, h is [n_seq * seqlen, hidden]. */
+typedef struct ap_batch {
+    int n_seq, seqlen;
+    float *h;                    /* owned by whoever made it */
+} ap_batch;
+
+/* Embed ids ([n_seq * seqlen]) into a new batch (caller frees b->h with free()). */
+ap_status ap_model_embed(const ap_model *m, const int32_t *ids, int n_seq, int seqlen, ap_batch *b, ap_error *err);
+/* Run block `layer` (0-based) in place on b, calling obs (may be NULL) for each linear input. */
+ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
+                         ap_error *err);
+/* Final norm + lm_head + log-softmax: adds the summed NLL of next-token predictions of each sequence
+ * (seqlen-1 per sequence) to *nll and their count to *count. logits (optional, [n_seq*seqlen, vocab]) receives
+ * the raw logits. */
+ap_status ap_model_head_nll(const ap_model *m, const ap_batch *b, const int32_t *ids, double *nll, int64_t *count,
+                            float *logits, ap_error *err);
+
+/* Perplexity by the protocol: windows of seqlen non-overlapping tokens, remainder dropped, at most max_windows
+ * (0 = all). progress (may be NULL) is called after each batch with (done, total) windows. */
+typedef void (*ap_progress_fn)(void *ud, int64_t done, int64_t total);
+typedef struct ap_ppl_result {
+    double ppl, nll;
+    int64_t windows, tokens_total, predictions;
+    int seqlen;
+    double seconds;
+} ap_ppl_result;
+ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_ids, int seqlen, int64_t max_windows,
+                              ap_progress_fn progress, void *pud, ap_ppl_result *res, ap_error *err);
+
+#endif
