@@ -25,10 +25,21 @@ typedef struct ap_st_tensor {
 
 typedef struct ap_safetensors ap_safetensors;   /* one validated file */
 
+/* Memory-mapped files and SIGBUS: files are mapped read-only with MAP_PRIVATE. If another process truncates
+ * or rewrites a file IN PLACE while it is open, touching the lost pages raises SIGBUS and the process dies;
+ * we do not catch it (a handler cannot recover a half-read tensor). Model files must therefore not be modified
+ * in place while open: our writers never do (they write a temp file and rename it over, so an open mapping keeps
+ * the old inode), HF tools do the same, and search candidates run in worker processes, so a SIGBUS there costs
+ * one candidate. Callers that cannot accept this open with AP_ST_OPEN_READ (the file is read into memory).
+ * Tensor data is NOT aligned in general (safetensors does not require it): read it with ap_dtype_to_f32 or memcpy. */
+#define AP_ST_OPEN_READ 1u      /* read the whole file into the heap instead of mapping it */
+
 /* Open and validate a file (mmap, read-only). `*out` is the caller's, freed with ap_safetensors_close.
  * Errors name the file and, where there is one, the tensor and field. Other dtypes than F32/F16/BF16:
  * AP_E_UNSUPPORTED ("unsupported dtype"); a dtype string that is not a safetensors dtype: AP_E_FORMAT. */
 ap_status ap_safetensors_open(ap_safetensors **out, const char *path, ap_error *err);
+/* ap_safetensors_open with flags (AP_ST_OPEN_READ or 0). */
+ap_status ap_safetensors_open_flags(ap_safetensors **out, const char *path, unsigned flags, ap_error *err);
 /* The same validation over a caller's buffer (borrowed; must outlive the object). `label` names it in errors. */
 ap_status ap_safetensors_open_buffer(ap_safetensors **out, const void *buf, size_t len, const char *label,
                                      ap_error *err);
@@ -43,7 +54,10 @@ void ap_dtype_to_f32(ap_dtype dt, const void *src, float *dst, size_t n);
 /* Convert float32 to dtype dt (round to nearest even for bf16/f16). */
 void ap_dtype_from_f32(ap_dtype dt, const float *src, void *dst, size_t n);
 
-/* A checkpoint folder: model.safetensors, or model.safetensors.index.json + shards (plain names only). */
+/* A checkpoint folder: model.safetensors, or model.safetensors.index.json + shards (plain names only).
+ * model.safetensors wins when both exist (as in transformers). Every tensor must be in exactly one shard and the
+ * index must list exactly the shards' tensors. Tensors are borrowed from the checkpoint (valid until close);
+ * ap_checkpoint_at orders them shard by shard (shards by file name), each in data order. */
 typedef struct ap_checkpoint ap_checkpoint;
 ap_status ap_checkpoint_open(ap_checkpoint **out, const char *dir, ap_error *err);
 /* Validate an index.json given as a buffer (for fuzzing); fills nothing else. */
