@@ -27,9 +27,26 @@ typedef struct ap_config {
     int rope_original_max_pos;                                         /* llama3 */
     int tie_embeddings;          /* tie_word_embeddings */
     int qkv_bias;                /* Qwen2 (and attention_bias: true) */
-    int bos_id, eos_id;          /* -1 where absent */
+    int bos_id, eos_id;          /* -1 where absent (eos: the first id when the file gives a list) */
+    int o_bias;                  /* o_proj has a bias too (llama/mistral attention_bias: true; never Qwen2) */
+    int sliding_window;          /* Mistral's attention window; 0 = full causal attention */
 } ap_config;
 
+/* Bounds a config must respect (so hostile values cannot make later code allocate absurdly). */
+#define AP_CFG_MAX_HIDDEN (1 << 16)
+#define AP_CFG_MAX_LAYERS 1024
+#define AP_CFG_MAX_HEADS 1024
+#define AP_CFG_MAX_HEAD_DIM 1024
+#define AP_CFG_MAX_FFN (1 << 20)
+#define AP_CFG_MAX_VOCAB (1 << 24)
+#define AP_CFG_MAX_POS (1 << 24)
+#define AP_CFG_MAX_FILE ((size_t)16 << 20)
+
+/* Parse config.json text (need not be NUL-terminated). Defaults as in transformers: num_key_value_heads =
+ * num_attention_heads, head_dim = hidden_size / num_attention_heads, rms_norm_eps 1e-6, rope_theta 10000,
+ * max_position_embeddings 2048, tie_word_embeddings false, hidden_act silu. Unsupported values (another
+ * architecture, activation, rope type, mlp_bias, Qwen2 sliding window) give AP_E_UNSUPPORTED; malformed or
+ * out-of-range ones AP_E_FORMAT. */
 /* Parse config.json text; `label` (the file name) appears in every error with the field. */
 ap_status ap_config_parse(ap_config *cfg, const char *json, size_t len, const char *label, ap_error *err);
 ap_status ap_config_load(ap_config *cfg, const char *path, ap_error *err);

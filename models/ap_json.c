@@ -1,9 +1,14 @@
 /* ap_json.c — the pre-scan and checks that make cJSON safe for untrusted model files. */
 #include "ap_json.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not valid (RFC 3629: no overlongs,
  * no surrogates, nothing above U+10FFFF). */
@@ -156,4 +161,44 @@ const char *ap_json_quote(const char *s, char *buf, size_t n)
     if (s && j + 4 < n && strlen(s) > 64) { memcpy(buf + j, "...", 3); j += 3; }
     buf[j] = '\0';
     return buf;
+}
+
+ap_status ap_json_read_file(const char *path, size_t max, char **text, size_t *len, ap_error *err)
+{
+    *text = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ap_error_set(err, AP_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ap_error_set(err, AP_E_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)sb.st_size > max) {
+        close(fd);
+        return ap_error_set(err, AP_E_FORMAT, "%s: file is %lld bytes, larger than the limit of %zu", path,
+                            (long long)sb.st_size, max);
+    }
+    size_t n = (size_t)sb.st_size, got = 0;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory reading %zu bytes", path, n);
+    }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return ap_error_set(err, AP_E_IO, "%s: read failed: %s", path, r < 0 ? strerror(e) : "file shrank");
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return AP_OK;
 }

@@ -29,6 +29,10 @@ ap_status ap_json_check_unique_keys(const cJSON *obj, int deep, const char *labe
 /* Is `v` a JSON number that is an integer in [lo, hi] (|values| < 2^53 so doubles hold them exactly)? */
 int ap_json_is_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out);
 
+/* Read a whole regular file of at most `max` bytes into a NUL-terminated heap buffer (`*text`, the caller
+ * frees it); `*len` excludes the NUL. AP_E_IO when it cannot be read, AP_E_FORMAT when larger than `max`. */
+ap_status ap_json_read_file(const char *path, size_t max, char **text, size_t *len, ap_error *err);
+
 /* Copy `s` into `buf` (size n) for an error message: at most 64 characters, control bytes as '?'. */
 const char *ap_json_quote(const char *s, char *buf, size_t n);
 

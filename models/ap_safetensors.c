@@ -691,36 +691,6 @@ const ap_st_tensor *ap_checkpoint_find(const ap_checkpoint *ck, const char *name
     return NULL;
 }
 
-/* Read a small text file whole (bounded), NUL-terminated. */
-static ap_status read_text(const char *path, size_t max, char **out, size_t *len, ap_error *err)
-{
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ap_error_set(err, AP_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ap_error_set(err, AP_E_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > max) {
-        close(fd);
-        return ap_error_set(err, AP_E_FORMAT, "%s: file is larger than %zu bytes", path, max);
-    }
-    void *buf = NULL;
-    ap_status s = read_all(fd, (size_t)sb.st_size, &buf, path, err);
-    close(fd);
-    if (s) return s;
-    char *t = realloc(buf, (size_t)sb.st_size + 1);
-    if (!t) {
-        free(buf);
-        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", path);
-    }
-    t[sb.st_size] = '\0';
-    *out = t;
-    *len = (size_t)sb.st_size;
-    return AP_OK;
-}
-
 static int cmp_tensor_ptr(const void *a, const void *b)
 {
     return strcmp((*(const ap_st_tensor *const *)a)->name, (*(const ap_st_tensor *const *)b)->name);
@@ -768,7 +738,7 @@ static ap_status ck_open_sharded(ap_checkpoint *ck, const char *dir, const char 
 {
     char *text = NULL;
     size_t len = 0;
-    ap_status s = read_text(ipath, MAX_INDEX_BYTES, &text, &len, err);
+    ap_status s = ap_json_read_file(ipath, MAX_INDEX_BYTES, &text, &len, err);
     if (s) return s;
     index_info ix;
     s = index_parse(&ix, text, len, ipath, err);
