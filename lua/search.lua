@@ -1,0 +1,448 @@
+-- lua/search.lua — the default GCoT search controller: an LLM (or the symbolic proposer, offline) designs pruning
+-- metrics for the model in front of it; each candidate is checked in the sandbox, scored by a cheap proxy (one-shot
+-- statistics, prune, perplexity on a few WikiText-2 *validation* windows) in an isolated worker, and fed back into
+-- the next generation's prompts. The best is finally evaluated on WikiText-2 test.
+--
+--   autoprune run lua/search.lua [--model DIR] [--sparsity 0.7] [--generations N] [--population N]
+--                                [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs uniform,owl,sdsa]
+--
+-- This file is meant to be read and edited: the configuration is the table below, the loop is at the bottom.
+local symbolic = require("gcot.symbolic")
+local Archive = require("gcot.archive")
+local Graph = require("gcot.graph")
+local Record = require("gcot.record")
+
+local home = ap.home or "."
+local config = {
+  model = home .. "/models/ap-tiny",
+  sparsity = 0.7,
+  generations = 6,
+  population = 8,          -- candidates per generation
+  elite = 3,               -- best candidates kept as parents
+  allocs = { "uniform", "owl", "sdsa" },   -- allocation is part of each candidate's genome
+  group = nil,             -- nil: each metric's own choice (row unless it says layer)
+  pattern = "unstructured",
+  calib = home .. "/data/calib.txt",
+  valid = home .. "/data/wikitext-2-raw/wiki.valid.raw",
+  test = home .. "/data/wikitext-2-raw/wiki.test.raw",
+  nsamples = 64,           -- calibration windows for the one-shot statistics of the proxy
+  seqlen = nil,            -- nil: the model's context (capped at 2048)
+  proxy_windows = 16,      -- validation windows of the proxy perplexity
+  final_nsamples = 128,    -- the final evaluation follows the reference protocol
+  llm = "auto",            -- auto: use the LLM when configured; off: symbolic only; only: LLM only
+  llm_share = 0.5,         -- with an LLM, this share of each generation comes from it, the rest is symbolic
+  graph = "default",       -- lua/gcot/graphs/<graph>.lua
+  time_budget = 1800,      -- seconds
+  max_candidates = 2000,
+  token_budget = 2000000,  -- LLM tokens (prompt + completion)
+  candidate_timeout = 300, -- seconds, wall clock, per isolated evaluation
+  isolate = true,          -- evaluate each candidate in a forked worker
+  runs_dir = "runs",
+  name = nil,
+  seed = 1,
+  final = true,            -- evaluate the best on WikiText-2 test at the end
+}
+
+------------------------------------------------------------------------------------------------ arguments
+local function usage(msg)
+  io.stderr:write((msg and ("search.lua: " .. msg .. "\n") or "") ..
+    "usage: autoprune run lua/search.lua [--model DIR] [--sparsity S] [--generations N] [--population N]\n" ..
+    "       [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs LIST] [--proxy-windows N]\n" ..
+    "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n")
+  os.exit(msg and 2 or 0)
+end
+
+local function parse_args(args)
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    local function value()
+      i = i + 1
+      if args[i] == nil then usage("missing value after " .. a) end
+      return args[i]
+    end
+    local function number()
+      local v = tonumber(value())
+      if not v then usage("not a number after " .. a) end
+      return v
+    end
+    if a == "--help" or a == "-h" then usage()
+    elseif a == "--model" then config.model = value()
+    elseif a == "--sparsity" then config.sparsity = number()
+    elseif a == "--generations" then config.generations = math.floor(number())
+    elseif a == "--population" then config.population = math.floor(number())
+    elseif a == "--name" then config.name = value()
+    elseif a == "--resume" then config.name = value(); config.resume = true
+    elseif a == "--llm" then config.llm = value()
+    elseif a == "--allocs" then
+      config.allocs = {}
+      for x in value():gmatch("[^,]+") do config.allocs[#config.allocs + 1] = x end
+    elseif a == "--group" then config.group = value()
+    elseif a == "--pattern" then config.pattern = value()
+    elseif a == "--proxy-windows" then config.proxy_windows = math.floor(number())
+    elseif a == "--nsamples" then config.nsamples = math.floor(number())
+    elseif a == "--seqlen" then config.seqlen = math.floor(number())
+    elseif a == "--time-budget" then config.time_budget = number()
+    elseif a == "--max-candidates" then config.max_candidates = math.floor(number())
+    elseif a == "--token-budget" then config.token_budget = number()
+    elseif a == "--seed" then config.seed = math.floor(number())
+    elseif a == "--runs-dir" then config.runs_dir = value()
+    elseif a == "--graph" then config.graph = value()
+    elseif a == "--no-final" then config.final = false
+    elseif a == "--no-isolate" then config.isolate = false
+    elseif a == "--quick" then   -- `make run`: about a minute on the shipped model
+      config.generations, config.population, config.nsamples, config.proxy_windows = 3, 6, 32, 8
+      config.final_nsamples = 64
+    else usage("unknown argument " .. a) end
+    i = i + 1
+  end
+  if not (config.sparsity > 0 and config.sparsity < 1) then usage("--sparsity must be in (0, 1)") end
+  if config.population < 1 or config.generations < 0 then usage("--population must be >= 1, --generations >= 0") end
+end
+
+------------------------------------------------------------------------------------------------ helpers
+local seed_state = config.seed
+local function rng(n)   -- deterministic: a run with the same seed proposes the same candidates
+  seed_state = (seed_state * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
+  return (seed_state >> 33) % n + 1
+end
+
+local function read_file(path)
+  local f = assert(io.open(path, "r"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function median(xs)
+  if #xs == 0 then return nil end
+  local s = {}
+  for i, x in ipairs(xs) do s[i] = x end
+  table.sort(s)
+  local m = (#s + 1) / 2
+  return (s[math.floor(m)] + s[math.ceil(m)]) / 2
+end
+
+-- Per-layer facts rendered compactly for the prompts (one line per linear, grouped by block).
+local function render_facts(facts)
+  local L = { "layer name       w_skew  w_kurt  x_outl  x_kurt  wanda_outl" }
+  for _, f in ipairs(facts) do
+    L[#L + 1] = ("%5d %-10s %6.2f %7.2f %7.4f %7.2f %8.4f"):format(f.layer, f.name, f.w_skew or 0, f.w_kurt or 0,
+      f.x_outlier_ratio or 0, f.x_kurt_mean or 0, f.wanda_outlier_ratio or 0)
+  end
+  return table.concat(L, "\n")
+end
+
+------------------------------------------------------------------------------------------------ the search
+local S = {}
+
+function S.setup()
+  config.name = config.name or os.date("search-%Y%m%d-%H%M%S")
+  config.run_dir = config.runs_dir .. "/" .. config.name
+  config.use_llm = config.llm ~= "off" and ap.llm and ap.llm.configured() or false
+  if config.llm == "only" and not config.use_llm then
+    error({ kind = "arg", message = "--llm only, but no LLM is configured (set AUTOPRUNE_LLM_BASE_URL)" })
+  end
+  config.proposers = config.use_llm and (config.llm == "only" and "LLM" or "LLM + symbolic") or "symbolic (offline)"
+  S.rec = Record.open(config.run_dir)
+  S.archive = config.resume and Archive.load(config.run_dir .. "/archive.json") or Archive.new()
+  if config.resume and #S.archive.candidates == 0 and not io.open(config.run_dir .. "/archive.json") then
+    io.stderr:write("search.lua: nothing to resume in " .. config.run_dir .. ", starting afresh\n")
+  end
+  S.generations = {}
+  S.tokens = 0
+  S.started = S.rec:now()
+  S.model = ap.model.load(config.model)
+  config.seqlen = config.seqlen or math.min(S.model:info().max_pos or 512, 2048)
+  print(("search %s: model %s, sparsity %.2f, proposers: %s"):format(config.name, config.model, config.sparsity,
+                                                                     config.proposers))
+  S.rec:event("start", { config = config, resume = config.resume or false })
+  S.stats = S.model:calibrate { text = config.calib, nsamples = config.nsamples, seqlen = config.seqlen }
+  S.facts = S.model:facts(S.stats)
+  S.dense = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
+  S.rec:event("dense", { ppl = S.dense.ppl, windows = S.dense.windows })
+  if ap.watch_interrupt then ap.watch_interrupt() end
+end
+
+-- Check in the sandbox, then prune + evaluate in an isolated worker. Updates c in place.
+function S.evaluate(c)
+  c.status = "running"
+  local chk = ap.check(c.code)
+  S.rec:event("check", { id = c.id, ok = chk.ok, kind = chk.kind, message = chk.message, line = chk.line })
+  if not chk.ok then
+    c.status, c.error = "failed", { kind = chk.kind, message = chk.message, line = chk.line, stage = "check" }
+    return
+  end
+  local function proxy()
+    local pr = S.model:prune { metric = c.code, sparsity = config.sparsity, pattern = config.pattern,
+                               group = config.group, alloc = c.alloc, stats = S.stats }
+    local ev = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
+    if not config.isolate then S.model:reset() end
+    return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds }
+  end
+  local t0 = S.rec:now()
+  local ok, res
+  if config.isolate then
+    ok, res = ap.isolate(proxy, { timeout = config.candidate_timeout })
+    if not ok and res.kind == "error" and type(res.error) == "table" then
+      res = { kind = res.error.kind or "runtime", message = res.error.message, line = res.error.line }
+    end
+  else
+    ok, res = pcall(proxy)
+    if not ok then
+      S.model:reset()
+      res = type(res) == "table" and res or { kind = "runtime", message = tostring(res) }
+    end
+  end
+  c.seconds = S.rec:now() - t0
+  if ok and type(res) == "table" and type(res.ppl) == "number" and res.ppl == res.ppl and res.ppl < math.huge then
+    c.status, c.fitness, c.realised = "ok", res.ppl, res.realised
+    c.scores[tostring(config.sparsity)] = res.ppl
+  else
+    c.status = "failed"
+    c.error = ok and { kind = "nonfinite", message = "proxy perplexity is not finite" } or
+              { kind = res.kind, message = res.message, line = res.line, signal = res.signal, stage = "proxy" }
+  end
+  S.rec:event("evaluation", { id = c.id, status = c.status, fitness = c.fitness, realised = c.realised,
+                              error = c.error, seconds = c.seconds })
+end
+
+-- The hand-designed metrics shipped in lua/metrics/ plus their expression trees: generation 0.
+function S.seed_candidates()
+  local out = {}
+  for _, name in ipairs({ "magnitude", "wanda", "ria" }) do
+    for _, alloc in ipairs(config.allocs) do
+      out[#out + 1] = { code = read_file(home .. "/lua/metrics/" .. name .. ".lua"), origin = "seed", alloc = alloc,
+                        thought = "hand-designed baseline: " .. name, tree = symbolic.seeds[name], parents = {} }
+    end
+  end
+  return out
+end
+
+-- Tournament selection among the evaluated candidates that carry an expression tree.
+local function select_parent(pool)
+  local best
+  for _ = 1, 3 do
+    local c = pool[rng(#pool)]
+    if not best or c.fitness < best.fitness then best = c end
+  end
+  return best
+end
+
+function S.symbolic_candidates(n)
+  local pool = {}
+  for _, c in ipairs(S.archive:ranked()) do if c.tree and symbolic.valid(c.tree) then pool[#pool + 1] = c end end
+  local out, tries = {}, 0
+  while #out < n and tries < n * 20 do
+    tries = tries + 1
+    local tree, parents, alloc, group
+    if #pool == 0 then
+      tree, parents = symbolic.random_tree(rng, 4), {}
+    else
+      local a = select_parent(pool)
+      parents, alloc, group = { a.id }, a.alloc, a.group
+      if rng(3) == 1 and #pool > 1 then
+        local b = select_parent(pool)
+        tree, parents[2] = symbolic.crossover(rng, a.tree, b.tree), b.id
+      else
+        tree = symbolic.mutate(rng, a.tree)
+      end
+    end
+    if rng(5) == 1 then alloc = config.allocs[rng(#config.allocs)] end
+    if rng(6) == 1 or not group then group = (rng(2) == 1) and "row" or "layer" end
+    if symbolic.uses_weight(tree) then
+      out[#out + 1] = { code = symbolic.emit(tree, group), tree = tree, origin = "symbolic", parents = parents,
+                        alloc = alloc or config.allocs[1], group = group,
+                        thought = "symbolic variation: " .. symbolic.key(tree) }
+    end
+  end
+  return out
+end
+
+-- Describe the archive for the prompts: best nodes with ancestry, failures, insights.
+local function archive_context()
+  local best, fails, ins = {}, {}, {}
+  for i, c in ipairs(S.archive:ranked()) do
+    if i > 5 then break end
+    local anc = {}
+    for _, p in ipairs(S.archive:lineage(c, 3)) do anc[#anc + 1] = ("#%d (%.2f)"):format(p.id, p.fitness or 0) end
+    best[#best + 1] = ("### #%d: ppl %.2f, allocation %s, from %s%s\nIdea: %s\n```lua\n%s```"):format(c.id, c.fitness,
+      c.alloc or "uniform", c.origin, #anc > 0 and (", ancestry " .. table.concat(anc, " <- ")) or "",
+      (c.thought or ""):gsub("\n", " "):sub(1, 300), c.code)
+  end
+  for _, c in ipairs(S.archive:failures(5)) do
+    fails[#fails + 1] = ("- #%d: %s: %s"):format(c.id, c.error and c.error.kind or "?",
+      ((c.error and c.error.message) or ""):sub(1, 200))
+  end
+  for i = math.max(1, #S.archive.insights - 5), #S.archive.insights do
+    if S.archive.insights[i] then ins[#ins + 1] = "- " .. S.archive.insights[i].text end
+  end
+  return table.concat(best, "\n\n"), #fails > 0 and table.concat(fails, "\n") or "(none)",
+         #ins > 0 and table.concat(ins, "\n") or "(none yet)"
+end
+
+function S.llm_candidates(n, generation)
+  local graph = dofile(home .. "/lua/gcot/graphs/" .. config.graph .. ".lua")
+  local best, fails, insights = archive_context()
+  local info = S.model:info()
+  local ctx = {
+    steps = #graph.nodes, model = config.model, sparsity_pct = math.floor(config.sparsity * 100 + 0.5),
+    model_info = ("%d layers, hidden %d, %d parameters"):format(info.n_layers, info.hidden, info.params),
+    group = config.group or "the metric's choice", alloc = table.concat(config.allocs, " / "),
+    dense_ppl = ("%.2f"):format(S.dense.ppl), facts = render_facts(S.facts),
+    best = best ~= "" and best or "(none yet)", failures = fails, insights = insights,
+    contract = read_file(home .. "/doc/metric-api.md"),
+  }
+  local function ask(requests)
+    local calls = {}
+    for i, r in ipairs(requests) do
+      calls[i] = { messages = r.messages, temperature = r.temperature or 0.7, max_tokens = 1500,
+                   seed = config.seed * 1000 + generation * 37 + i }
+      S.rec:event("prompt", { generation = generation, node = r.node.id, branch = r.branch, chars = #r.messages[2].content })
+    end
+    local results = ap.llm.chat_many(calls)
+    local out = {}
+    for i, res in ipairs(results) do
+      local r = requests[i]
+      if res.content then
+        local used = (res.usage and (res.usage.prompt_tokens or 0) + (res.usage.completion_tokens or 0)) or 0
+        S.tokens = S.tokens + used
+        S.rec:event("reply", { generation = generation, node = r.node.id, branch = r.branch, tokens = used,
+                               attempts = res.attempts, seconds = res.seconds, chars = #res.content })
+        out[i] = { content = res.content, usage = res.usage }
+      else
+        local err = res.error or res
+        S.rec:event("error", { generation = generation, node = r.node.id, branch = r.branch, stage = "llm",
+                               kind = err.kind, message = err.message, attempts = err.attempts })
+        out[i] = { error = { kind = err.kind, message = err.message } }
+      end
+    end
+    return out
+  end
+  local run = Graph.run(graph, ctx, n, ask, home .. "/prompts", read_file(home .. "/prompts/system.md"))
+  for _, node in ipairs(graph.nodes) do
+    if node.insight and run.shared[node.id] then
+      local text = run.shared[node.id]:match("Insight:%s*([^\n]+)")
+      if text then S.archive:add_insight(generation, text, { node = node.id }) end
+    end
+  end
+  local best_c = S.archive:best()
+  local out = {}
+  for b = 1, n do
+    local reply = run.produced[b]
+    if reply then
+      local chunks = ap.llm.extract_code(reply)
+      local code
+      for _, chunk in ipairs(chunks) do
+        if ap.check(chunk).kind ~= "syntax" then code = chunk; break end
+      end
+      code = code or chunks[1] or reply
+      out[#out + 1] = { code = code, origin = "llm", thought = run.branches[b].hypothesise,
+                        parents = best_c and { best_c.id } or {}, alloc = config.allocs[(b - 1) % #config.allocs + 1] }
+    end
+  end
+  return out
+end
+
+local function out_of_budget()
+  if ap.interrupted and ap.interrupted() then return "interrupted" end
+  if S.rec:now() - S.started > config.time_budget then return "time budget" end
+  if #S.archive.candidates >= config.max_candidates then return "candidate budget" end
+  if S.tokens >= config.token_budget then return "token budget" end
+end
+
+-- Add proposals to the archive (de-duplicated) and evaluate the new ones, saving the archive after each.
+function S.run_generation(generation, proposals)
+  local fresh = {}
+  for _, p in ipairs(proposals) do
+    p.generation = generation
+    local c, dup = S.archive:add(p)
+    S.rec:event("candidate", { id = c.id, generation = generation, origin = p.origin, duplicate = dup,
+                               alloc = p.alloc, parents = p.parents, code = not dup and p.code or nil })
+    if not dup then fresh[#fresh + 1] = c end
+  end
+  -- also finish candidates a killed run left unevaluated
+  for _, c in ipairs(S.archive.candidates) do
+    if c.status == "new" and c.generation == generation then
+      local listed = false
+      for _, f in ipairs(fresh) do if f == c then listed = true end end
+      if not listed then fresh[#fresh + 1] = c end
+    end
+  end
+  local fitness, failed = {}, 0
+  for _, c in ipairs(fresh) do
+    local stop = out_of_budget()
+    if stop then return stop end
+    S.evaluate(c)
+    S.archive:save(config.run_dir .. "/archive.json")
+    if c.status == "ok" then fitness[#fitness + 1] = c.fitness else failed = failed + 1 end
+    print(("  gen %d  #%-4d %-8s %-8s %s"):format(generation, c.id, c.origin, c.alloc or "",
+      c.status == "ok" and ("ppl %.2f"):format(c.fitness) or ("failed: " .. tostring(c.error and c.error.kind))))
+  end
+  local best = S.archive:best()
+  local g = { generation = generation, candidates = #fresh, valid = #fitness, failed = failed,
+              best = best and best.fitness, median = median(fitness) }
+  S.generations[#S.generations + 1] = g
+  S.rec:event("generation", g)
+  if not config.use_llm and best then
+    S.archive:add_insight(generation, ("best so far #%d (%s, %s) at proxy ppl %.2f: %s"):format(best.id, best.origin,
+      best.alloc or "uniform", best.fitness, best.tree and symbolic.key(best.tree) or "LLM-written"))
+  end
+  S.archive.generation = generation
+  S.archive:save(config.run_dir .. "/archive.json")
+end
+
+function S.final()
+  local best = S.archive:best()
+  if not best then return end
+  Record.write_atomic(config.run_dir .. "/best.lua", ("-- best metric of search %s: candidate %d, allocation %s, proxy ppl %.3f\n%s")
+    :format(config.name, best.id, best.alloc or "uniform", best.fitness, best.code))
+  if not config.final then return end
+  S.model:reset()
+  local pr = S.model:prune { metric = best.code, sparsity = config.sparsity, pattern = config.pattern,
+                             group = config.group, alloc = best.alloc,
+                             calib = { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen } }
+  local ev = S.model:eval { text = config.test, seqlen = config.seqlen }
+  S.model:reset()
+  S.final_result = { id = best.id, ppl = ev.ppl, realised = pr.realised, windows = ev.windows }
+  S.rec:event("final", S.final_result)
+end
+
+local function main(args)
+  parse_args(args)
+  S.setup()
+  local start_gen = S.archive.generation or 0
+  local stop
+  if #S.archive.candidates == 0 or start_gen == 0 then
+    stop = S.run_generation(0, S.seed_candidates())
+    start_gen = 0
+  end
+  for generation = start_gen + 1, config.generations do
+    stop = stop or out_of_budget()
+    if stop then break end
+    local n_llm = config.use_llm and math.max(1, math.floor(config.population * (config.llm == "only" and 1 or config.llm_share) + 0.5)) or 0
+    local proposals = {}
+    if n_llm > 0 then
+      local ok, res = pcall(S.llm_candidates, n_llm, generation)
+      if ok then proposals = res else
+        S.rec:event("error", { generation = generation, stage = "gcot", kind = type(res) == "table" and res.kind or "runtime",
+                               message = type(res) == "table" and res.message or tostring(res) })
+      end
+    end
+    for _, p in ipairs(S.symbolic_candidates(config.population - #proposals)) do proposals[#proposals + 1] = p end
+    stop = S.run_generation(generation, proposals)
+  end
+  if stop then print("search stopped: " .. stop) end
+  if stop ~= "interrupted" then S.final() end
+  S.rec:write_report(S.archive, config, { dense_ppl = S.dense.ppl, generations = S.generations, final = S.final_result })
+  S.rec:event("end", { reason = stop or "done", candidates = #S.archive.candidates, tokens = S.tokens })
+  S.rec:close()
+  local best = S.archive:best()
+  if best then
+    print(("best: candidate %d (%s, %s), proxy ppl %.2f%s"):format(best.id, best.origin, best.alloc or "uniform",
+      best.fitness, S.final_result and (", test ppl %.2f"):format(S.final_result.ppl) or ""))
+  end
+  print("report: " .. config.run_dir .. "/report.md")
+end
+
+main(arg)
