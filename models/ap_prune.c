@@ -1,0 +1,462 @@
+/* ap_prune.c — the layer-wise pruning driver (sequential and one-shot), native scores, and the allocation glue. */
+#include "ap_prune.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ap_sparsegpt.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- native scores ---- */
+
+ap_status ap_score_magnitude(void *ud, int layer, ap_linear_kind kind, const float *W, int64_t out, int64_t in,
+                             const ap_xview *x, double sparsity, float *scores, ap_error *err)
+{
+    (void)ud, (void)layer, (void)kind, (void)x, (void)sparsity, (void)err;
+    for (int64_t i = 0; i < out * in; i++)
+        scores[i] = fabsf(W[i]);
+    return AP_OK;
+}
+
+ap_status ap_score_wanda(void *ud, int layer, ap_linear_kind kind, const float *W, int64_t out, int64_t in,
+                         const ap_xview *x, double sparsity, float *scores, ap_error *err)
+{
+    (void)ud, (void)kind, (void)sparsity;
+    if (!x || !x->l2 || x->in != in)
+        return ap_error_set(err, AP_E_ARG, "wanda: layer %d has no input statistics of width %lld", layer + 1,
+                            (long long)in);
+    for (int64_t r = 0; r < out; r++) {
+        const float *w = W + r * in;
+        float *s = scores + r * in;
+        for (int64_t j = 0; j < in; j++)
+            s[j] = fabsf(w[j]) * x->l2[j];
+    }
+    return AP_OK;
+}
+
+/* ---- options and report ---- */
+
+void ap_prune_opts_default(ap_prune_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = AP_METHOD_SCORE;
+    o->score = ap_score_wanda;
+    o->pattern.group = AP_GROUP_ROW;
+    o->sparsity = 0.5;
+    o->sgpt_blocksize = 128;
+    o->sgpt_percdamp = 0.01;
+    o->batch = 8;
+}
+
+void ap_prune_report_free(ap_prune_report *r)
+{
+    if (r) {
+        free(r->lin);
+        memset(r, 0, sizeof *r);
+    }
+}
+
+static ap_status report_init(ap_prune_report *r, const ap_model *m, ap_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->n = m->cfg.n_layers * AP_LIN_COUNT;
+    r->lin = calloc((size_t)r->n, sizeof *r->lin);
+    if (!r->lin)
+        return ap_error_set(err, AP_E_NOMEM, "prune: no memory for the report");
+    for (int i = 0; i < r->n; i++) {
+        const ap_linear *L = &m->blocks[i / AP_LIN_COUNT].lin[i % AP_LIN_COUNT];
+        r->lin[i].layer = i / AP_LIN_COUNT;
+        r->lin[i].kind = (ap_linear_kind)(i % AP_LIN_COUNT);
+        r->lin[i].numel = L->out * L->in;
+    }
+    return AP_OK;
+}
+
+static void report_close(ap_prune_report *r, const ap_model *m)
+{
+    r->numel = r->zeros = 0;
+    for (int i = 0; i < r->n; i++) {
+        const ap_linear *L = &m->blocks[r->lin[i].layer].lin[r->lin[i].kind];
+        r->lin[i].zeros = ap_count_zeros(L->w, L->out * L->in);
+        r->numel += r->lin[i].numel;
+        r->zeros += r->lin[i].zeros;
+    }
+    r->realised = r->numel ? (double)r->zeros / (double)r->numel : 0.0;
+}
+
+/* ---- one linear ---- */
+
+typedef struct scratch {
+    float *scores;
+    uint8_t *keep;
+    double *H;
+} scratch;
+
+static void scratch_free(scratch *s)
+{
+    free(s->scores);
+    free(s->keep);
+    free(s->H);
+}
+
+static ap_status scratch_init(scratch *s, const ap_model *m, int hessian, ap_error *err)
+{
+    memset(s, 0, sizeof *s);
+    int64_t most = 0, most_in = 0;
+    for (int k = 0; k < AP_LIN_COUNT; k++) {
+        const ap_linear *L = &m->blocks[0].lin[k];
+        if (L->out * L->in > most) most = L->out * L->in;
+        if (L->in > most_in) most_in = L->in;
+    }
+    s->scores = malloc((size_t)most * sizeof *s->scores);
+    s->keep = malloc((size_t)most);
+    if (hessian)
+        s->H = malloc((size_t)most_in * (size_t)most_in * sizeof *s->H);
+    if (!s->scores || !s->keep || (hessian && !s->H)) {
+        scratch_free(s);
+        return ap_error_set(err, AP_E_NOMEM, "prune: no memory for scratch buffers of %lld weights", (long long)most);
+    }
+    return AP_OK;
+}
+
+/* Prefix err's message with the linear's name so that every failure says where it happened. */
+static ap_status name_error(ap_status st, ap_error *err, int layer, ap_linear_kind kind)
+{
+    if (st && err) {
+        char msg[AP_ERROR_MSG_MAX + 64];
+        int line = err->line;
+        snprintf(msg, sizeof msg, "layer %d %s: %s", layer + 1, ap_linear_name(kind), err->msg);
+        memcpy(err->msg, msg, AP_ERROR_MSG_MAX - 1);
+        err->msg[AP_ERROR_MSG_MAX - 1] = '\0';
+        err->code = st;
+        err->line = line;
+    }
+    return st;
+}
+
+static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_block_stats *bs, const ap_prune_opts *o,
+                              scratch *s, ap_prune_report *rep, ap_error *err)
+{
+    ap_linear *L = &m->blocks[l].lin[k];
+    const ap_input_kind ik = ap_linear_input(k);
+    double target = o->targets ? o->targets[l * AP_LIN_COUNT + k] : o->sparsity;
+    rep->lin[l * AP_LIN_COUNT + k].target = o->pattern.group == AP_GROUP_NM
+                                                ? (double)o->pattern.n / o->pattern.m : target;
+    ap_status st;
+    if (o->method == AP_METHOD_SPARSEGPT) {
+        const ap_xacc *a = &bs->acc[ik];
+        if (!a->xtx)
+            return name_error(ap_error_set(err, AP_E_ARG, "SparseGPT needs Hessian statistics"), err, l, k);
+        double t0 = now_s();
+        ap_xacc_hessian(a, s->H);
+        int nm = o->pattern.group == AP_GROUP_NM;
+        st = ap_sparsegpt_prune(L->w, L->out, L->in, s->H, target, nm ? o->pattern.n : 0, nm ? o->pattern.m : 0,
+                                o->sgpt_blocksize > 0 ? o->sgpt_blocksize : 128,
+                                o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01, err);
+        rep->t_mask += now_s() - t0;
+        return name_error(st, err, l, k);
+    }
+    double t0 = now_s();
+    st = o->score(o->score_ud, l, k, L->w, L->out, L->in, &bs->x[ik].v, target, s->scores, err);
+    double t1 = now_s();
+    rep->t_score += t1 - t0;
+    if (!st)
+        st = ap_mask_compute(s->scores, L->out, L->in, o->pattern, target, s->keep, NULL, err);
+    if (!st)
+        ap_mask_apply(L->w, s->keep, L->out * L->in);
+    rep->t_mask += now_s() - t1;
+    return name_error(st, err, l, k);
+}
+
+static ap_status check_opts(const ap_model *m, const ap_prune_opts *o, ap_error *err)
+{
+    if (o->method == AP_METHOD_SCORE && !o->score)
+        return ap_error_set(err, AP_E_ARG, "prune: no scoring function");
+    if (o->pattern.group != AP_GROUP_NM && !(o->sparsity >= 0 && o->sparsity < 1))
+        return ap_error_set(err, AP_E_ARG, "prune: sparsity %g outside [0, 1)", o->sparsity);
+    if (o->targets)
+        for (int i = 0; i < m->cfg.n_layers * AP_LIN_COUNT; i++)
+            if (!(o->targets[i] >= 0 && o->targets[i] <= 1))
+                return ap_error_set(err, AP_E_ARG, "prune: target sparsity %g of layer %d %s outside [0, 1]",
+                                    o->targets[i], i / AP_LIN_COUNT + 1, ap_linear_name(i % AP_LIN_COUNT));
+    return AP_OK;
+}
+
+/* ---- one-shot ---- */
+
+ap_status ap_prune_oneshot(ap_model *m, const ap_calib_stats *st, const ap_prune_opts *o, ap_prune_report *rep,
+                           ap_error *err)
+{
+    double t0 = now_s();
+    ap_status rc = check_opts(m, o, err);
+    if (rc)
+        return rc;
+    if (!st || st->n_layers != m->cfg.n_layers)
+        return ap_error_set(err, AP_E_ARG, "prune: statistics do not match the model");
+    if (o->method == AP_METHOD_SPARSEGPT && !st->hessian)
+        return ap_error_set(err, AP_E_ARG, "prune: SparseGPT needs statistics gathered with Hessians");
+    rc = report_init(rep, m, err);
+    if (rc)
+        return rc;
+    scratch s;
+    rc = scratch_init(&s, m, o->method == AP_METHOD_SPARSEGPT, err);
+    int total = m->cfg.n_layers * AP_LIN_COUNT, done = 0;
+    for (int l = 0; l < m->cfg.n_layers && !rc; l++)
+        for (int k = 0; k < AP_LIN_COUNT && !rc; k++) {
+            rc = prune_linear(m, l, (ap_linear_kind)k, &st->blocks[l], o, &s, rep, err);
+            if (o->progress && !rc)
+                o->progress(o->pud, ++done, total);
+        }
+    scratch_free(&s);
+    if (rc) {
+        ap_prune_report_free(rep);
+        return rc;
+    }
+    report_close(rep, m);
+    rep->t_total = now_s() - t0;
+    return AP_OK;
+}
+
+/* ---- sequential ---- */
+
+/* Run block l over all windows of hidden (in place), batch by batch, with an optional observer. */
+static ap_status run_block(const ap_model *m, int l, float *hidden, int nsamples, int seqlen, int batch, float *copy,
+                           ap_block_stats *bs, ap_error *err)
+{
+    size_t per_win = (size_t)seqlen * (size_t)m->cfg.hidden;
+    for (int b0 = 0; b0 < nsamples; b0 += batch) {
+        int nb = nsamples - b0 < batch ? nsamples - b0 : batch;
+        float *h = hidden + (size_t)b0 * per_win;
+        ap_status st;
+        if (bs) {
+            /* statistics pass: the block's output is not kept, so it runs on a copy */
+            memcpy(copy, h, (size_t)nb * per_win * sizeof *copy);
+            ap_batch b = {nb, seqlen, copy};
+            ap_calib_obs obs = {bs, AP_OK, {0}};
+            st = ap_model_block(m, l, &b, ap_calib_observer, &obs, err);
+            if (!st && obs.status) {
+                st = obs.status;
+                if (err)
+                    *err = obs.err;
+            }
+        } else {
+            ap_batch b = {nb, seqlen, h};
+            st = ap_model_block(m, l, &b, NULL, NULL, err);
+        }
+        if (st)
+            return st;
+    }
+    return AP_OK;
+}
+
+ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int seqlen, const ap_prune_opts *o,
+                              ap_prune_report *rep, ap_error *err)
+{
+    double t0 = now_s();
+    ap_status rc = check_opts(m, o, err);
+    if (rc)
+        return rc;
+    if (nsamples < 1 || seqlen < 2)
+        return ap_error_set(err, AP_E_ARG, "prune: need at least one calibration window of 2 tokens");
+    int batch = o->batch > 0 ? o->batch : 8;
+    if (batch > nsamples)
+        batch = nsamples;
+    int hess = o->method == AP_METHOD_SPARSEGPT;
+    rc = report_init(rep, m, err);
+    if (rc)
+        return rc;
+    scratch s;
+    ap_block_stats bs;
+    ap_batch all = {0};
+    float *copy = NULL;
+    int have_s = 0, have_bs = 0;
+    rc = scratch_init(&s, m, hess, err);
+    have_s = !rc;
+    if (!rc) {
+        rc = ap_block_stats_init(&bs, m, hess, err);
+        have_bs = !rc;
+    }
+    if (!rc) {
+        copy = malloc((size_t)batch * (size_t)seqlen * (size_t)m->cfg.hidden * sizeof *copy);
+        if (!copy)
+            rc = ap_error_set(err, AP_E_NOMEM, "prune: no memory for a batch of hidden states");
+    }
+    double tf = now_s();
+    if (!rc)
+        rc = ap_model_embed(m, ids, nsamples, seqlen, &all, err);
+    rep->t_forward += now_s() - tf;
+    int total = m->cfg.n_layers * AP_LIN_COUNT, done = 0;
+    for (int l = 0; l < m->cfg.n_layers && !rc; l++) {
+        double tc = now_s();
+        ap_block_stats_reset(&bs);
+        rc = run_block(m, l, all.h, nsamples, seqlen, batch, copy, &bs, err);
+        if (!rc)
+            rc = ap_block_stats_finish(&bs, err);
+        rep->t_calib += now_s() - tc;
+        for (int k = 0; k < AP_LIN_COUNT && !rc; k++) {
+            rc = prune_linear(m, l, (ap_linear_kind)k, &bs, o, &s, rep, err);
+            if (o->progress && !rc)
+                o->progress(o->pud, ++done, total);
+        }
+        /* the last block's output feeds nothing that is pruned */
+        if (!rc && l + 1 < m->cfg.n_layers) {
+            tf = now_s();
+            rc = run_block(m, l, all.h, nsamples, seqlen, batch, NULL, NULL, err);
+            rep->t_forward += now_s() - tf;
+        }
+    }
+    free(all.h);
+    free(copy);
+    if (have_bs)
+        ap_block_stats_free(&bs);
+    if (have_s)
+        scratch_free(&s);
+    if (rc) {
+        ap_prune_report_free(rep);
+        return rc;
+    }
+    report_close(rep, m);
+    rep->t_total = now_s() - t0;
+    return AP_OK;
+}
+
+/* ---- allocation glue ---- */
+
+void ap_alloc_spec_default(ap_alloc_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = AP_ALLOC_UNIFORM;
+    s->owl_m = 5.0;
+    s->owl_lambda = 0.08;
+    s->lo = 0.0;
+    s->hi = 0.99;
+    ap_sdsa_defaults(&s->sdsa);
+}
+
+const char *ap_alloc_kind_name(ap_alloc_kind k)
+{
+    return k == AP_ALLOC_OWL ? "owl" : k == AP_ALLOC_SDSA ? "sdsa" : "uniform";
+}
+
+void ap_prune_block_numel(const ap_model *m, int64_t *numel)
+{
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        numel[l] = 0;
+        for (int k = 0; k < AP_LIN_COUNT; k++)
+            numel[l] += m->blocks[l].lin[k].out * m->blocks[l].lin[k].in;
+    }
+}
+
+ap_status ap_prune_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
+                                  ap_error *err)
+{
+    if (!dense || dense->n_layers != m->cfg.n_layers)
+        return ap_error_set(err, AP_E_ARG, "OWL needs the dense model's calibration statistics");
+    ap_status st = AP_OK;
+    float *buf[AP_LIN_COUNT] = {0};
+    for (int l = 0; l < m->cfg.n_layers && !st; l++) {
+        const float *ptr[AP_LIN_COUNT];
+        int64_t len[AP_LIN_COUNT];
+        for (int k = 0; k < AP_LIN_COUNT && !st; k++) {
+            const ap_linear *L = &m->blocks[l].lin[k];
+            len[k] = L->out * L->in;
+            if (!buf[k] && !(buf[k] = malloc((size_t)len[k] * sizeof(float))))
+                st = ap_error_set(err, AP_E_NOMEM, "OWL: no memory for scores");
+            if (!st)
+                st = ap_score_wanda(NULL, l, (ap_linear_kind)k, L->w, L->out, L->in,
+                                    &dense->blocks[l].x[ap_linear_input((ap_linear_kind)k)].v, 0, buf[k], err);
+            ptr[k] = buf[k];
+        }
+        if (!st)
+            st = ap_alloc_outlier_ratio(ptr, len, AP_LIN_COUNT, M, &D[l], err);
+    }
+    for (int k = 0; k < AP_LIN_COUNT; k++)
+        free(buf[k]);
+    return st;
+}
+
+static ap_status sdsa_skews(const ap_model *m, int per_linear, double *skew, ap_error *err)
+{
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const float *ptr[AP_LIN_COUNT];
+        int64_t len[AP_LIN_COUNT];
+        for (int k = 0; k < AP_LIN_COUNT; k++) {
+            ptr[k] = m->blocks[l].lin[k].w;
+            len[k] = m->blocks[l].lin[k].out * m->blocks[l].lin[k].in;
+        }
+        if (per_linear) {
+            for (int k = 0; k < AP_LIN_COUNT; k++) {
+                ap_alloc_moments mo;
+                ap_status st = ap_alloc_moments_pooled(&ptr[k], &len[k], 1, 1, &mo, err);
+                if (st)
+                    return st;
+                skew[l * AP_LIN_COUNT + k] = mo.skew;
+            }
+        } else {
+            ap_alloc_moments mo;
+            ap_status st = ap_alloc_moments_pooled(ptr, len, AP_LIN_COUNT, 1, &mo, err);
+            if (st)
+                return st;
+            skew[l] = mo.skew;
+        }
+    }
+    return AP_OK;
+}
+
+ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, const ap_alloc_spec *spec, double S,
+                            double *targets, ap_error *err)
+{
+    int L = m->cfg.n_layers;
+    int per_linear = spec->kind == AP_ALLOC_SDSA && spec->sdsa.granularity == AP_ALLOC_PER_LINEAR;
+    int units = per_linear ? L * AP_LIN_COUNT : L;
+    double *s = calloc((size_t)units, sizeof *s), *stat = calloc((size_t)units, sizeof *stat);
+    int64_t *numel = calloc((size_t)units, sizeof *numel);
+    ap_status st = AP_OK;
+    if (!s || !stat || !numel)
+        st = ap_error_set(err, AP_E_NOMEM, "allocation: no memory");
+    if (!st) {
+        if (per_linear)
+            for (int i = 0; i < units; i++)
+                numel[i] = m->blocks[i / AP_LIN_COUNT].lin[i % AP_LIN_COUNT].out *
+                           m->blocks[i / AP_LIN_COUNT].lin[i % AP_LIN_COUNT].in;
+        else
+            ap_prune_block_numel(m, numel);
+    }
+    if (!st) {
+        switch (spec->kind) {
+        case AP_ALLOC_UNIFORM:
+            st = ap_alloc_uniform(s, units, S, err);
+            break;
+        case AP_ALLOC_OWL:
+            st = ap_prune_block_outliers(m, dense, spec->owl_m, stat, err);
+            if (!st)
+                st = ap_alloc_owl(s, stat, numel, units, S, spec->owl_lambda, spec->lo, spec->hi, err);
+            break;
+        case AP_ALLOC_SDSA:
+            if (spec->sdsa.source != AP_SDSA_SRC_WEIGHT)
+                st = ap_error_set(err, AP_E_UNSUPPORTED, "SDSA: only the |W| skew source is implemented here");
+            if (!st)
+                st = sdsa_skews(m, per_linear, stat, err);
+            if (!st)
+                st = ap_alloc_sdsa(s, stat, numel, units, S, &spec->sdsa, err);
+            break;
+        default:
+            st = ap_error_set(err, AP_E_ARG, "allocation: unknown kind %d", (int)spec->kind);
+        }
+    }
+    for (int i = 0; !st && i < L * AP_LIN_COUNT; i++)
+        targets[i] = per_linear ? s[i] : s[i / AP_LIN_COUNT];
+    free(s);
+    free(stat);
+    free(numel);
+    return st;
+}
