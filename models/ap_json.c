@@ -202,3 +202,36 @@ ap_status ap_json_read_file(const char *path, size_t max, char **text, size_t *l
     *len = n;
     return AP_OK;
 }
+
+int ap_json_utf8_ok(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        if (!u[i]) return 0;
+        size_t k = utf8_seq(u + i, n - i);
+        if (!k) return 0;
+        i += k;
+    }
+    return 1;
+}
+
+size_t ap_json_escape(char *out, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t j = 0;
+#define PUT(c) do { if (out) out[j] = (c); j++; } while (0)
+    PUT('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            PUT('\\');
+            PUT((char)*p);
+        } else if (*p < 0x20) {
+            PUT('\\'); PUT('u'); PUT('0'); PUT('0'); PUT(hex[*p >> 4]); PUT(hex[*p & 15]);
+        } else {
+            PUT((char)*p);
+        }
+    }
+    PUT('"');
+#undef PUT
+    return j;
+}

@@ -29,6 +29,13 @@ ap_status ap_json_check_unique_keys(const cJSON *obj, int deep, const char *labe
 /* Is `v` a JSON number that is an integer in [lo, hi] (|values| < 2^53 so doubles hold them exactly)? */
 int ap_json_is_int(const cJSON *v, int64_t lo, int64_t hi, int64_t *out);
 
+/* Is s[0..n) valid UTF-8 (RFC 3629) without NUL bytes? */
+int ap_json_utf8_ok(const char *s, size_t n);
+
+/* Write `s` at `out` as a JSON string literal with quotes (no NUL added); returns the bytes it takes (call with
+ * out == NULL to size it). Control characters, '"' and '\\' are escaped. */
+size_t ap_json_escape(char *out, const char *s);
+
 /* Read a whole regular file of at most `max` bytes into a NUL-terminated heap buffer (`*text`, the caller
  * frees it); `*len` excludes the NUL. AP_E_IO when it cannot be read, AP_E_FORMAT when larger than `max`. */
 ap_status ap_json_read_file(const char *path, size_t max, char **text, size_t *len, ap_error *err);
