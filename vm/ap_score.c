@@ -1,0 +1,148 @@
+/* ap_score.c — metric scripts as the pruning core's scoring callback, through the sandbox (vm/ap_sandbox.h). */
+#include "ap_score.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ap_sandbox.h"
+
+#ifndef AP_DATADIR
+#define AP_DATADIR "."
+#endif
+
+struct ap_scorer {
+    ap_sandbox *sb;
+    int n_layers;
+    ap_usage total;
+};
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+ap_status ap_metric_resolve(const char *spec, int *is_source, char *path, size_t size, ap_error *err)
+{
+    *is_source = 0;
+    if (!spec || !*spec)
+        return ap_error_set(err, AP_E_ARG, "no metric given");
+    if (strchr(spec, '\n') || strstr(spec, "return")) {
+        *is_source = 1;
+        return AP_OK;
+    }
+    if (is_file(spec)) {
+        if ((size_t)snprintf(path, size, "%s", spec) >= size)
+            return ap_error_set(err, AP_E_ARG, "metric path too long: %.200s", spec);
+        return AP_OK;
+    }
+    /* a NAME: plain characters only, so it cannot climb out of lua/metrics/ */
+    for (const char *c = spec; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+              *c == '-'))
+            return ap_error_set(err, AP_E_IO, "metric '%.200s': no such file", spec);
+    const char *dd = getenv("AUTOPRUNE_DATADIR");
+    if (!dd || !*dd)
+        dd = AP_DATADIR;
+    if ((size_t)snprintf(path, size, "%s/lua/metrics/%s.lua", dd, spec) >= size)
+        return ap_error_set(err, AP_E_ARG, "metric path too long");
+    if (!is_file(path))
+        return ap_error_set(err, AP_E_IO, "metric '%s': no file %s", spec, path);
+    return AP_OK;
+}
+
+ap_score_fn ap_score_native(const char *spec)
+{
+    if (!spec)
+        return NULL;
+    if (!strcmp(spec, "native:magnitude"))
+        return ap_score_magnitude;
+    if (!strcmp(spec, "native:wanda"))
+        return ap_score_wanda;
+    return NULL;
+}
+
+ap_status ap_scorer_open(ap_scorer **out, const char *spec, const ap_limits *limits, int n_layers, ap_error *err)
+{
+    *out = NULL;
+    char path[4096];
+    int is_source;
+    ap_status st = ap_metric_resolve(spec, &is_source, path, sizeof path, err);
+    if (st)
+        return st;
+    ap_scorer *s = calloc(1, sizeof *s);
+    if (!s || !(s->sb = ap_sandbox_new(limits))) {
+        free(s);
+        return ap_error_set(err, AP_E_NOMEM, "no memory for a sandbox");
+    }
+    s->n_layers = n_layers;
+    int kind = is_source ? ap_sandbox_load_string(s->sb, spec, 0, "metric") : ap_sandbox_load_file(s->sb, path);
+    if (kind != AP_KIND_OK) {
+        ap_sandbox_error_get(s->sb, err);
+        ap_scorer_free(s);
+        return (ap_status)kind;
+    }
+    *out = s;
+    return AP_OK;
+}
+
+void ap_scorer_free(ap_scorer *s)
+{
+    if (s) {
+        ap_sandbox_free(s->sb);
+        free(s);
+    }
+}
+
+int ap_scorer_group(const ap_scorer *s, ap_group_kind *g)
+{
+    if (!ap_sandbox_group_declared(s->sb))
+        return 0;
+    *g = strcmp(ap_sandbox_group(s->sb), "layer") == 0 ? AP_GROUP_LAYER : AP_GROUP_ROW;
+    return 1;
+}
+
+const char *ap_scorer_name(const ap_scorer *s)
+{
+    return ap_sandbox_name(s->sb);
+}
+
+void ap_scorer_usage(const ap_scorer *s, ap_usage *u)
+{
+    *u = s->total;
+}
+
+ap_status ap_scorer_score(void *ud, int layer, ap_linear_kind kind, const float *W, int64_t out, int64_t in,
+                          const ap_xview *x, double sparsity, float *scores, ap_error *err)
+{
+    ap_scorer *s = ud;
+    ap_xstats X;
+    memset(&X, 0, sizeof X);
+    if (x) {
+        X.l2 = x->l2;
+        X.sq = x->sq;
+        X.mean = x->mean;
+        X.std = x->std;
+        X.absmax = x->absmax;
+        X.skew = x->skew;
+        X.kurt = x->kurt;
+        X.tokens = x->tokens;
+    }
+    ap_layer_info info = {layer + 1, s->n_layers, ap_linear_name(kind), sparsity};
+    int k = ap_sandbox_score(s->sb, W, out, in, x ? &X : NULL, &info, scores);
+    ap_usage u;
+    ap_sandbox_usage(s->sb, &u);
+    s->total.instructions += u.instructions;
+    s->total.work += u.work;
+    s->total.wall_ms += u.wall_ms;
+    s->total.output_bytes += u.output_bytes;
+    if (u.peak_heap_bytes > s->total.peak_heap_bytes) s->total.peak_heap_bytes = u.peak_heap_bytes;
+    if (u.peak_tensor_bytes > s->total.peak_tensor_bytes) s->total.peak_tensor_bytes = u.peak_tensor_bytes;
+    if (k != AP_KIND_OK) {
+        ap_sandbox_error_get(s->sb, err);
+        return (ap_status)k;
+    }
+    return AP_OK;
+}

@@ -1,0 +1,38 @@
+/* ap_score.h — scoring linears with a metric script through the sandbox: the ap_score_fn the pruning core calls
+ * (models/ never runs Lua), and the lookup of a metric given by file, by name (lua/metrics/NAME.lua) or as source. */
+#ifndef AP_SCORE_H
+#define AP_SCORE_H
+
+#include "ap_error.h"
+#include "ap_prune.h"
+#include "autoprune.h"
+
+typedef struct ap_scorer ap_scorer;
+
+/* Resolve a metric spec: source text (it contains a newline or "return"), an existing file, or a NAME of
+ * lua/metrics/NAME.lua under the data dir (AP_DATADIR, or $AUTOPRUNE_DATADIR when set). On success *is_source
+ * tells which; path (the caller's, size bytes) receives the file path for files. */
+ap_status ap_metric_resolve(const char *spec, int *is_source, char *path, size_t size, ap_error *err);
+
+/* Native names of the fast path: "native:magnitude", "native:wanda" → the ap_score_fn (else NULL). */
+ap_score_fn ap_score_native(const char *spec);
+
+/* Load a metric (spec as ap_metric_resolve takes it) into a sandbox with these limits (NULL = defaults).
+ * n_layers goes into every info table. *out is the caller's (ap_scorer_free). Load errors keep their contract
+ * kind (syntax, runtime, type, limit, io) and line. */
+ap_status ap_scorer_open(ap_scorer **out, const char *spec, const ap_limits *limits, int n_layers, ap_error *err);
+void ap_scorer_free(ap_scorer *s);
+/* The group the script declared: 1 and *g set when it declared one ("row" or "layer"), else 0. */
+int ap_scorer_group(const ap_scorer *s, ap_group_kind *g);
+/* The script's name (file name or "metric"), owned by s. */
+const char *ap_scorer_name(const ap_scorer *s);
+/* Total usage summed over the score calls so far (instructions, work, wall ms; peaks are maxima). */
+void ap_scorer_usage(const ap_scorer *s, ap_usage *u);
+
+/* The ap_score_fn: ud is an ap_scorer. Each call runs the script in a fresh Lua state under the limits; the
+ * result must broadcast to [out, in] and be finite, else the error (kind shape / nonfinite / limit / runtime
+ * ...) with the script line. */
+ap_status ap_scorer_score(void *ud, int layer, ap_linear_kind kind, const float *W, int64_t out, int64_t in,
+                          const ap_xview *x, double sparsity, float *scores, ap_error *err);
+
+#endif
