@@ -37,11 +37,15 @@ typedef struct ap_model {
     float *lm_head;              /* owned, [vocab, hidden]; == embed when tied (not separately owned) */
     ap_block *blocks;            /* owned, [n_layers] */
     int n_threads;               /* threads for the parts BLAS does not cover; 0 = number of cores */
+    struct ap_model_rt *rt;      /* owned: thread pool, reusable scratch, RoPE tables (models/ap_forward.h) */
 } ap_model;
 
 /* Load config.json + the checkpoint of a folder. Caller frees with ap_model_free. */
 ap_status ap_model_load(ap_model **out, const char *dir, ap_error *err);
 void ap_model_free(ap_model *m);
+/* For a model assembled by hand (calloc'd, cfg and weights filled, every pointer malloc'd so ap_model_free can
+ * free it): make its runtime. ap_model_load does this itself. */
+ap_status ap_model_prepare(ap_model *m, ap_error *err);
 /* Save to an HF folder in the checkpoint's dtype (tokenizer/config copied from m->dir). */
 ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err);
 
@@ -76,6 +80,8 @@ typedef struct ap_ppl_result {
     int seqlen;
     double seconds;
 } ap_ppl_result;
+/* Windows per batch the perplexity loop uses for a seqlen (about 4096 tokens a batch, 1..16 windows). */
+int ap_model_ppl_batch_windows(int seqlen);
 ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_ids, int seqlen, int64_t max_windows,
                               ap_progress_fn progress, void *pud, ap_ppl_result *res, ap_error *err);
 

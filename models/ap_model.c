@@ -1,0 +1,169 @@
+/* ap_model.c — loading a LLaMA-family checkpoint into float32 weights (every shape checked against config.json),
+ * freeing it, and saving it back as a Hugging Face folder in the checkpoint's dtype. */
+#include "ap_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ap_forward.h"
+
+#define NAME_MAX_LEN 160
+
+static const char *const lin_names[AP_LIN_COUNT] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                    "gate_proj", "up_proj", "down_proj"};
+
+const char *ap_linear_name(ap_linear_kind k)
+{
+    return (unsigned)k < AP_LIN_COUNT ? lin_names[k] : "?";
+}
+
+/* "model.layers.3.self_attn.q_proj.weight" and the like (what: "weight" or "bias"). */
+static void linear_tensor(char *buf, size_t n, int layer, ap_linear_kind k, const char *what)
+{
+    snprintf(buf, n, "model.layers.%d.%s.%s.%s", layer, k <= AP_LIN_O ? "self_attn" : "mlp", lin_names[k], what);
+}
+
+static void dims_str(char *buf, size_t n, const int64_t *d, int nd)
+{
+    size_t used = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < nd && used < n; i++) used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld",
+                                                                   (long long)d[i]);
+    if (used < n) snprintf(buf + used, n - used, "]");
+}
+
+/* Find `name` with shape want[0..nd) and return it as newly malloc'd float32 (*out; NULL and AP_OK when optional
+ * and absent). */
+static ap_status take(const ap_checkpoint *ck, const char *dir, const char *name, int nd, int64_t d0, int64_t d1,
+                      int optional, float **out, ap_error *err)
+{
+    *out = NULL;
+    const ap_st_tensor *t = ap_checkpoint_find(ck, name);
+    if (!t) {
+        if (optional) return AP_OK;
+        return ap_error_set(err, AP_E_FORMAT, "%s: the checkpoint has no tensor %s", dir, name);
+    }
+    int64_t want[2] = {d0, d1};
+    int ok = t->ndim == nd;
+    for (int i = 0; ok && i < nd; i++) ok = t->shape[i] == want[i];
+    if (!ok) {
+        char have[128], should[64];
+        dims_str(have, sizeof have, t->shape, t->ndim);
+        dims_str(should, sizeof should, want, nd);
+        return ap_error_set(err, AP_E_SHAPE, "%s: tensor %s has shape %s, config.json implies %s", dir, name, have,
+                            should);
+    }
+    float *w = malloc((size_t)t->numel * sizeof *w + 1);
+    if (!w) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory for tensor %s (%lld values)", dir, name,
+                                (long long)t->numel);
+    ap_dtype_to_f32(t->dtype, t->data, w, (size_t)t->numel);
+    *out = w;
+    return AP_OK;
+}
+
+static ap_status check_config(const ap_config *c, const char *dir, ap_error *err)
+{
+    if (c->hidden < 1 || c->n_layers < 1 || c->n_heads < 1 || c->n_kv_heads < 1 || c->head_dim < 2 || c->ffn < 1 ||
+        c->vocab < 1)
+        return ap_error_set(err, AP_E_FORMAT, "%s/config.json: sizes must be positive", dir);
+    if (c->head_dim % 2)
+        return ap_error_set(err, AP_E_UNSUPPORTED, "%s/config.json: head_dim %d is odd (RoPE needs pairs)", dir,
+                            c->head_dim);
+    if (c->n_heads % c->n_kv_heads)
+        return ap_error_set(err, AP_E_FORMAT, "%s/config.json: num_attention_heads %d is not a multiple of "
+                            "num_key_value_heads %d", dir, c->n_heads, c->n_kv_heads);
+    if ((int64_t)c->n_heads * c->head_dim > INT32_MAX / 8 || (int64_t)c->vocab * c->hidden > ((int64_t)1 << 40))
+        return ap_error_set(err, AP_E_UNSUPPORTED, "%s/config.json: the model is too large", dir);
+    return AP_OK;
+}
+
+static ap_status load_block(ap_model *m, const ap_checkpoint *ck, int l, ap_error *err)
+{
+    const ap_config *c = &m->cfg;
+    ap_block *B = &m->blocks[l];
+    char name[NAME_MAX_LEN];
+    int64_t H = c->hidden, qd = (int64_t)c->n_heads * c->head_dim, kd = (int64_t)c->n_kv_heads * c->head_dim;
+    int64_t shape[AP_LIN_COUNT][2] = {{qd, H}, {kd, H}, {kd, H}, {H, qd}, {c->ffn, H}, {c->ffn, H}, {H, c->ffn}};
+    ap_status s;
+    snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
+    if ((s = take(ck, m->dir, name, 1, H, 0, 0, &B->attn_norm, err))) return s;
+    snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
+    if ((s = take(ck, m->dir, name, 1, H, 0, 0, &B->mlp_norm, err))) return s;
+    for (int k = 0; k < AP_LIN_COUNT; k++) {
+        ap_linear *L = &B->lin[k];
+        L->out = shape[k][0];
+        L->in = shape[k][1];
+        linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "weight");
+        if ((s = take(ck, m->dir, name, 2, L->out, L->in, 0, &L->w, err))) return s;
+        /* Biases where the checkpoint has them (Qwen2: q/k/v; attention_bias / mlp_bias); required by qkv_bias. */
+        linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "bias");
+        int required = c->qkv_bias && k <= AP_LIN_V;
+        if ((s = take(ck, m->dir, name, 1, L->out, 0, !required, &L->bias, err))) return s;
+    }
+    return AP_OK;
+}
+
+static ap_status load_weights(ap_model *m, const ap_checkpoint *ck, ap_error *err)
+{
+    const ap_config *c = &m->cfg;
+    const ap_st_tensor *e = ap_checkpoint_find(ck, "model.embed_tokens.weight");
+    if (e) m->dtype = e->dtype;
+    ap_status s = take(ck, m->dir, "model.embed_tokens.weight", 2, c->vocab, c->hidden, 0, &m->embed, err);
+    if (s) return s;
+    if ((s = take(ck, m->dir, "model.norm.weight", 1, c->hidden, 0, 0, &m->final_norm, err))) return s;
+    if (c->tie_embeddings) m->lm_head = m->embed;   /* an lm_head.weight in the file is ignored, as HF does */
+    else if ((s = take(ck, m->dir, "lm_head.weight", 2, c->vocab, c->hidden, 0, &m->lm_head, err))) return s;
+    m->blocks = calloc((size_t)c->n_layers, sizeof *m->blocks);
+    if (!m->blocks) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", m->dir);
+    for (int l = 0; l < c->n_layers; l++)
+        if ((s = load_block(m, ck, l, err))) return s;
+    return AP_OK;
+}
+
+ap_status ap_model_prepare(ap_model *m, ap_error *err)
+{
+    if (m->rt) return AP_OK;
+    return ap_model_rt_new(&m->rt, err);
+}
+
+ap_status ap_model_load(ap_model **out, const char *dir, ap_error *err)
+{
+    *out = NULL;
+    if (strlen(dir) >= sizeof((ap_model *)0)->dir)
+        return ap_error_set(err, AP_E_ARG, "model folder name is too long");
+    ap_model *m = calloc(1, sizeof *m);
+    if (!m) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", dir);
+    snprintf(m->dir, sizeof m->dir, "%s", dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    ap_status s = ap_config_load(&m->cfg, path, err);
+    if (!s) s = check_config(&m->cfg, dir, err);
+    ap_checkpoint *ck = NULL;
+    if (!s) s = ap_checkpoint_open(&ck, dir, err);
+    if (!s) s = load_weights(m, ck, err);
+    ap_checkpoint_close(ck);       /* the float32 copies are all that is kept: the mapping goes now */
+    if (!s) s = ap_model_prepare(m, err);
+    if (s) { ap_model_free(m); return s; }
+    *out = m;
+    return AP_OK;
+}
+
+void ap_model_free(ap_model *m)
+{
+    if (!m) return;
+    if (m->blocks)
+        for (int l = 0; l < m->cfg.n_layers; l++) {
+            free(m->blocks[l].attn_norm);
+            free(m->blocks[l].mlp_norm);
+            for (int k = 0; k < AP_LIN_COUNT; k++) {
+                free(m->blocks[l].lin[k].w);
+                free(m->blocks[l].lin[k].bias);
+            }
+        }
+    free(m->blocks);
+    if (m->lm_head != m->embed) free(m->lm_head);
+    free(m->embed);
+    free(m->final_norm);
+    ap_model_rt_free(m->rt);
+    free(m);
+}

@@ -1,0 +1,57 @@
+/* ap_ppl.c — perplexity by the protocol of shared/reference/PROTOCOL.md: non-overlapping windows of seqlen tokens
+ * of one token stream, the remainder dropped, each window run on its own, NLL summed over seqlen-1 predictions. */
+#include "ap_model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define BATCH_ROWS 4096          /* tokens per batch: 8 windows of 512, enough rows for sgemm, activations small */
+#define BATCH_MAX_WINDOWS 16
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int ap_model_ppl_batch_windows(int seqlen)
+{
+    int w = seqlen > 0 ? BATCH_ROWS / seqlen : 1;
+    return w < 1 ? 1 : w > BATCH_MAX_WINDOWS ? BATCH_MAX_WINDOWS : w;
+}
+
+ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_ids, int seqlen, int64_t max_windows,
+                              ap_progress_fn progress, void *pud, ap_ppl_result *res, ap_error *err)
+{
+    if (seqlen < 2) return ap_error_set(err, AP_E_ARG, "perplexity: seqlen %d is below 2", seqlen);
+    if (max_windows < 0) return ap_error_set(err, AP_E_ARG, "perplexity: negative window count");
+    int64_t n = (int64_t)(n_ids / (size_t)seqlen);
+    if (max_windows > 0 && max_windows < n) n = max_windows;
+    if (n == 0)
+        return ap_error_set(err, AP_E_ARG, "perplexity: %zu tokens make no window of %d tokens", n_ids, seqlen);
+    double t0 = now_seconds(), nll = 0;
+    int64_t count = 0;
+    int per = ap_model_ppl_batch_windows(seqlen);
+    ap_status s = AP_OK;
+    for (int64_t w = 0; w < n && !s; w += per) {
+        int nw = (int)(n - w < per ? n - w : per);
+        const int32_t *bid = ids + w * seqlen;
+        ap_batch b = {0};
+        s = ap_model_embed(m, bid, nw, seqlen, &b, err);
+        for (int l = 0; !s && l < m->cfg.n_layers; l++) s = ap_model_block(m, l, &b, NULL, NULL, err);
+        if (!s) s = ap_model_head_nll(m, &b, bid, &nll, &count, NULL, err);
+        free(b.h);
+        if (!s && progress) progress(pud, w + nw, n);
+    }
+    if (s) return s;
+    res->nll = nll;
+    res->ppl = exp(nll / (double)count);
+    res->windows = n;
+    res->tokens_total = (int64_t)n_ids;
+    res->predictions = count;
+    res->seqlen = seqlen;
+    res->seconds = now_seconds() - t0;
+    return AP_OK;
+}
