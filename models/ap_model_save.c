@@ -1,0 +1,72 @@
+/* ap_model_save.c — writing a model back as a Hugging Face folder in its checkpoint's dtype (lm_head left out when
+ * tied), through the safetensors writer. Its own file so that programs that never save do not link the writer. */
+#include "ap_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define NAME_MAX_LEN 160
+
+static void linear_tensor(char *buf, size_t n, int layer, ap_linear_kind k, const char *what)
+{
+    snprintf(buf, n, "model.layers.%d.%s.%s.%s", layer, k <= AP_LIN_O ? "self_attn" : "mlp", ap_linear_name(k), what);
+}
+
+typedef struct entries {
+    ap_st_entry *e;
+    char (*names)[NAME_MAX_LEN];
+    size_t n, cap;
+} entries;
+
+static void add(entries *es, ap_dtype dt, const char *name, const float *data, int nd, int64_t d0, int64_t d1)
+{
+    ap_st_entry *e = &es->e[es->n];
+    snprintf(es->names[es->n], NAME_MAX_LEN, "%s", name);
+    e->name = es->names[es->n];
+    e->dtype = dt;
+    e->ndim = nd;
+    e->shape[0] = d0;
+    e->shape[1] = d1;
+    e->data = data;
+    es->n++;
+}
+
+#define SHARD_BYTES ((size_t)5 << 30)   /* Hugging Face's default max_shard_size (5 GB) */
+
+ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err)
+{
+    const ap_config *c = &m->cfg;
+    entries es = {0};
+    es.cap = 3 + (size_t)c->n_layers * (2 + 2 * AP_LIN_COUNT);
+    es.e = calloc(es.cap, sizeof *es.e);
+    es.names = calloc(es.cap, sizeof *es.names);
+    if (!es.e || !es.names) {
+        free(es.e);
+        free(es.names);
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", out_dir);
+    }
+    char name[NAME_MAX_LEN];
+    add(&es, m->dtype, "model.embed_tokens.weight", m->embed, 2, c->vocab, c->hidden);
+    for (int l = 0; l < c->n_layers; l++) {
+        const ap_block *B = &m->blocks[l];
+        snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
+        add(&es, m->dtype, name, B->attn_norm, 1, c->hidden, 0);
+        snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
+        add(&es, m->dtype, name, B->mlp_norm, 1, c->hidden, 0);
+        for (int k = 0; k < AP_LIN_COUNT; k++) {
+            const ap_linear *L = &B->lin[k];
+            linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "weight");
+            add(&es, m->dtype, name, L->w, 2, L->out, L->in);
+            if (L->bias) {
+                linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "bias");
+                add(&es, m->dtype, name, L->bias, 1, L->out, 0);
+            }
+        }
+    }
+    add(&es, m->dtype, "model.norm.weight", m->final_norm, 1, c->hidden, 0);
+    if (!c->tie_embeddings) add(&es, m->dtype, "lm_head.weight", m->lm_head, 2, c->vocab, c->hidden);
+    ap_status s = ap_checkpoint_write(out_dir, m->dir, es.e, es.n, SHARD_BYTES, err);
+    free(es.e);
+    free(es.names);
+    return s;
+}
