@@ -6,11 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ap_paths.h"
 #include "ap_sandbox.h"
-
-#ifndef AP_DATADIR
-#define AP_DATADIR "."
-#endif
 
 struct ap_scorer {
     ap_sandbox *sb;
@@ -43,11 +40,11 @@ ap_status ap_metric_resolve(const char *spec, int *is_source, char *path, size_t
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
               *c == '-'))
             return ap_error_set(err, AP_E_IO, "metric '%.200s': no such file", spec);
-    const char *dd = getenv("AUTOPRUNE_DATADIR");
-    if (!dd || !*dd)
-        dd = AP_DATADIR;
-    if ((size_t)snprintf(path, size, "%s/lua/metrics/%s.lua", dd, spec) >= size)
-        return ap_error_set(err, AP_E_ARG, "metric path too long");
+    char rel[256];
+    if ((size_t)snprintf(rel, sizeof rel, "lua/metrics/%s.lua", spec) >= sizeof rel)
+        return ap_error_set(err, AP_E_ARG, "metric name too long: %.200s", spec);
+    if (!ap_datapath(path, size, rel))
+        return ap_error_set(err, AP_E_IO, "metric '%s': no data dir holding lua/ was found", spec);
     if (!is_file(path))
         return ap_error_set(err, AP_E_IO, "metric '%s': no file %s", spec, path);
     return AP_OK;

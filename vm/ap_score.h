@@ -10,7 +10,7 @@
 typedef struct ap_scorer ap_scorer;
 
 /* Resolve a metric spec: source text (it contains a newline or "return"), an existing file, or a NAME of
- * lua/metrics/NAME.lua under the data dir (AP_DATADIR, or $AUTOPRUNE_DATADIR when set). On success *is_source
+ * lua/metrics/NAME.lua under the data dir (ap_paths.h). On success *is_source
  * tells which; path (the caller's, size bytes) receives the file path for files. */
 ap_status ap_metric_resolve(const char *spec, int *is_source, char *path, size_t size, ap_error *err);
 

@@ -1,0 +1,65 @@
+/* ap_prune_run.h — one pruning run as `autoprune prune` and the Lua binding (ap.model) do it: options →
+ * calibration (or cached dense statistics) → allocation → scores (metric script, native, or SparseGPT) → driver
+ * → report, and the run record as JSON. Also the evaluation helper (perplexity of a text file). */
+#ifndef AP_PRUNE_RUN_H
+#define AP_PRUNE_RUN_H
+
+#include <cJSON.h>
+
+#include "ap_prune.h"
+#include "autoprune.h"
+
+typedef struct ap_prune_run_opts {
+    const char *metric;          /* file, lua/metrics NAME, source text, "native:wanda", "native:magnitude", or
+                                    "sparsegpt" */
+    double sparsity;             /* global target (N:M: ignored) */
+    const char *pattern;         /* "unstructured" (NULL) or "N:M" */
+    const char *group;           /* "row" | "layer" | NULL (the script's declared group, else row;
+                                    native:magnitude defaults to layer) */
+    const char *alloc;           /* "uniform" (NULL) | "owl" | "sdsa" */
+    ap_alloc_spec alloc_spec;    /* parameters (kind is set from alloc) */
+    const double *targets;       /* [n_layers·7] explicit per-linear targets (e.g. from an allocation script);
+                                    overrides alloc when not NULL (borrowed) */
+    const char *calib;           /* calibration text (NULL = <datadir>/data/calib.txt) */
+    int nsamples;                /* 0 = 128 */
+    int seqlen;                  /* 0 = model context capped at 2048 */
+    int random;                  /* seeded random windows instead of evenly spaced */
+    uint64_t seed;
+    int oneshot;                 /* statistics of the dense model once instead of sequential */
+    const ap_calib_stats *stats; /* one-shot: cached dense statistics to use (borrowed); NULL = gather them */
+    const ap_limits *limits;     /* sandbox limits for the metric (NULL = defaults) */
+    int sgpt_blocksize;          /* 0 = 128 */
+    double sgpt_percdamp;        /* < 0 = 0.01 */
+    ap_progress_fn progress;     /* (done, total) of the current phase; may be NULL */
+    void (*phase)(void *pud, const char *phase);   /* called as a phase starts ("tokenize", "calibrate", ...) */
+    void *pud;
+} ap_prune_run_opts;
+void ap_prune_run_opts_default(ap_prune_run_opts *o);
+
+typedef struct ap_prune_run_result {
+    ap_prune_report rep;
+    ap_pattern pattern;          /* what was used */
+    const char *group_source;    /* "pattern", "option", "script", "default" */
+    double *targets;             /* owned, [n_layers·7] */
+    int nsamples, seqlen;
+    double t_tokenize, t_stats;  /* seconds outside the driver (tokenize + windows, one-shot statistics) */
+    char metric_name[256];
+    ap_usage usage;              /* sandbox usage summed over the score calls (metric scripts only) */
+} ap_prune_run_result;
+void ap_prune_run_result_free(ap_prune_run_result *r);
+
+/* Calibration ids of a run: tokenize text with the model's tokenizer, choose the windows. *ids caller frees. */
+ap_status ap_prune_run_windows(const ap_model *m, const char *text, int nsamples, int seqlen, int random,
+                               uint64_t seed, int32_t **ids, ap_error *err);
+
+/* Prune m in place. On error m may be partly pruned (callers restore it; the CLI writes nothing). */
+ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_result *res, ap_error *err);
+
+/* Perplexity of a text file (NULL = <datadir>/data/wikitext-2-raw/wiki.test.raw) by the protocol. */
+ap_status ap_prune_run_eval(const ap_model *m, const char *text, int seqlen, int64_t max_windows,
+                            ap_progress_fn progress, void *pud, ap_ppl_result *res, ap_error *err);
+
+/* The run record (inputs, versions, per-linear sparsities, timings) as a new cJSON object (caller deletes). */
+cJSON *ap_prune_run_json(const ap_model *m, const ap_prune_run_opts *o, const ap_prune_run_result *r);
+
+#endif
