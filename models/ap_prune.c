@@ -460,3 +460,80 @@ ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, cons
     free(numel);
     return st;
 }
+
+ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
+                                   ap_error *err)
+{
+    if (!dense || dense->n_layers != m->cfg.n_layers)
+        return ap_error_set(err, AP_E_ARG, "outlier ratios need the dense model's calibration statistics");
+    int64_t most = 0;
+    for (int k = 0; k < AP_LIN_COUNT; k++)
+        if (m->blocks[0].lin[k].out * m->blocks[0].lin[k].in > most)
+            most = m->blocks[0].lin[k].out * m->blocks[0].lin[k].in;
+    float *buf = malloc((size_t)most * sizeof *buf);
+    if (!buf)
+        return ap_error_set(err, AP_E_NOMEM, "outlier ratios: no memory");
+    ap_status st = AP_OK;
+    for (int i = 0; i < m->cfg.n_layers * AP_LIN_COUNT && !st; i++) {
+        int l = i / AP_LIN_COUNT;
+        ap_linear_kind k = (ap_linear_kind)(i % AP_LIN_COUNT);
+        const ap_linear *L = &m->blocks[l].lin[k];
+        int64_t len = L->out * L->in;
+        st = ap_score_wanda(NULL, l, k, L->w, L->out, L->in, &dense->blocks[l].x[ap_linear_input(k)].v, 0, buf, err);
+        const float *p = buf;
+        if (!st)
+            st = ap_alloc_outlier_ratio(&p, &len, 1, M, &D[i], err);
+    }
+    free(buf);
+    return st;
+}
+
+ap_status ap_prune_facts(const ap_model *m, const ap_calib_stats *dense, double M, ap_linear_facts *facts,
+                         ap_error *err)
+{
+    int n = m->cfg.n_layers * AP_LIN_COUNT;
+    double *D = calloc((size_t)n, sizeof *D);
+    if (!D)
+        return ap_error_set(err, AP_E_NOMEM, "facts: no memory");
+    ap_status st = dense ? ap_prune_linear_outliers(m, dense, M, D, err) : AP_OK;
+    for (int i = 0; i < n && !st; i++) {
+        int l = i / AP_LIN_COUNT;
+        ap_linear_kind k = (ap_linear_kind)(i % AP_LIN_COUNT);
+        const ap_linear *L = &m->blocks[l].lin[k];
+        ap_linear_facts *f = &facts[i];
+        memset(f, 0, sizeof *f);
+        f->layer = l;
+        f->kind = k;
+        f->numel = L->out * L->in;
+        const float *w = L->w;
+        ap_alloc_moments mo;
+        st = ap_alloc_moments_pooled(&w, &f->numel, 1, 1, &mo, err);
+        if (st)
+            break;
+        double ss = 0;
+        for (int64_t j = 0; j < f->numel; j++)
+            ss += (double)w[j] * w[j];
+        f->w_skew = mo.skew;
+        f->w_kurt = mo.kurt;
+        f->w_absmean = mo.mean;
+        f->w_norm = sqrt(ss);
+        f->wanda_outlier_ratio = D[i];
+        if (dense) {
+            const ap_xview *x = &dense->blocks[l].x[ap_linear_input(k)].v;
+            double sum = 0, ku = 0;
+            for (int64_t j = 0; j < x->in; j++) {
+                sum += x->l2[j];
+                ku += x->kurt[j];
+            }
+            double mean = sum / (double)x->in;
+            int64_t big = 0;
+            for (int64_t j = 0; j < x->in; j++)
+                big += x->l2[j] > M * mean;
+            f->x_l2_mean = mean;
+            f->x_outlier_ratio = (double)big / (double)x->in;
+            f->x_kurt_mean = ku / (double)x->in;
+        }
+    }
+    free(D);
+    return st;
+}

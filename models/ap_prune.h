@@ -91,6 +91,26 @@ ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, cons
 ap_status ap_prune_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
                                   ap_error *err);
 
+/* The same per linear: D[l·7 + k] = outlier ratio of that linear's Wanda scores alone. */
+ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
+                                   ap_error *err);
+
+/* Facts about every linear for allocation scripts and LLM prompts. Moments are of |W|; the x_* facts and
+ * wanda_outlier_ratio need dense statistics (dense may be NULL: they are then 0). */
+typedef struct ap_linear_facts {
+    int layer;                   /* 0-based */
+    ap_linear_kind kind;
+    int64_t numel;
+    double w_skew, w_kurt;       /* skewness and excess kurtosis of |W| */
+    double w_absmean, w_norm;    /* mean |W|, Frobenius norm */
+    double x_l2_mean;            /* mean over input channels of X.l2 */
+    double x_outlier_ratio;      /* fraction of input channels with X.l2 > M · mean X.l2 */
+    double x_kurt_mean;          /* mean over input channels of X.kurt */
+    double wanda_outlier_ratio;  /* fraction of |W|·X.l2 scores > M · their mean (OWL's D of the linear) */
+} ap_linear_facts;
+ap_status ap_prune_facts(const ap_model *m, const ap_calib_stats *dense, double M, ap_linear_facts *facts,
+                         ap_error *err);
+
 /* The number of weights of each block's seven linears, [n_layers]. */
 void ap_prune_block_numel(const ap_model *m, int64_t *numel);
 

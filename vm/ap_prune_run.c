@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ap_alloc_script.h"
 #include "ap_paths.h"
 #include "ap_score.h"
 #ifndef AP_VERSION
@@ -125,7 +126,8 @@ static ap_status resolve_pattern(const ap_prune_run_opts *o, ap_scorer *sc, ap_p
     return AP_OK;
 }
 
-static ap_status parse_alloc(const ap_prune_run_opts *o, ap_alloc_spec *spec, ap_error *err)
+/* Returns 1 when alloc names a script (anything but uniform/owl/sdsa), else sets spec->kind and returns 0. */
+static int parse_alloc(const ap_prune_run_opts *o, ap_alloc_spec *spec)
 {
     *spec = o->alloc_spec;
     const char *a = o->alloc ? o->alloc : "uniform";
@@ -136,8 +138,55 @@ static ap_status parse_alloc(const ap_prune_run_opts *o, ap_alloc_spec *spec, ap
     else if (!strcmp(a, "sdsa"))
         spec->kind = AP_ALLOC_SDSA;
     else
-        return ap_error_set(err, AP_E_ARG, "allocation '%s': expected uniform, owl or sdsa", a);
-    return AP_OK;
+        return 1;
+    return 0;
+}
+
+/* An allocation script (vm/ap_alloc_script.h): units per block (or per linear with granularity=linear) with the
+ * moments of |W| and OWL's outlier ratio from the dense statistics. */
+static ap_status script_alloc(const ap_model *m, const ap_calib_stats *dense, const ap_alloc_spec *spec,
+                              const char *path, double S, double *targets, ap_error *err)
+{
+    int L = m->cfg.n_layers, per_linear = spec->sdsa.granularity == AP_ALLOC_PER_LINEAR;
+    int n = per_linear ? L * AP_LIN_COUNT : L;
+    ap_linear_facts *f = calloc((size_t)L * AP_LIN_COUNT, sizeof *f);
+    ap_alloc_unit *u = calloc((size_t)n, sizeof *u);
+    double *D = calloc((size_t)L, sizeof *D), *s = calloc((size_t)n, sizeof *s);
+    ap_status st = f && u && D && s ? AP_OK : ap_error_set(err, AP_E_NOMEM, "allocation: no memory");
+    if (!st)
+        st = ap_prune_facts(m, dense, spec->owl_m, f, err);
+    if (!st && !per_linear)
+        st = ap_prune_block_outliers(m, dense, spec->owl_m, D, err);
+    for (int i = 0; i < n && !st; i++) {
+        if (per_linear) {
+            u[i] = (ap_alloc_unit){f[i].layer + 1, ap_linear_name(f[i].kind), f[i].numel, f[i].w_skew, f[i].w_kurt,
+                                   f[i].w_absmean, 0, f[i].wanda_outlier_ratio};
+            ap_alloc_moments mo;
+            const float *w = m->blocks[f[i].layer].lin[f[i].kind].w;
+            st = ap_alloc_moments_pooled(&w, &f[i].numel, 1, 1, &mo, err);
+            u[i].w_std = mo.std;
+        } else {
+            const float *ptr[AP_LIN_COUNT];
+            int64_t len[AP_LIN_COUNT], tot = 0;
+            for (int k = 0; k < AP_LIN_COUNT; k++) {
+                ptr[k] = m->blocks[i].lin[k].w;
+                len[k] = m->blocks[i].lin[k].out * m->blocks[i].lin[k].in;
+                tot += len[k];
+            }
+            ap_alloc_moments mo;
+            st = ap_alloc_moments_pooled(ptr, len, AP_LIN_COUNT, 1, &mo, err);
+            u[i] = (ap_alloc_unit){i + 1, "block", tot, mo.skew, mo.kurt, mo.mean, mo.std, D[i]};
+        }
+    }
+    if (!st)
+        st = ap_alloc_script_run_file(path, u, n, L, S, spec->lo, spec->hi, NULL, s, err);
+    for (int i = 0; !st && i < L * AP_LIN_COUNT; i++)
+        targets[i] = per_linear ? s[i] : s[i / AP_LIN_COUNT];
+    free(f);
+    free(u);
+    free(D);
+    free(s);
+    return st;
 }
 
 ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_result *r, ap_error *err)
@@ -149,7 +198,7 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     ap_scorer *sc = NULL;
     ap_calib_stats *own_stats = NULL;
     int32_t *ids = NULL;
-    ap_alloc_spec spec;
+    ap_alloc_spec spec = o->alloc_spec;
     ap_status st = AP_OK;
 
     r->nsamples = o->nsamples > 0 ? o->nsamples : 128;
@@ -169,12 +218,13 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     }
     if (!st)
         st = resolve_pattern(o, sc, r, err);
+    int scripted = 0;
     if (!st && !o->targets)
-        st = parse_alloc(o, &spec, err);
+        scripted = parse_alloc(o, &spec);
 
     /* calibration ids: needed unless one-shot statistics were handed over */
     const ap_calib_stats *stats = o->stats;
-    int need_dense = !o->targets && !st && spec.kind == AP_ALLOC_OWL;
+    int need_dense = !o->targets && !st && (scripted || spec.kind == AP_ALLOC_OWL);
     int need_ids = o->oneshot ? !stats : 1;
     if (!st && stats && sgpt && !stats->hessian)
         st = ap_error_set(err, AP_E_ARG, "SparseGPT needs statistics gathered with Hessians");
@@ -199,6 +249,8 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     if (!st) {
         if (o->targets)
             memcpy(r->targets, o->targets, (size_t)L * AP_LIN_COUNT * sizeof *r->targets);
+        else if (scripted)
+            st = script_alloc(m, stats, &spec, o->alloc, o->sparsity, r->targets, err);
         else
             st = ap_prune_allocate(m, stats, &spec, o->sparsity, r->targets, err);
     }

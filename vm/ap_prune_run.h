@@ -16,7 +16,9 @@ typedef struct ap_prune_run_opts {
     const char *pattern;         /* "unstructured" (NULL) or "N:M" */
     const char *group;           /* "row" | "layer" | NULL (the script's declared group, else row;
                                     native:magnitude defaults to layer) */
-    const char *alloc;           /* "uniform" (NULL) | "owl" | "sdsa" */
+    const char *alloc;           /* "uniform" (NULL) | "owl" | "sdsa" | path of an allocation script
+                                    (vm/ap_alloc_script.h; units per block, or per linear with
+                                    alloc_spec.sdsa.granularity = AP_ALLOC_PER_LINEAR) */
     ap_alloc_spec alloc_spec;    /* parameters (kind is set from alloc) */
     const double *targets;       /* [n_layers·7] explicit per-linear targets (e.g. from an allocation script);
                                     overrides alloc when not NULL (borrowed) */
