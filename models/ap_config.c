@@ -35,7 +35,8 @@ static ap_status get_int(ctx *c, const cJSON *obj, const char *name, const char 
         return AP_OK;
     }
     if (!ap_json_is_int(v, INT64_MIN / 2, INT64_MAX / 2, &x))
-        return ap_error_set(c->err, AP_E_FORMAT, "%s: field \"%s\": must be an integer", c->label, name);
+        return ap_error_set(c->err, AP_E_FORMAT, "%s: field \"%s\": must be an integer in [%lld, %lld]", c->label,
+                            name, (long long)lo, (long long)hi);
     if (x < lo || x > hi)
         return ap_error_set(c->err, AP_E_FORMAT, "%s: field \"%s\": %lld is out of range [%lld, %lld]", c->label,
                             name, (long long)x, (long long)lo, (long long)hi);
