@@ -1,0 +1,38 @@
+/* ap_lua.h — the trusted Lua environment of controller scripts (`autoprune run`, the repl): the full standard
+ * library, the tensor table T, and the `ap` module (a global, and `require "ap"`).
+ *
+ * ap has: ap.version, ap.datadir(), ap.load_tensors(path), ap.save_tensors(path, {name = tensor, ...} [, dtype]),
+ * ap.metric(spec [, limits]) -> metric object (:score(W, X, info), :group(), :usage(), :output(), :name()),
+ * plus the submodules and registrars listed in ap_lua.c.
+ *
+ * Adding to ap (other modules): write `int lap_<name>_open(lua_State *L)` that pushes one value (a table of
+ * functions, or a function) and add ONE line {"<name>", lap_<name>_open} to ap_submodules[] in ap_lua.c:
+ * scripts then see ap.<name>. A module that adds several functions directly to ap writes
+ * `void lap_<name>_register(lua_State *L)` (luaL_setfuncs into the table at the top) and adds one line to
+ * ap_registrars[]. Errors a binding raises for an ap_error should go through ap_lua_raise, so every ap function
+ * fails the same way: a table {kind = "io", message = "...", line = N} that prints as "io: message".
+ */
+#ifndef AP_LUA_H
+#define AP_LUA_H
+
+#include <lua.h>
+#include <stddef.h>
+
+#include "ap_error.h"
+
+/* A new state with the trusted environment; package.path starts with <datadir>/lua/?.lua and
+ * <datadir>/lua/?/init.lua. Returns NULL with err filled on failure. Close with lua_close. */
+lua_State *ap_lua_new(ap_error *err);
+
+/* Push the ap module table (luaL_requiref-style opener: returns 1). */
+int ap_lua_open_ap(lua_State *L);
+
+/* Raise err as a Lua error: a table {kind = ap_status_name(code), message = msg, line = line (0 = none)} whose
+ * metatable gives __tostring "kind: message" (with " (line N)" when there is a line). Does not return. */
+int ap_lua_raise(lua_State *L, const ap_error *err);
+
+/* A one-line description of the error value at idx into buf (the caller's): a string as is, an ap error table as
+ * "kind: message (line N)", anything else by its type. Calls no metamethod. Returns buf. */
+const char *ap_lua_describe_error(lua_State *L, int idx, char *buf, size_t n);
+
+#endif

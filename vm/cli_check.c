@@ -1,0 +1,312 @@
+/* cli_check.c — `autoprune check FILE.lua...`: load each metric in the sandbox and score synthetic layers of a
+ * realistic shape (heavy-tailed activations, outlier channels, statistics computed from the samples). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autoprune.h"
+#include "cli.h"
+
+static const char USAGE[] =
+    "autoprune check [--json] [--quiet] [LIMIT OPTIONS] FILE.lua...";
+
+static const char HELP[] =
+    "Check pruning-metric scripts: each is loaded in the sandbox and called on two synthetic layers\n"
+    "(W [1024, 512] gate_proj of layer 1 and W [512, 1024] down_proj of layer 4, 256 tokens of heavy-tailed\n"
+    "activations with outlier channels). Valid: it returns a finite score that broadcasts to [out, in].\n"
+    "\n"
+    "options:\n"
+    "  --json             one JSON object per file on stdout: {\"ok\":false,\"kind\":...,\"message\":...,\"line\":N}\n"
+    "                     or {\"ok\":true,\"group\":...,\"usage\":{...}}\n"
+    "  --quiet            print nothing for valid scripts (errors still go to stderr)\n"
+    "  --instructions N   Lua instruction limit (default 100000000)\n"
+    "  --wall-ms N        wall-clock limit per call in ms (default 10000)\n"
+    "  --heap N           Lua heap limit in bytes, k/M/G suffixes allowed (default 64M)\n"
+    "  --tensor-bytes N   tensor memory limit (default 16 x W's bytes + 64M)\n"
+    "  --work N           element operations in tensor primitives (default 256 x numel(W) + 1e8)\n"
+    "  --output N         bytes print() may write (default 64k)\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "Exit status: 0 all valid, 1 a script is invalid or broke a limit (one line on stderr:\n"
+    "FILE:LINE: kind: message), 2 usage error. Kinds: syntax runtime limit shape nonfinite type io.\n";
+
+#define N_TOKENS 256
+#define N_STATS 7
+
+typedef struct synth_layer {
+    int64_t out, in;
+    const char *name;
+    int layer;
+    float *W;
+    float *stat[N_STATS];          /* l2 sq mean std absmax skew kurt, [in] each */
+} synth_layer;
+
+/* splitmix64: a small deterministic generator, so every check sees the same inputs. */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double rng_uniform(uint64_t *s) { return ((double)(rng_next(s) >> 11) + 0.5) / 9007199254740992.0; }
+
+static double rng_normal(uint64_t *s)
+{
+    return sqrt(-2.0 * log(rng_uniform(s))) * cos(6.283185307179586 * rng_uniform(s));
+}
+
+/* Student-t with 4 degrees of freedom: heavy tails like LLM activations. */
+static double rng_t4(uint64_t *s)
+{
+    double chi = 0;
+    for (int i = 0; i < 4; i++) {
+        double z = rng_normal(s);
+        chi += z * z;
+    }
+    return rng_normal(s) / sqrt(chi / 4.0);
+}
+
+static void synth_free(synth_layer *l)
+{
+    free(l->W);
+    for (int i = 0; i < N_STATS; i++)
+        free(l->stat[i]);
+}
+
+/* Activations x[t][j]: per-channel scale (log-normal), mean, t4 noise, a skewed third of the channels, and
+ * about 1% outlier channels 30x larger; then the statistics of X from those samples (double accumulators). */
+static int synth_make(synth_layer *l, int64_t out, int64_t in, const char *name, int layer, uint64_t seed)
+{
+    memset(l, 0, sizeof *l);
+    l->out = out, l->in = in, l->name = name, l->layer = layer;
+    l->W = malloc((size_t)(out * in) * sizeof(float));
+    for (int i = 0; i < N_STATS; i++)
+        l->stat[i] = malloc((size_t)in * sizeof(float));
+    double *x = malloc((size_t)N_TOKENS * sizeof(double));
+    int ok = l->W && x;
+    for (int i = 0; i < N_STATS; i++)
+        ok = ok && l->stat[i];
+    if (!ok) {
+        free(x);
+        synth_free(l);
+        return -1;
+    }
+    uint64_t s = seed;
+    for (int64_t i = 0; i < out; i++) {
+        double row = exp(0.3 * rng_normal(&s));
+        for (int64_t j = 0; j < in; j++) {
+            double w = 0.02 * row * rng_normal(&s);
+            if (rng_uniform(&s) < 0.001)
+                w *= 10;
+            l->W[i * in + j] = (float)w;
+        }
+    }
+    for (int64_t j = 0; j < in; j++) {
+        double scale = exp(0.5 * rng_normal(&s)) * (j % 97 == 13 ? 30.0 : 1.0);
+        double mu = 0.1 * rng_normal(&s);
+        int skewed = j % 3 == 0;
+        double sum = 0, sumsq = 0, amax = 0;
+        for (int t = 0; t < N_TOKENS; t++) {
+            double v = rng_t4(&s);
+            if (skewed)
+                v = v + 0.3 * (v * v - 1.0);
+            x[t] = mu + scale * v;
+            sum += x[t];
+            sumsq += x[t] * x[t];
+            amax = fmax(amax, fabs(x[t]));
+        }
+        double mean = sum / N_TOKENS, m2 = 0, m3 = 0, m4 = 0;
+        for (int t = 0; t < N_TOKENS; t++) {
+            double d = x[t] - mean;
+            m2 += d * d, m3 += d * d * d, m4 += d * d * d * d;
+        }
+        m2 /= N_TOKENS, m3 /= N_TOKENS, m4 /= N_TOKENS;
+        double sd = sqrt(m2);
+        l->stat[0][j] = (float)sqrt(sumsq);
+        l->stat[1][j] = (float)(sumsq / N_TOKENS);
+        l->stat[2][j] = (float)mean;
+        l->stat[3][j] = (float)sd;
+        l->stat[4][j] = (float)amax;
+        l->stat[5][j] = (float)(sd > 0 ? m3 / (sd * sd * sd) : 0);
+        l->stat[6][j] = (float)(sd > 0 ? m4 / (m2 * m2) - 3.0 : 0);
+    }
+    free(x);
+    return 0;
+}
+
+typedef struct check_opts {
+    int json, quiet;
+    ap_limits limits;
+} check_opts;
+
+static void usage_add(ap_usage *sum, const ap_usage *u)
+{
+    sum->instructions += u->instructions;
+    sum->work += u->work;
+    sum->wall_ms += u->wall_ms;
+    sum->output_bytes += u->output_bytes;
+    if (u->peak_heap_bytes > sum->peak_heap_bytes)
+        sum->peak_heap_bytes = u->peak_heap_bytes;
+    if (u->peak_tensor_bytes > sum->peak_tensor_bytes)
+        sum->peak_tensor_bytes = u->peak_tensor_bytes;
+}
+
+/* Check one file; returns the kind (AP_KIND_OK when valid) after printing the result. */
+static int check_file(const char *path, const check_opts *o, synth_layer *layers, int n_layers)
+{
+    ap_sandbox *sb = ap_sandbox_new(&o->limits);
+    if (!sb) {
+        fprintf(stderr, "%s: nomem: out of memory\n", path);
+        return AP_KIND_NOMEM;
+    }
+    ap_usage total = {0}, u;
+    int kind = ap_sandbox_load_file(sb, path);
+    ap_sandbox_usage(sb, &u);
+    usage_add(&total, &u);
+    float *scores = NULL;
+    for (int i = 0; kind == AP_KIND_OK && i < n_layers; i++) {
+        synth_layer *l = &layers[i];
+        free(scores);
+        scores = malloc((size_t)(l->out * l->in) * sizeof(float));
+        if (!scores) {
+            kind = AP_KIND_NOMEM;
+            break;
+        }
+        ap_xstats X = {.l2 = l->stat[0], .sq = l->stat[1], .mean = l->stat[2], .std = l->stat[3],
+                       .absmax = l->stat[4], .skew = l->stat[5], .kurt = l->stat[6], .tokens = N_TOKENS};
+        ap_layer_info info = {l->layer, 4, l->name, 0.5};
+        kind = ap_sandbox_score(sb, l->W, l->out, l->in, &X, &info, scores);
+        ap_sandbox_usage(sb, &u);
+        usage_add(&total, &u);
+    }
+    free(scores);
+    const char *msg = "out of memory";
+    int line = 0;
+    if (kind != AP_KIND_NOMEM)
+        ap_sandbox_error(sb, &msg, &line);
+    size_t out_len;
+    const char *output = ap_sandbox_output(sb, &out_len);
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "ok", kind == AP_KIND_OK);
+        ap_cli_json_add_string(j, "file", path);
+        if (kind != AP_KIND_OK) {
+            ap_cli_json_add_string(j, "kind", ap_kind_name(kind));
+            ap_cli_json_add_string(j, "message", msg);
+            if (line > 0)
+                cJSON_AddNumberToObject(j, "line", line);
+            else
+                cJSON_AddNullToObject(j, "line");
+        } else {
+            ap_cli_json_add_string(j, "group", ap_sandbox_group(sb));
+            cJSON_AddBoolToObject(j, "group_declared", ap_sandbox_group_declared(sb));
+        }
+        cJSON *ju = cJSON_AddObjectToObject(j, "usage");
+        cJSON_AddNumberToObject(ju, "instructions", (double)total.instructions);
+        cJSON_AddNumberToObject(ju, "peak_heap_bytes", (double)total.peak_heap_bytes);
+        cJSON_AddNumberToObject(ju, "peak_tensor_bytes", (double)total.peak_tensor_bytes);
+        cJSON_AddNumberToObject(ju, "work", (double)total.work);
+        cJSON_AddNumberToObject(ju, "wall_ms", round(total.wall_ms * 1000) / 1000);
+        cJSON_AddNumberToObject(ju, "output_bytes", (double)total.output_bytes);
+        ap_cli_json_add_string(j, "output", output);
+        ap_cli_json_emit(j);
+    } else {
+        if (out_len)
+            fwrite(output, 1, out_len, stdout);
+        if (kind != AP_KIND_OK) {
+            fflush(stdout);
+            if (line > 0)
+                fprintf(stderr, "%s:%d: %s: %s\n", path, line, ap_kind_name(kind), msg);
+            else
+                fprintf(stderr, "%s: %s: %s\n", path, ap_kind_name(kind), msg);
+        } else if (!o->quiet) {
+            printf("%s: ok (group %s%s, %.1f ms, %llu instructions, work %llu, peak tensors %.1f MiB)\n", path,
+                   ap_sandbox_group(sb), ap_sandbox_group_declared(sb) ? "" : " by default", total.wall_ms,
+                   (unsigned long long)total.instructions, (unsigned long long)total.work,
+                   (double)total.peak_tensor_bytes / 1048576.0);
+        }
+    }
+    ap_sandbox_free(sb);
+    return kind;
+}
+
+/* Parse one limit option at argv[*i]; returns 1 when it was one, 0 when not, -1 on a bad value. */
+static int parse_limit(int argc, char **argv, int *i, ap_limits *l)
+{
+    static const char *const names[] = {"--instructions", "--wall-ms", "--heap", "--tensor-bytes", "--work",
+                                        "--output", NULL};
+    int which = -1;
+    for (int k = 0; names[k]; k++)
+        if (strcmp(argv[*i], names[k]) == 0)
+            which = k;
+    if (which < 0)
+        return 0;
+    unsigned long long v;
+    if (*i + 1 >= argc || ap_cli_parse_size(argv[*i + 1], &v) != 0 || v == 0)
+        return -1;
+    (*i)++;
+    switch (which) {
+    case 0: l->instructions = v; break;
+    case 1: l->wall_ms = v; break;
+    case 2: l->heap_bytes = (size_t)v; break;
+    case 3: l->tensor_bytes = (size_t)v; break;
+    case 4: l->work = v; break;
+    default: l->output_bytes = (size_t)v; break;
+    }
+    return 1;
+}
+
+int ap_cli_check(int argc, char **argv)
+{
+    check_opts o = {0};
+    ap_limits_default(&o.limits);
+    char **files = calloc((size_t)argc, sizeof *files);
+    int n_files = 0;
+    if (!files)
+        return AP_EXIT_FAIL;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (ap_cli_is_help(argv[i])) {
+            fputs("usage: ", stdout);
+            puts(USAGE);
+            fputs(HELP, stdout);
+            free(files);
+            return AP_EXIT_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            o.json = 1;
+        } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+            o.quiet = 1;
+        } else if ((r = parse_limit(argc, argv, &i, &o.limits)) != 0) {
+            if (r < 0) {
+                free(files);
+                return ap_cli_usage_error("check", USAGE, "%s needs a positive number", argv[i]);
+            }
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            free(files);
+            return ap_cli_usage_error("check", USAGE, "unknown option '%s'", argv[i]);
+        } else {
+            files[n_files++] = argv[i];
+        }
+    }
+    if (n_files == 0) {
+        free(files);
+        return ap_cli_usage_error("check", USAGE, "no script given");
+    }
+    synth_layer layers[2];
+    if (synth_make(&layers[0], 1024, 512, "gate_proj", 1, 0x5eed0001) != 0 ||
+        synth_make(&layers[1], 512, 1024, "down_proj", 4, 0x5eed0002) != 0) {
+        fprintf(stderr, "autoprune check: out of memory\n");
+        free(files);
+        return AP_EXIT_FAIL;
+    }
+    int failed = 0;
+    for (int i = 0; i < n_files; i++)
+        failed |= check_file(files[i], &o, layers, 2) != AP_KIND_OK;
+    synth_free(&layers[0]);
+    synth_free(&layers[1]);
+    free(files);
+    return failed ? AP_EXIT_FAIL : AP_EXIT_OK;
+}
