@@ -194,8 +194,12 @@ static int64_t arg_int(lua_State *L, int idx, int64_t lo, int64_t hi, ap_status 
             return (int64_t)d;
     }
     char msg[200];
-    snprintf(msg, sizeof msg, "%s: %s must be an integer in [%lld, %lld], got %s", fname, what, (long long)lo,
-             (long long)hi, lua_isinteger(L, idx) ? "an integer out of range" : "a non-integer or out-of-range number");
+    if (lua_isinteger(L, idx))
+        snprintf(msg, sizeof msg, "%s: %s must be an integer in [%lld, %lld], got %lld", fname, what, (long long)lo,
+                 (long long)hi, (long long)lua_tointeger(L, idx));
+    else
+        snprintf(msg, sizeof msg, "%s: %s must be an integer in [%lld, %lld], got %.17g", fname, what, (long long)lo,
+                 (long long)hi, (double)lua_tonumber(L, idx));
     return raise_msg(L, kind, msg);
 }
 
