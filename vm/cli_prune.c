@@ -1,0 +1,324 @@
+/* cli_prune.c — `autoprune prune`: prune a model with a metric script (or native Wanda/magnitude, or SparseGPT),
+ * print per-layer and global realised sparsity, optionally evaluate, write the pruned folder and its run record. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ap_prune_run.h"
+#include "autoprune.h"
+#include "cli.h"
+
+static const char USAGE[] =
+    "autoprune prune --model DIR --metric FILE|NAME --sparsity S [--pattern unstructured|N:M] [--group row|layer]\n"
+    "       [--alloc uniform|owl|sdsa|FILE] [--alloc-param KEY=VALUE]... [--calib FILE] [--nsamples N] [--seqlen N]\n"
+    "       [--seed N] [--sequential|--oneshot] [--out DIR] [--eval] [--eval-text FILE] [--eval-windows N]\n"
+    "       [--json] [--quiet]";
+
+static const char HELP[] =
+    "Prune the seven linears of every decoder block of a model and report the realised sparsity.\n"
+    "\n"
+    "  --model DIR          Hugging Face folder (config.json, model.safetensors, tokenizer.json)\n"
+    "  --metric M           a metric script: FILE.lua, a NAME of lua/metrics/NAME.lua (e.g. wanda, magnitude),\n"
+    "                       native:wanda / native:magnitude (built-in fast path, same masks), or sparsegpt\n"
+    "  --sparsity S         global target in [0, 1) (ignored by N:M patterns)\n"
+    "  --pattern P          unstructured (default) or N:M: in each group of M consecutive inputs of a row the\n"
+    "                       N lowest scores are pruned (2:4, 4:8, ...)\n"
+    "  --group G            row (compare within each output row) or layer (whole matrix); default: what the\n"
+    "                       script declares, else row (native:magnitude: layer). An N:M pattern always wins.\n"
+    "  --alloc A            per-block sparsity: uniform (default), owl (outlier-weighted, Yin et al. 2024),\n"
+    "                       sdsa (skew-aware), or FILE.lua, an allocation script (lua/alloc/*.lua);\n"
+    "                       the global parameter-weighted budget is met exactly\n"
+    "  --alloc-param K=V    owl_m (5), owl_lambda (0.08), tau, lambda, lo (0), hi (0.99),\n"
+    "                       granularity=block|linear (SDSA)\n"
+    "  --calib FILE         calibration text (default data/calib.txt)\n"
+    "  --nsamples N         calibration windows (default 128)\n"
+    "  --seqlen N           tokens per window (default the model context, at most 2048)\n"
+    "  --seed N             random windows drawn with this seed (default: evenly spaced, as PROTOCOL.md)\n"
+    "  --sequential         statistics block by block from the already-pruned model (default, Wanda's way)\n"
+    "  --oneshot            statistics of the dense model, gathered once\n"
+    "  --out DIR            write the pruned model there (checkpoint dtype) and DIR/prune.json\n"
+    "  --eval               perplexity of the pruned model (default text data/wikitext-2-raw/wiki.test.raw)\n"
+    "  --eval-text FILE     text for --eval\n"
+    "  --eval-windows N     evaluate on the first N windows only (default all)\n"
+    "  --json               print the run record as one line of JSON on stdout (nothing else on stdout)\n"
+    "  --quiet              print only the summary lines\n"
+    "  -h, --help           this text\n"
+    "\n"
+    "Progress goes to stderr when it is a terminal. Exit status: 0 ok, 1 failed (nothing is written),\n"
+    "2 usage error.\n";
+
+typedef struct cli_opts {
+    const char *model, *out, *eval_text;
+    int eval, json, quiet, have_sparsity;
+    long long eval_windows;
+    ap_prune_run_opts run;
+} cli_opts;
+
+typedef struct progress_state {
+    int on;
+    const char *phase;
+} progress_state;
+
+static void on_phase(void *ud, const char *phase)
+{
+    progress_state *p = ud;
+    p->phase = phase;
+    if (p->on)
+        fprintf(stderr, "\r\033[K%s ...", phase);
+}
+
+static void on_progress(void *ud, int64_t done, int64_t total)
+{
+    progress_state *p = ud;
+    if (p->on)
+        fprintf(stderr, "\r\033[K%s %lld/%lld", p->phase ? p->phase : "", (long long)done, (long long)total);
+}
+
+static void progress_end(progress_state *p)
+{
+    if (p->on)
+        fprintf(stderr, "\r\033[K");
+}
+
+static int parse_double(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return errno == 0 && end != s && *end == '\0';
+}
+
+static int parse_int(const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return errno == 0 && end != s && *end == '\0' && *v >= lo && *v <= hi;
+}
+
+static int alloc_param(ap_alloc_spec *a, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    double v;
+    if (!eq)
+        return 0;
+    size_t k = (size_t)(eq - kv);
+    const char *val = eq + 1;
+    if (k == 11 && !strncmp(kv, "granularity", k)) {
+        if (!strcmp(val, "block"))
+            a->sdsa.granularity = AP_ALLOC_PER_BLOCK;
+        else if (!strcmp(val, "linear"))
+            a->sdsa.granularity = AP_ALLOC_PER_LINEAR;
+        else
+            return 0;
+        return 1;
+    }
+    if (!parse_double(val, &v))
+        return 0;
+    if (k == 5 && !strncmp(kv, "owl_m", k)) a->owl_m = v;
+    else if (k == 10 && !strncmp(kv, "owl_lambda", k)) a->owl_lambda = v;
+    else if (k == 3 && !strncmp(kv, "tau", k)) a->sdsa.tau = v;
+    else if (k == 6 && !strncmp(kv, "lambda", k)) a->sdsa.lambda = v;
+    else if (k == 2 && !strncmp(kv, "lo", k)) a->lo = a->sdsa.lo = v;
+    else if (k == 2 && !strncmp(kv, "hi", k)) a->hi = a->sdsa.hi = v;
+    else return 0;
+    return 1;
+}
+
+/* Returns -1 when parsed, else an exit status (help or usage error). */
+static int parse_args(int argc, char **argv, cli_opts *o)
+{
+    ap_prune_run_opts_default(&o->run);
+    o->run.metric = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        if (ap_cli_is_help(a)) {
+            printf("usage: %s\n\n%s", USAGE, HELP);
+            return AP_EXIT_OK;
+        }
+        if (!strcmp(a, "--eval")) { o->eval = 1; continue; }
+        if (!strcmp(a, "--json")) { o->json = 1; continue; }
+        if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+        if (!strcmp(a, "--oneshot")) { o->run.oneshot = 1; continue; }
+        if (!strcmp(a, "--sequential")) { o->run.oneshot = 0; continue; }
+        if (a[0] != '-' || a[1] != '-')
+            return ap_cli_usage_error("prune", USAGE, "unexpected argument '%s'", a);
+        if (!v)
+            return ap_cli_usage_error("prune", USAGE, "%s needs a value", a);
+        i++;
+        if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--metric")) o->run.metric = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--calib")) o->run.calib = v;
+        else if (!strcmp(a, "--pattern")) o->run.pattern = v;
+        else if (!strcmp(a, "--group")) {
+            if (strcmp(v, "row") && strcmp(v, "layer"))
+                return ap_cli_usage_error("prune", USAGE, "--group must be row or layer, not '%s'", v);
+            o->run.group = v;
+        } else if (!strcmp(a, "--alloc")) {
+            o->run.alloc = v;
+        } else if (!strcmp(a, "--alloc-param")) {
+            if (!alloc_param(&o->run.alloc_spec, v))
+                return ap_cli_usage_error("prune", USAGE, "bad --alloc-param '%s'", v);
+        } else if (!strcmp(a, "--eval-text")) { o->eval_text = v; o->eval = 1; }
+        else if (!strcmp(a, "--sparsity")) {
+            if (!parse_double(v, &o->run.sparsity) || !(o->run.sparsity >= 0 && o->run.sparsity < 1))
+                return ap_cli_usage_error("prune", USAGE, "--sparsity must be a number in [0, 1), not '%s'", v);
+            o->have_sparsity = 1;
+        } else if (!strcmp(a, "--nsamples")) {
+            if (!parse_int(v, 1, 1 << 20, &n))
+                return ap_cli_usage_error("prune", USAGE, "bad --nsamples '%s'", v);
+            o->run.nsamples = (int)n;
+        } else if (!strcmp(a, "--seqlen")) {
+            if (!parse_int(v, 2, 1 << 20, &n))
+                return ap_cli_usage_error("prune", USAGE, "bad --seqlen '%s'", v);
+            o->run.seqlen = (int)n;
+        } else if (!strcmp(a, "--seed")) {
+            if (!parse_int(v, 0, (long long)(~0ull >> 1), &n))
+                return ap_cli_usage_error("prune", USAGE, "bad --seed '%s'", v);
+            o->run.random = 1;
+            o->run.seed = (uint64_t)n;
+        } else if (!strcmp(a, "--eval-windows")) {
+            if (!parse_int(v, 1, (long long)1 << 40, &n))
+                return ap_cli_usage_error("prune", USAGE, "bad --eval-windows '%s'", v);
+            o->eval_windows = n;
+            o->eval = 1;
+        } else
+            return ap_cli_usage_error("prune", USAGE, "unknown option '%s'", a);
+    }
+    if (!o->model)
+        return ap_cli_usage_error("prune", USAGE, "--model is required");
+    if (!o->run.metric)
+        return ap_cli_usage_error("prune", USAGE, "--metric is required");
+    int nm = o->run.pattern && strcmp(o->run.pattern, "unstructured") != 0;
+    if (!o->have_sparsity && !nm)
+        return ap_cli_usage_error("prune", USAGE, "--sparsity is required (unless --pattern N:M)");
+    if (!o->have_sparsity)
+        o->run.sparsity = 0.5;
+    return -1;
+}
+
+static void print_table(const ap_prune_run_result *r, FILE *f)
+{
+    fprintf(f, "%5s  %-10s %8s %9s %10s\n", "layer", "linear", "target", "sparsity", "zeros");
+    for (int i = 0; i < r->rep.n; i++) {
+        const ap_prune_linear *l = &r->rep.lin[i];
+        fprintf(f, "%5d  %-10s %8.4f %9.6f %10lld\n", l->layer + 1, ap_linear_name(l->kind), l->target,
+                l->numel ? (double)l->zeros / (double)l->numel : 0.0, (long long)l->zeros);
+    }
+}
+
+static int fail(const char *what, const ap_error *err)
+{
+    if (err->line > 0)
+        fprintf(stderr, "autoprune prune: %s: %s: line %d: %s\n", what, ap_status_name(err->code), err->line,
+                err->msg);
+    else
+        fprintf(stderr, "autoprune prune: %s: %s: %s\n", what, ap_status_name(err->code), err->msg);
+    return AP_EXIT_FAIL;
+}
+
+static int write_record(const char *out, const char *text)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/prune.json", out);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) {
+        if (f)
+            fclose(f);
+        fprintf(stderr, "autoprune prune: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int ap_cli_prune(int argc, char **argv)
+{
+    cli_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    progress_state ps = {isatty(STDERR_FILENO) && !o.quiet && !o.json, NULL};
+    o.run.progress = on_progress;
+    o.run.phase = on_phase;
+    o.run.pud = &ps;
+
+    ap_error err = {0};
+    ap_model *m = NULL;
+    on_phase(&ps, "load model");
+    if (ap_model_load(&m, o.model, &err)) {
+        progress_end(&ps);
+        return fail(o.model, &err);
+    }
+    ap_prune_run_result res;
+    if (ap_prune_run(m, &o.run, &res, &err)) {
+        progress_end(&ps);
+        ap_model_free(m);
+        return fail("prune", &err);
+    }
+    ap_ppl_result ppl = {0};
+    if (o.eval) {
+        on_phase(&ps, "evaluate");
+        if (ap_prune_run_eval(m, o.eval_text, 0, o.eval_windows, on_progress, &ps, &ppl, &err)) {
+            progress_end(&ps);
+            ap_prune_run_result_free(&res);
+            ap_model_free(m);
+            return fail("evaluate", &err);
+        }
+    }
+    cJSON *rec = ap_prune_run_json(m, &o.run, &res);
+    if (rec && o.eval) {
+        cJSON *e = cJSON_AddObjectToObject(rec, "eval");
+        char def[4096];
+        ap_cli_json_add_string(e, "text", o.eval_text ? o.eval_text
+                                                      : ap_cli_datapath(def, sizeof def,
+                                                                        "data/wikitext-2-raw/wiki.test.raw"));
+        cJSON_AddNumberToObject(e, "ppl", ppl.ppl);
+        cJSON_AddNumberToObject(e, "windows", (double)ppl.windows);
+        cJSON_AddNumberToObject(e, "seqlen", ppl.seqlen);
+        cJSON_AddNumberToObject(e, "tokens", (double)ppl.tokens_total);
+        cJSON_AddNumberToObject(e, "seconds", ppl.seconds);
+    }
+    if (rec && o.out)
+        ap_cli_json_add_string(rec, "out", o.out);
+    rc = AP_EXIT_OK;
+    if (o.out) {
+        on_phase(&ps, "save");
+        char *text = rec ? cJSON_Print(rec) : NULL;
+        if (ap_model_save(m, o.out, &err))
+            rc = fail(o.out, &err);
+        else if (!text || write_record(o.out, text) != 0)
+            rc = AP_EXIT_FAIL;
+        free(text);
+    }
+    progress_end(&ps);
+    if (rc == AP_EXIT_OK) {
+        if (o.json) {
+            ap_cli_json_emit(rec);
+            rec = NULL;
+        } else {
+            if (!o.quiet)
+                print_table(&res, stdout);
+            printf("realised sparsity %.6f (%lld of %lld weights of the pruned linears)\n", res.rep.realised,
+                   (long long)res.rep.zeros, (long long)res.rep.numel);
+            if (o.eval)
+                printf("perplexity %.4f (%lld windows of %d tokens)\n", ppl.ppl, (long long)ppl.windows,
+                       ppl.seqlen);
+            if (!o.quiet)
+                printf("time: statistics %.2fs, scores %.2fs, masks %.2fs, forward %.2fs, total %.2fs\n",
+                       res.t_stats + res.rep.t_calib, res.rep.t_score, res.rep.t_mask, res.rep.t_forward,
+                       res.t_tokenize + res.t_stats + res.rep.t_total);
+            if (o.out)
+                printf("wrote %s\n", o.out);
+        }
+    }
+    cJSON_Delete(rec);
+    ap_prune_run_result_free(&res);
+    ap_model_free(m);
+    return rc;
+}
