@@ -15,6 +15,7 @@ typedef struct ap_command {
 static const ap_command commands[] = {
     {"check", ap_cli_check, "check metric scripts in the sandbox on synthetic inputs"},
     {"run", ap_cli_run, "run a trusted Lua script with the full standard library, T and ap"},
+    {"eval", ap_cli_eval, "perplexity of a model on a text (WikiText-2 test by default)"},
     {"prune", ap_cli_prune, "prune a model with a metric script, native Wanda/magnitude or SparseGPT"},
 };
 

@@ -1,0 +1,272 @@
+/* cli_eval.c — `autoprune eval`: perplexity of a model folder on a text file by the protocol of
+ * shared/reference/PROTOCOL.md (whole file, one BOS from the tokenizer, non-overlapping windows, remainder dropped). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ap_model.h"
+#include "ap_threads.h"
+#include "ap_tokenizer.h"
+#include "cli.h"
+
+#define TEXT_MAX_BYTES ((size_t)1 << 30)
+#define SEQLEN_CAP 2048
+
+static const char *const usage_line =
+    "autoprune eval [--model DIR] [--text FILE] [--seqlen N] [--windows N] [--threads N] [--json] [--quiet]";
+
+static void help(void)
+{
+    printf("usage: %s\n\n"
+           "Perplexity of a Hugging Face LLaMA-family model folder on a text file: the file is read whole and\n"
+           "encoded once (one BOS where the tokenizer's template adds it), cut into non-overlapping windows of\n"
+           "seqlen tokens (the remainder dropped), each window run on its own; ppl = exp(total NLL / predictions).\n\n"
+           "  --model DIR     model folder (config.json, model.safetensors, tokenizer.json); default models/ap-tiny\n"
+           "  --text FILE     text file; default data/wikitext-2-raw/wiki.test.raw\n"
+           "  --seqlen N      window length; default the model's max_position_embeddings, at most %d\n"
+           "  --windows N     evaluate only the first N windows (0 = all, the default)\n"
+           "  --threads N     worker threads (default: the number of cores)\n"
+           "  --json          print one JSON object on stdout instead of the text report\n"
+           "  --quiet         no progress bar (it is only drawn when stderr is a terminal anyway)\n\n"
+           "For tests and benchmarks:\n"
+           "  --ids FILE          token ids as raw little-endian int32 instead of --text (no tokenizer involved)\n"
+           "  --dump-logits FILE  write the logits of the first window as raw float32 [seqlen, vocab]\n\n"
+           "Exit status: 0 ok, 1 failed (unreadable model or text, too few tokens), 2 usage error.\n",
+           usage_line, SEQLEN_CAP);
+}
+
+typedef struct eval_opts {
+    const char *model, *text, *ids_file, *dump_logits;
+    long long seqlen, windows, threads;
+    int json, quiet;
+} eval_opts;
+
+static int parse_count(const char *opt, const char *val, long long lo, long long *out)
+{
+    unsigned long long v;
+    if (!val || ap_cli_parse_size(val, &v) != 0 || v > (unsigned long long)INT32_MAX || (long long)v < lo)
+        return ap_cli_usage_error("eval", usage_line, "%s wants an integer >= %lld, got '%s'", opt, lo,
+                                  val ? val : "(nothing)");
+    *out = (long long)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, eval_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
+        if (strcmp(a, "--json") == 0) { o->json = 1; continue; }
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) { o->quiet = 1; continue; }
+        if (!v) return ap_cli_usage_error("eval", usage_line, "unknown option or missing value: '%s'", a);
+        if (strcmp(a, "--model") == 0) o->model = v;
+        else if (strcmp(a, "--text") == 0) o->text = v;
+        else if (strcmp(a, "--ids") == 0) o->ids_file = v;
+        else if (strcmp(a, "--dump-logits") == 0) o->dump_logits = v;
+        else if (strcmp(a, "--seqlen") == 0) rc = parse_count(a, v, 2, &o->seqlen);
+        else if (strcmp(a, "--windows") == 0) rc = parse_count(a, v, 0, &o->windows);
+        else if (strcmp(a, "--threads") == 0) rc = parse_count(a, v, 1, &o->threads);
+        else return ap_cli_usage_error("eval", usage_line, "unknown option '%s'", a);
+        if (rc) return rc;
+        i++;
+    }
+    if (o->text && o->ids_file) return ap_cli_usage_error("eval", usage_line, "--text and --ids exclude each other");
+    return 0;
+}
+
+static int read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "autoprune eval: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) break;
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        if (cap >= max) { free(buf); buf = NULL; errno = EFBIG; break; }
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) { free(buf); buf = NULL; break; }
+        buf = nb;
+        cap *= 2;
+    }
+    int bad = !buf || ferror(f);
+    fclose(f);
+    if (bad) {
+        fprintf(stderr, "autoprune eval: %s: %s\n", path, buf ? "read error" : "too large or out of memory");
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* The token stream: the text encoded by the model's tokenizer, or raw int32 ids. */
+static int load_ids(const eval_opts *o, const char *text_path, int32_t **ids, size_t *n)
+{
+    char *buf;
+    size_t len;
+    if (read_file(o->ids_file ? o->ids_file : text_path, TEXT_MAX_BYTES, &buf, &len)) return -1;
+    if (o->ids_file) {
+        if (len % 4) {
+            fprintf(stderr, "autoprune eval: %s: %zu bytes is not a whole number of int32 ids\n", o->ids_file, len);
+            free(buf);
+            return -1;
+        }
+        *ids = (int32_t *)(void *)buf;   /* malloc'd memory is aligned for int32 */
+        *n = len / 4;
+        return 0;
+    }
+    char tpath[4200];
+    snprintf(tpath, sizeof tpath, "%s/tokenizer.json", o->model);
+    ap_tokenizer *tok = NULL;
+    ap_error err = {0};
+    ap_status s = ap_tokenizer_load(&tok, tpath, &err);
+    if (!s) s = ap_tokenizer_encode(tok, buf, len, 1, ids, n, &err);
+    ap_tokenizer_free(tok);
+    free(buf);
+    if (s) {
+        fprintf(stderr, "autoprune eval: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct progress {
+    int draw;
+    int seqlen;
+    double t0;
+} progress;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void on_progress(void *ud, int64_t done, int64_t total)
+{
+    progress *p = ud;
+    if (!p->draw) return;
+    double el = now() - p->t0, rate = el > 0 ? (double)done * p->seqlen / el : 0;
+    double eta = done > 0 ? el * (double)(total - done) / (double)done : 0;
+    char bar[31];
+    int fill = (int)(30 * done / (total ? total : 1));
+    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\r[%s] %lld/%lld windows  %.0f tok/s  ETA %.0fs   ", bar, (long long)done, (long long)total, rate,
+            eta);
+    if (done == total) fprintf(stderr, "\n");
+    fflush(stderr);
+}
+
+/* Logits of the first window to a raw float32 file. */
+static int dump_logits(const ap_model *m, const int32_t *ids, int seqlen, const char *path)
+{
+    size_t n = (size_t)seqlen * (size_t)m->cfg.vocab;
+    float *lg = malloc(n * sizeof *lg);
+    ap_batch b = {0};
+    ap_error err = {0};
+    double nll = 0;
+    int64_t cnt = 0;
+    ap_status s = lg ? ap_model_embed(m, ids, 1, seqlen, &b, &err) : ap_error_set(&err, AP_E_NOMEM, "out of memory");
+    for (int l = 0; !s && l < m->cfg.n_layers; l++) s = ap_model_block(m, l, &b, NULL, NULL, &err);
+    if (!s) s = ap_model_head_nll(m, &b, ids, &nll, &cnt, lg, &err);
+    free(b.h);
+    FILE *f = s ? NULL : fopen(path, "wb");
+    int ok = f && fwrite(lg, sizeof *lg, n, f) == n;
+    if (f && fclose(f) != 0) ok = 0;
+    if (s) fprintf(stderr, "autoprune eval: %s\n", err.msg);
+    else if (!ok) fprintf(stderr, "autoprune eval: %s: cannot write the logits\n", path);
+    free(lg);
+    return ok ? 0 : -1;
+}
+
+static void report(const eval_opts *o, const char *model, const char *text, const ap_model *m,
+                   const ap_ppl_result *r, int threads)
+{
+    double tps = r->seconds > 0 ? (double)r->windows * r->seqlen / r->seconds : 0;
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        ap_cli_json_add_string(j, "model", model);
+        ap_cli_json_add_string(j, "text", text);
+        cJSON_AddStringToObject(j, "arch", m->cfg.arch_name);
+        cJSON_AddNumberToObject(j, "seqlen", r->seqlen);
+        cJSON_AddNumberToObject(j, "windows", (double)r->windows);
+        cJSON_AddNumberToObject(j, "tokens", (double)r->tokens_total);
+        cJSON_AddNumberToObject(j, "predictions", (double)r->predictions);
+        cJSON_AddNumberToObject(j, "nll", r->nll);
+        cJSON_AddNumberToObject(j, "ppl", r->ppl);
+        cJSON_AddNumberToObject(j, "seconds", r->seconds);
+        cJSON_AddNumberToObject(j, "tokens_per_second", tps);
+        cJSON_AddNumberToObject(j, "threads", threads);
+        ap_cli_json_emit(j);
+        return;
+    }
+    printf("model        %s (%s, %d layers, hidden %d)\n", model, m->cfg.arch_name, m->cfg.n_layers, m->cfg.hidden);
+    printf("text         %s\n", text);
+    printf("tokens       %lld\n", (long long)r->tokens_total);
+    printf("seqlen       %d\n", r->seqlen);
+    printf("windows      %lld (%lld tokens dropped)\n", (long long)r->windows,
+           (long long)(r->tokens_total - r->windows * r->seqlen));
+    printf("predictions  %lld\n", (long long)r->predictions);
+    printf("ppl          %.4f\n", r->ppl);
+    printf("time         %.2f s (%.0f tokens/s, %d threads)\n", r->seconds, tps, threads);
+}
+
+int ap_cli_eval(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (ap_cli_is_help(argv[i])) { help(); return AP_EXIT_OK; }
+    eval_opts o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc;
+    char mbuf[4096], tbuf[4096];
+    if (!o.model) o.model = ap_cli_datapath(mbuf, sizeof mbuf, "models/ap-tiny");
+    const char *text = o.text ? o.text : o.ids_file ? o.ids_file
+                                                    : ap_cli_datapath(tbuf, sizeof tbuf, "data/wikitext-2-raw/wiki.test.raw");
+    ap_model *m = NULL;
+    ap_error err = {0};
+    if (ap_model_load(&m, o.model, &err)) {
+        fprintf(stderr, "autoprune eval: %s\n", err.msg);
+        return AP_EXIT_FAIL;
+    }
+    int max_pos = m->cfg.max_pos > 0 ? m->cfg.max_pos : SEQLEN_CAP;
+    if (!o.seqlen) o.seqlen = max_pos < SEQLEN_CAP ? max_pos : SEQLEN_CAP;
+    if (o.seqlen > max_pos) {
+        ap_model_free(m);
+        return ap_cli_usage_error("eval", usage_line, "--seqlen %lld exceeds the model's max_position_embeddings %d",
+                                  o.seqlen, max_pos);
+    }
+    if (o.threads) m->n_threads = (int)o.threads;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    rc = load_ids(&o, text, &ids, &n) ? AP_EXIT_FAIL : AP_EXIT_OK;
+    if (!rc && o.dump_logits && n < (size_t)o.seqlen) {
+        fprintf(stderr, "autoprune eval: %zu tokens make no window of %lld\n", n, o.seqlen);
+        rc = AP_EXIT_FAIL;
+    }
+    if (!rc && o.dump_logits && dump_logits(m, ids, (int)o.seqlen, o.dump_logits)) rc = AP_EXIT_FAIL;
+    if (!rc) {
+        progress p = {.draw = !o.quiet && isatty(2), .seqlen = (int)o.seqlen, .t0 = now()};
+        ap_ppl_result r;
+        if (ap_model_perplexity(m, ids, n, (int)o.seqlen, o.windows, on_progress, &p, &r, &err)) {
+            fprintf(stderr, "autoprune eval: %s\n", err.msg);
+            rc = AP_EXIT_FAIL;
+        } else {
+            report(&o, o.model, text, m, &r, m->n_threads > 0 ? m->n_threads : ap_cpu_count());
+        }
+    }
+    free(ids);
+    ap_model_free(m);
+    return rc;
+}
