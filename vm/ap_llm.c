@@ -734,7 +734,7 @@ static int wait_ms(const batch *b, double t)
     return (int)(w * 1000) + 1;
 }
 
-static void run_batch(batch *b, const volatile int *stop)
+static void run_batch(batch *b, const volatile sig_atomic_t *stop)
 {
     while (b->left > 0) {
         if (stop && *stop) {
@@ -764,7 +764,7 @@ static void result_init(ap_llm_result *r)
 }
 
 ap_status ap_llm_chat_many(const ap_llm_request *reqs, ap_llm_result *results, size_t n, int max_parallel,
-                           const volatile int *stop, ap_error *err)
+                           const volatile sig_atomic_t *stop, ap_error *err)
 {
     ap_error_clear(err);
     for (size_t i = 0; i < n; i++) result_init(&results[i]);

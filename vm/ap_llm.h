@@ -2,6 +2,7 @@
 #ifndef AP_LLM_H
 #define AP_LLM_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,7 +61,8 @@ typedef struct ap_llm_request {
  * body was too large, malformed, empty or truncated), AP_E_ARG (bad request or no base URL), AP_E_NOMEM or
  * AP_E_INTERRUPTED. kind is the finer name: "ok", "timeout", "connect", "dropped", "http_429", "http_5xx",
  * "http_4xx", "http_status" (other non-2xx), "net" (other transport errors), "too_large", "malformed", "empty",
- * "truncated", "api_error" (a 200 carrying an error object), "config", "nomem", "interrupted".
+ * "truncated", "api_error" (a 200 carrying an error object), "config" (no base URL), "arg" (no or bad messages),
+ * "nomem", "interrupted".
  * Retried kinds: timeout, connect, dropped, http_429 (after Retry-After when given), http_5xx.
  */
 typedef struct ap_llm_result {
@@ -88,7 +90,7 @@ ap_status ap_llm_chat(const ap_llm_request *req, ap_llm_result *res);
  * once non-zero, requests not finished end with kind "interrupted".
  */
 ap_status ap_llm_chat_many(const ap_llm_request *reqs, ap_llm_result *results, size_t n, int max_parallel,
-                           const volatile int *stop, ap_error *err);
+                           const volatile sig_atomic_t *stop, ap_error *err);
 
 /* ---- pure parsers (no network), fuzzable from a buffer ---- */
 

@@ -402,7 +402,7 @@ static void test_faults(void)
 /* max_parallel and stop */
 static void test_stop(void)
 {
-    volatile int stop = 1;
+    volatile sig_atomic_t stop = 1;
     ap_llm_config c;
     ap_llm_config_defaults(&c);
     snprintf(c.base_url, sizeof c.base_url, "http://127.0.0.1:9/v1");
