@@ -15,6 +15,7 @@
 #include "ap_tensor.h"
 #include "lap_isolate.h"
 #include "lap_json.h"
+#include "lap_llm.h"
 #include "lap_sys.h"
 #include "lap_tensor.h"
 
@@ -29,6 +30,7 @@ static const struct {
 } ap_submodules[] = {
     {"json", lap_json_open},
     {"isolate", lap_isolate_open},
+    {"llm", lap_llm_open},          /* ap.llm: OpenAI-compatible chat client (vm/lap_llm.c) */
 };
 
 /* Functions that add fields to ap itself (luaL_setfuncs into the table at the top). One line each. */
