@@ -250,7 +250,8 @@ static ap_status parse_offsets(span *sp, const cJSON *off, uint64_t data_len, co
                             label, qn);
     if (!ap_json_is_int(off->child, 0, MAX_JSON_INT, &b) || !ap_json_is_int(off->child->next, 0, MAX_JSON_INT, &e))
         return ap_error_set(err, AP_E_FORMAT,
-                            "%s: tensor \"%s\": field \"data_offsets\" must hold non-negative integers", label, qn);
+                            "%s: tensor \"%s\": field \"data_offsets\" must hold non-negative integers below 2^53",
+                            label, qn);
     if (e < b)
         return ap_error_set(err, AP_E_FORMAT,
                             "%s: tensor \"%s\": field \"data_offsets\": end %" PRId64 " is before begin %" PRId64,
@@ -402,7 +403,9 @@ static ap_status parse_header(ap_safetensors *st, const uint8_t *buf, size_t len
     if (hl < 2 || buf[8] != '{')
         return ap_error_set(err, AP_E_FORMAT, "%s: header is not a JSON object", label);
     cJSON *root = NULL;
-    ap_status s = ap_json_parse(&root, (const char *)buf + 8, (size_t)hl, &header_limits, label, err);
+    char hlabel[600];
+    snprintf(hlabel, sizeof hlabel, "%s: header", label);   /* JSON-level errors point into the header */
+    ap_status s = ap_json_parse(&root, (const char *)buf + 8, (size_t)hl, &header_limits, hlabel, err);
     if (s) return s;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -753,9 +756,6 @@ static ap_status ck_open_sharded(ap_checkpoint *ck, const char *dir, const char 
     }
     if (!s) s = ck_collect(ck, err);
     /* weight_map and the shards must agree both ways: same names, same file for each. */
-    if (!s && ck->n != ix.npairs)
-        s = ap_error_set(err, AP_E_FORMAT, "%s: field \"weight_map\" lists %zu tensors but the shards hold %zu", ipath,
-                         ix.npairs, ck->n);
     for (size_t i = 0; !s && i < ix.npairs; i++) {
         const ap_st_tensor *t = ap_checkpoint_find(ck, ix.pairs[i].tensor);
         Q(ix.pairs[i].tensor, q);
@@ -769,6 +769,12 @@ static ap_status ck_open_sharded(ap_checkpoint *ck, const char *dir, const char 
         if (strcmp(base, ix.pairs[i].file) != 0)
             s = ap_error_set(err, AP_E_FORMAT, "%s: field \"weight_map\": tensor \"%s\" is listed in %s but found in %s",
                              ipath, q, ix.pairs[i].file, base);
+    }
+    for (size_t i = 0; !s && i < ck->n; i++) {     /* every listed one is there; now anything unlisted? */
+        wm_pair key = {ck->all[i]->name, NULL};
+        if (!bsearch(&key, ix.pairs, ix.npairs, sizeof *ix.pairs, cmp_pair))
+            s = ap_error_set(err, AP_E_FORMAT, "%s: field \"weight_map\": tensor \"%s\" of %s is not listed", ipath,
+                             Q(ck->all[i]->name, q), ck_file_of(ck, ck->all[i]));
     }
     index_free(&ix);
     return s;
