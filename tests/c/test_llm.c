@@ -212,6 +212,7 @@ static void test_config(void)
 /* ---------------------------------------------------------------- against the fake server */
 
 static pid_t server_pid;
+static int server_out = -1;         /* read end of the server's stdout, open while it runs */
 
 static int start_server(const char *script_path, const char *log_path)
 {
@@ -230,10 +231,15 @@ static int start_server(const char *script_path, const char *log_path)
         _exit(127);
     }
     close(fd[1]);
+    server_out = fd[0];
     char line[32] = {0};
-    ssize_t got = read(fd[0], line, sizeof line - 1);
-    close(fd[0]);
-    return got > 0 ? atoi(line) : -1;
+    size_t got = 0;
+    while (got < sizeof line - 1 && !memchr(line, '\n', got)) {  /* the whole first line, however it arrives */
+        ssize_t k = read(fd[0], line + got, sizeof line - 1 - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    return memchr(line, '\n', got) ? atoi(line) : -1;
 }
 
 static void stop_server(void)
@@ -241,7 +247,10 @@ static void stop_server(void)
     if (server_pid > 0) {
         kill(server_pid, SIGTERM);
         waitpid(server_pid, NULL, 0);
+        server_pid = 0;
     }
+    if (server_out >= 0) close(server_out);
+    server_out = -1;
 }
 
 typedef struct fault_case {

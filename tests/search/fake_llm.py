@@ -230,7 +230,12 @@ def main(argv):
         script = Script(json.load(f))
     server = Server(("127.0.0.1", 0), Handler)
     server.script, server.log = script, Log(args.log)
-    print(server.server_address[1], flush=True)
+    try:
+        print(server.server_address[1], flush=True)
+    except BrokenPipeError:  # the starter read the port and closed its end: keep serving
+        pass
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # nothing else goes to stdout; a closed pipe must not kill the server later
 
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()
