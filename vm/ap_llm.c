@@ -71,21 +71,36 @@ void ap_llm_redact_url(const char *url, char *out, size_t out_size)
     snprintf(out, out_size, "%.*s%.*s", (int)pre, url, (int)rest_len, rest);
 }
 
-/* Replace every occurrence of the key in msg by "[redacted]" (servers echo keys in 401 texts). */
+/* Replace every occurrence of the key in msg (a NUL-terminated buffer of size bytes) by "[redacted]". */
 static void redact_key(char *msg, size_t size, const char *key)
 {
     size_t klen = strlen(key);
-    if (klen == 0) return;
+    if (klen == 0 || size == 0 || !strstr(msg, key)) return;
     static const char mask[] = "[redacted]";
-    char *p;
-    while ((p = strstr(msg, key)) != NULL) {
-        size_t tail = strlen(p + klen);
-        size_t mlen = sizeof mask - 1;
-        size_t head = (size_t)(p - msg);
-        if (head + mlen + tail + 1 > size) tail = size - 1 - head - mlen; /* mask shorter than key here: no-op */
-        memmove(p + mlen, p + klen, tail);
-        memcpy(p, mask, mlen);
-        p[mlen + tail] = '\0';
+    char out[AP_ERROR_MSG_MAX];
+    size_t o = 0;
+    for (const char *p = msg; *p && o + 1 < sizeof out;) {
+        if (strncmp(p, key, klen) == 0) {
+            for (const char *m = mask; *m && o + 1 < sizeof out; m++) out[o++] = *m;
+            p += klen;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    snprintf(msg, size, "%s", out);
+}
+
+/* Overwrite every occurrence of the key in a received body with '*' before anything reads or cuts it, so no
+ * message, snippet or content can carry the key or a truncated piece of it. */
+static void mask_key(char *data, size_t len, const char *key)
+{
+    size_t klen = strlen(key);
+    if (klen == 0 || !data) return;
+    char *p = data, *end = data + len;
+    while ((size_t)(end - p) >= klen && (p = memmem(p, (size_t)(end - p), key, klen)) != NULL) {
+        memset(p, '*', klen);
+        p += klen;
     }
 }
 
@@ -636,6 +651,7 @@ static void job_done(batch *b, job *j, CURLcode rc)
     curl_off_t retry_after = 0;
     curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
     r->http_status = code;
+    mask_key(j->reply.data, j->reply.len, c->api_key);
     const char *kind = NULL;
     char why[AP_ERROR_MSG_MAX] = "";
     if (j->reply.over) {

@@ -212,8 +212,8 @@ def main():
             check(loads("loop") == 1, "loop: returned as text; the sandbox limits it later")
             check(loads("length") == 0 and int(results["length"].group(8)) == 1 if "length" in results else False,
                   "length: truncated content kept, its cut-off chunk does not load")
-            check(re.search(r"^errstr r401 http_4xx: .*\[redacted\]", p.stdout, re.M) is not None,
-                  "r401: the error prints as 'kind: message' and the echoed key is redacted")
+            check(re.search(r"^errstr r401 http_4xx: .*\*{8}", p.stdout, re.M) is not None,
+                  "r401: the error prints as 'kind: message' and the echoed key is masked")
             check(re.search(r"^single_ok\ttrue\t1\t\d+\tnil$", p.stdout, re.M) is not None,
                   "ap.llm.chat: a good reply -> result table")
             check(re.search(r"^single_err\tnil\tmalformed\t1\tmalformed: ", p.stdout, re.M) is not None,
