@@ -48,11 +48,14 @@ typedef struct ap_budget {
 } ap_budget;
 
 /* Storage: one float buffer with a reference count. */
+typedef struct ap_tensor_pool ap_tensor_pool;
+
 typedef struct ap_storage {
     float *data;
     size_t numel;
     int refcount;
     const ap_budget *budget;  /* borrowed; the budget the bytes were charged to (may be NULL) */
+    ap_tensor_pool *pool;     /* the pool the payload returns to when freed (NULL: none), see below */
 } ap_storage;
 
 /* A tensor: rows x cols, row-major and contiguous in its storage (views share storage). */
@@ -73,6 +76,24 @@ ap_tensor *ap_tensor_from_data(int64_t rows, int64_t cols, const float *data, co
 void ap_tensor_free(ap_tensor *t);   /* NULL is fine */
 static inline float *ap_tensor_data(const ap_tensor *t) { return t->storage->data; }
 static inline int64_t ap_tensor_numel(const ap_tensor *t) { return t->rows * t->cols; }
+
+/* A payload pool: a small cache of freed payloads for one context (a Lua state, a sandbox), so that operations
+ * producing fresh results reuse warm memory instead of faulting in new pages (glibc hands freed multi-MB blocks
+ * back to the kernel at once). Operations given ap_tensor_pool_budget(p) allocate through the pool; that budget
+ * forwards every charge to `inner` (may be NULL = unlimited), and a storage releases its bytes to the inner budget
+ * it was charged to when freed, cached or not. Cached payloads are not charged to any budget; at most
+ * AP_TENSOR_POOL_ENTRIES payloads and AP_TENSOR_POOL_MAX_BYTES are kept. Not thread-safe: one context, one thread.
+ * Lifetime: ap_tensor_pool_close drops the cache; the pool's own memory goes when the last storage allocated
+ * through it is freed, so tensors may outlive the close (inner budgets must outlive their tensors). */
+#define AP_TENSOR_POOL_ENTRIES 8
+#define AP_TENSOR_POOL_MAX_BYTES ((size_t)256 << 20)
+/* Called once when inner refuses bytes with AP_E_LIMIT, before one retry (e.g. to run a full GC). */
+typedef void (*ap_tensor_pool_refused_fn)(void *ud);
+ap_tensor_pool *ap_tensor_pool_new(const ap_budget *inner, ap_error *err);   /* NULL with err on malloc failure */
+void ap_tensor_pool_set_inner(ap_tensor_pool *p, const ap_budget *inner);   /* inner: borrowed */
+void ap_tensor_pool_set_refused(ap_tensor_pool *p, ap_tensor_pool_refused_fn fn, void *ud);
+const ap_budget *ap_tensor_pool_budget(ap_tensor_pool *p);                  /* borrowed; lives as the pool */
+void ap_tensor_pool_close(ap_tensor_pool *p);                               /* NULL is fine */
 
 /* A second handle on the same storage (reference count + 1); caller frees it. NULL with err on malloc failure. */
 ap_tensor *ap_tensor_share(const ap_tensor *t, ap_error *err);

@@ -17,10 +17,9 @@
 static const char ctx_key = 'c';
 static const char err_key = 'e';
 
-/* Per-state context, a userdata anchored in the registry (so it outlives every tensor finaliser of the state). */
+/* Per-state context, a userdata anchored in the registry. Its payload pool outlives it while tensors do. */
 typedef struct lap_ctx {
-    const ap_budget *real;   /* borrowed: the host's budget, NULL = unlimited */
-    ap_budget wrap;          /* what the core is given: forwards to real, retrying bytes after a full GC */
+    ap_tensor_pool *pool;           /* owned (closed by the context's __gc); its budget forwards to the host's budget */
     lua_State *L;            /* the thread running the current operation (set on entry) */
     ap_status last_kind;     /* kind of the last error this binding raised */
     size_t pending_bytes;    /* payload bytes not yet reported to the GC */
@@ -30,37 +29,24 @@ typedef struct lap_box {
     ap_tensor *t;            /* owned; NULL before the payload exists and after __gc */
 } lap_box;
 
-/* ---- budget wrapper ---- */
-
-static ap_status wrap_charge_bytes(void *ud, size_t bytes, ap_error *err)
+/* The host's budget refused bytes: dead tensors may still hold some, so collect them (their finalisers release
+ * bytes) before the pool retries once. */
+static void gc_on_refusal(void *ud)
 {
     lap_ctx *c = ud;
-    if (!c->real || !c->real->charge_bytes)
-        return AP_OK;
-    ap_status st = c->real->charge_bytes(c->real->ud, bytes, err);
-    if (st != AP_E_LIMIT || !c->L)
-        return st;
-    /* Dead tensors may still hold bytes: collect them (their finalisers release) and try once more. */
-    lua_gc(c->L, LUA_GCCOLLECT, 0);
-    return c->real->charge_bytes(c->real->ud, bytes, err);
+    if (c->L)
+        lua_gc(c->L, LUA_GCCOLLECT, 0);
 }
 
-static void wrap_release_bytes(void *ud, size_t bytes)
+static int ctx_gc(lua_State *L)
 {
-    lap_ctx *c = ud;
-    if (c->real && c->real->release_bytes)
-        c->real->release_bytes(c->real->ud, bytes);
+    lap_ctx *c = lua_touserdata(L, 1);
+    if (c && c->pool) {
+        ap_tensor_pool_close(c->pool);
+        c->pool = NULL;
+    }
+    return 0;
 }
-
-static ap_status wrap_charge_work(void *ud, uint64_t units, ap_error *err)
-{
-    lap_ctx *c = ud;
-    if (!c->real || !c->real->charge_work)
-        return AP_OK;
-    return c->real->charge_work(c->real->ud, units, err);
-}
-
-/* ---- context ---- */
 
 static lap_ctx *ctx_get(lua_State *L)
 {
@@ -70,27 +56,41 @@ static lap_ctx *ctx_get(lua_State *L)
     if (c)
         return c;
     c = lua_newuserdatauv(L, sizeof *c, 0);
-    c->real = NULL;
-    c->wrap.charge_bytes = wrap_charge_bytes;
-    c->wrap.release_bytes = wrap_release_bytes;
-    c->wrap.charge_work = wrap_charge_work;
-    c->wrap.ud = c;
+    c->pool = NULL;
     c->L = NULL;
     c->last_kind = AP_E_RUNTIME;
     c->pending_bytes = 0;
+    if (luaL_newmetatable(L, LAP_TENSOR_MT ".ctx")) {
+        lua_pushcfunction(L, ctx_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushliteral(L, "locked");
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_setmetatable(L, -2);
+    c->pool = ap_tensor_pool_new(NULL, NULL);
+    if (!c->pool) {
+        lua_pushliteral(L, "not enough memory");
+        lua_error(L);
+    }
+    ap_tensor_pool_set_refused(c->pool, gc_on_refusal, c);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ctx_key);
     return c;
 }
 
-/* Context for an operation running on thread L; the budget handed to the core (NULL = unlimited). */
+/* Context for an operation running on thread L. */
 static lap_ctx *ctx_enter(lua_State *L)
 {
     lap_ctx *c = ctx_get(L);
+    if (!c->pool) {   /* only while the state closes: a finaliser running after the context's own */
+        lua_pushliteral(L, "tensor library already closed");
+        lua_error(L);
+    }
     c->L = L;
     return c;
 }
 
-static const ap_budget *ctx_budget(const lap_ctx *c) { return c->real ? &c->wrap : NULL; }
+/* The budget handed to the core: the pool's, which forwards to the host's budget (or none). */
+static const ap_budget *ctx_budget(const lap_ctx *c) { return ap_tensor_pool_budget(c->pool); }
 
 /* ---- errors ---- */
 
@@ -249,9 +249,6 @@ static int finish(lua_State *L, lap_ctx *c, lap_box *box, ap_tensor *t, const ap
     if (!t)
         return raise_err(L, err);
     box->t = t;
-    /* Release through the host's budget itself, not the wrapper: the tensor may outlive this state. */
-    if (t->storage->budget == &c->wrap)
-        t->storage->budget = c->real;
     gc_account(L, c, t);
     return 1;
 }
@@ -566,5 +563,7 @@ int lap_tensor_open(lua_State *L)
 
 void lap_tensor_set_budget(lua_State *L, const ap_budget *b)
 {
-    ctx_get(L)->real = b;
+    lap_ctx *c = ctx_get(L);
+    if (c->pool)
+        ap_tensor_pool_set_inner(c->pool, b);
 }
