@@ -227,6 +227,7 @@ typedef struct att_job {
     float *out;                  /* [rows, n_heads*hd] */
     float *scores;               /* per thread: [ATT_TILE, seqlen] */
     int64_t seqlen, tiles, n_heads, n_kv, hd;
+    int64_t window;              /* Mistral's sliding window (keys j with p - j < window), or 0 */
 } att_job;
 
 /* One task: queries [q0, q1) of one head of one sequence against keys [0, q1). */
@@ -237,13 +238,20 @@ static void att_task(void *ud, int64_t t, int thread)
     int64_t hd = j->hd, kvh = head / (j->n_heads / j->n_kv);
     int64_t q0 = tile * ATT_TILE, q1 = q0 + ATT_TILE < j->seqlen ? q0 + ATT_TILE : j->seqlen, nq = q1 - q0;
     int64_t ldq = j->n_heads * hd, ldk = j->n_kv * hd, base = seq * j->seqlen;
+    int64_t k0 = j->window && q0 - j->window + 1 > 0 ? q0 - j->window + 1 : 0, nk = q1 - k0;  /* keys [k0, q1) */
     float *s = j->scores + (int64_t)thread * ATT_TILE * j->seqlen;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)q1, (int)hd, (float)(1.0 / sqrt((double)hd)),
-                j->q + (base + q0) * ldq + head * hd, (int)ldq, j->k + base * ldk + kvh * hd, (int)ldk, 0.0f, s,
-                (int)q1);
-    for (int64_t i = 0; i < nq; i++) ap_kern_softmax_causal(s + i * q1, q0 + i + 1, q1);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)hd, (int)q1, 1.0f, s, (int)q1,
-                j->v + base * ldk + kvh * hd, (int)ldk, 0.0f, j->out + (base + q0) * ldq + head * hd, (int)ldq);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)hd, (float)(1.0 / sqrt((double)hd)),
+                j->q + (base + q0) * ldq + head * hd, (int)ldq, j->k + (base + k0) * ldk + kvh * hd, (int)ldk, 0.0f,
+                s, (int)nk);
+    for (int64_t i = 0; i < nq; i++) {
+        int64_t p = q0 + i, lo = j->window && p - j->window + 1 > k0 ? p - j->window + 1 : k0;
+        float *row = s + i * nk;
+        if (lo > k0) memset(row, 0, (size_t)(lo - k0) * sizeof *row);
+        ap_kern_softmax_causal(row + (lo - k0), p + 1 - lo, q1 - lo);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)hd, (int)nk, 1.0f, s, (int)nk,
+                j->v + (base + k0) * ldk + kvh * hd, (int)ldk, 0.0f, j->out + (base + q0) * ldq + head * hd,
+                (int)ldq);
 }
 
 /* ---- public entry points ---------------------------------------------------------------------------------- */
@@ -320,7 +328,8 @@ static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer ob
     row_job rope = {.kind = ROW_ROPE, .y = q, .y2 = k, .rows = R, .width = qd, .width2 = kd, .seqlen = b->seqlen};
     rows_run(f, &rope);
     att_job aj = {.f = f, .q = q, .k = k, .v = v, .out = att, .scores = scores, .seqlen = b->seqlen,
-                  .tiles = tiles, .n_heads = c->n_heads, .n_kv = c->n_kv_heads, .hd = hd};
+                  .tiles = tiles, .n_heads = c->n_heads, .n_kv = c->n_kv_heads, .hd = hd,
+                  .window = c->sliding_window};
     ap_pool_run(f->pool, (int64_t)b->n_seq * c->n_heads * tiles, att_task, &aj);
     observe(obs, ud, layer, AP_LIN_O, att, R, qd);
     linear(f, att, R, &B->lin[AP_LIN_O], b->h, 1.0f);

@@ -95,10 +95,11 @@ static ap_status load_block(ap_model *m, const ap_checkpoint *ck, int l, ap_erro
         L->in = shape[k][1];
         linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "weight");
         if ((s = take(ck, m->dir, name, 2, L->out, L->in, 0, &L->w, err))) return s;
-        /* Biases where the checkpoint has them (Qwen2: q/k/v; attention_bias / mlp_bias); required by qkv_bias. */
+        /* Biases exactly where the config says (Qwen2: q/k/v; attention_bias: q/k/v/o), as HF builds the
+         * modules: a stray bias tensor in the file is ignored like any unexpected key. */
+        int has_bias = k <= AP_LIN_V ? c->qkv_bias : k == AP_LIN_O ? c->o_bias : 0;
         linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "bias");
-        int required = c->qkv_bias && k <= AP_LIN_V;
-        if ((s = take(ck, m->dir, name, 1, L->out, 0, !required, &L->bias, err))) return s;
+        if (has_bias && (s = take(ck, m->dir, name, 1, L->out, 0, 0, &L->bias, err))) return s;
     }
     return AP_OK;
 }
