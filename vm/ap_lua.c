@@ -16,6 +16,7 @@
 #include "lap_isolate.h"
 #include "lap_json.h"
 #include "lap_llm.h"
+#include "lap_model.h"
 #include "lap_sys.h"
 #include "lap_tensor.h"
 
@@ -31,6 +32,7 @@ static const struct {
     {"json", lap_json_open},
     {"isolate", lap_isolate_open},
     {"llm", lap_llm_open},          /* ap.llm: OpenAI-compatible chat client (vm/lap_llm.c) */
+    {"model", lap_model_open},      /* ap.model: models and the pruning core (vm/lap_model.c) */
 };
 
 /* Functions that add fields to ap itself (luaL_setfuncs into the table at the top). One line each. */
