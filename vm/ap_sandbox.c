@@ -227,10 +227,23 @@ static void after_pcall(lua_State *L, ap_sandbox *sb, int status)
         raise_trip(L);
 }
 
+/* A protected call costs far more than one VM instruction (setjmp, error object, unwinding): charge it as
+ * PCALL_COST instructions, so a loop of failing pcalls meets the instruction limit in reasonable time. */
+#define PCALL_COST 100
+static void charge_pcall(lua_State *L, ap_sandbox *sb)
+{
+    sb->usage.instructions += PCALL_COST;
+    if (sb->usage.instructions > sb->instr_limit)
+        sb_trip(sb, AP_E_LIMIT, "instruction limit of %llu exceeded", (unsigned long long)sb->instr_limit);
+    if (sb->trip != AP_OK)
+        raise_trip(L);
+}
+
 static int sb_pcall(lua_State *L)
 {
     ap_sandbox *sb = sb_of(L);
     luaL_checkany(L, 1);
+    charge_pcall(L, sb);
     lua_pushboolean(L, 1);
     lua_insert(L, 1);
     int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
@@ -243,14 +256,32 @@ static int sb_pcall(lua_State *L)
     return lua_gettop(L);
 }
 
+/* The message handler xpcall really installs. An error the hook raised leaves hooks disabled until the
+ * enclosing pcall returns, so the script's handler must not run then: once a limit has tripped, the error
+ * value goes through untouched and after_pcall raises the limit again. */
+static int xpcall_handler(lua_State *L)
+{
+    ap_sandbox *sb = sb_of(L);
+    if (sb->trip != AP_OK)
+        return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 static int sb_xpcall(lua_State *L)
 {
     ap_sandbox *sb = sb_of(L);
     int n = lua_gettop(L);
     luaL_checktype(L, 2, LUA_TFUNCTION);
+    charge_pcall(L, sb);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, xpcall_handler, 1);
+    lua_replace(L, 2);
     lua_pushboolean(L, 1);
     lua_pushvalue(L, 1);
-    lua_rotate(L, 3, 2);                    /* f, msgh, true, f, args... */
+    lua_rotate(L, 3, 2);                    /* f, handler, true, f, args... */
     int status = lua_pcall(L, n - 2, LUA_MULTRET, 2);
     after_pcall(L, sb, status);
     if (status != LUA_OK) {

@@ -1,0 +1,3 @@
+-- expect: runtime
+-- why: a table error object: reported as non-string error (table)
+error({ message = "fake", kind = "ok" })

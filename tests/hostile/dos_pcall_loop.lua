@@ -1,0 +1,3 @@
+-- expect: limit
+-- why: a loop of pcalls: instruction limit
+while true do pcall(error, "x") end

@@ -1,0 +1,3 @@
+-- expect: type
+-- why: the chunk returns no metric
+local x = 1

@@ -1,0 +1,3 @@
+-- expect: type
+-- why: the chunk returns a number
+return 42

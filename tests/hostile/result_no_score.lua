@@ -1,0 +1,3 @@
+-- expect: type
+-- why: the table form without a score function
+return { group = "row" }

@@ -1,0 +1,3 @@
+-- expect: type
+-- why: the metric returns nothing
+return function(W, X, info) end

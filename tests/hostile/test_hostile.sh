@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# test_hostile.sh — every tests/hostile/*.lua through `autoprune check --json`: exit status 1, the kind its
+# "-- expect: KIND" header names, a one-line message (also one line on stderr without --json), within the wall
+# limit + 1 s, bounded memory, no side effect (a canary file untouched, nothing created), and a good metric
+# checked right after it in the same process passes.
+# Environment: AUTOPRUNE (the CLI), AP_ROOT (repo root), AP_SANITIZED (set under ASan: no ulimit -v, looser RSS).
+set -u
+AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
+PY=${PYTHON:-/usr/bin/python3}
+case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
+WALL_MS=3000                                   # the wall limit given to check
+MAX_SECONDS=$(( WALL_MS / 1000 + 1 ))          # allowed: the wall limit + 1 s
+if [ -n "${AP_SANITIZED:-}" ]; then MAX_RSS_KB=$((3 * 1024 * 1024)); else MAX_RSS_KB=$((1024 * 1024)); fi
+GOOD=$AP_ROOT/lua/metrics/wanda.lua
+
+work=$(mktemp -d /tmp/ap-hostile.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+echo "canary $$" >"$work/canary.txt"
+canary_sum=$(sha256sum <"$work/canary.txt")
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
+
+# check_one FILE EXPECTED_KIND
+check_one() {
+    local f=$1 expect=$2 name
+    name=$(basename "$f")
+    local t0 t1 rc
+    t0=$(date +%s%N)
+    (
+        cd "$work" || exit 99
+        [ -z "${AP_SANITIZED:-}" ] && ulimit -v $((4 * 1024 * 1024))
+        HOME=$work /usr/bin/time -f '%M' -o "$work/rss" \
+            "$AUTOPRUNE" check --json --wall-ms "$WALL_MS" "$f" "$GOOD" >"$work/out" 2>"$work/err"
+    )
+    rc=$?
+    t1=$(date +%s%N)
+    local ms=$(( (t1 - t0) / 1000000 ))
+    local rss
+    rss=$(tail -1 "$work/rss" 2>/dev/null)
+    local verdict
+    verdict=$("$PY" - "$work/out" "$expect" <<'EOF'
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+expect = sys.argv[2]
+try:
+    first, second = json.loads(lines[0]), json.loads(lines[1])
+except Exception as e:
+    print("bad JSON output (%s): %r" % (e, lines[:2])); sys.exit()
+if len(lines) != 2: print("expected 2 JSON lines, got %d" % len(lines)); sys.exit()
+msg = first.get("message") or ""
+if first.get("ok") is not False: print("hostile script passed: %r" % first); sys.exit()
+if first.get("kind") != expect: print("kind %s, expected %s: %s" % (first.get("kind"), expect, msg)); sys.exit()
+if not msg or "\n" in msg or "\r" in msg or len(msg) > 400: print("message not one short line: %r" % msg); sys.exit()
+if second.get("ok") is not True: print("the good metric after it failed: %r" % second); sys.exit()
+print("OK %s: %s" % (first["kind"], msg))
+EOF
+)
+    if [ "$rc" -eq 1 ] && [[ "$verdict" == OK* ]]; then
+        ok "$name: exit 1, ${verdict#OK }"
+    else
+        not_ok "$name: exit $rc, $verdict"
+    fi
+    if [ "$ms" -le $((MAX_SECONDS * 1000)) ]; then ok "$name: ${ms} ms"; else not_ok "$name: took ${ms} ms"; fi
+    if [ -n "$rss" ] && [ "$rss" -le "$MAX_RSS_KB" ]; then ok "$name: peak RSS ${rss} KB"; else not_ok "$name: peak RSS '${rss}' KB"; fi
+    local extra
+    extra=$(ls -A "$work" | grep -v -x -e canary.txt -e out -e err -e rss -e binary.luac)
+    if [ "$(sha256sum <"$work/canary.txt")" = "$canary_sum" ] && [ -z "$extra" ]; then
+        ok "$name: no side effect"
+    else
+        not_ok "$name: side effect (canary changed or new files: $extra)"
+    fi
+    # Without --json: exactly one line on stderr naming the file and the kind; then a fresh process is fine.
+    (cd "$work" && "$AUTOPRUNE" check --wall-ms "$WALL_MS" "$f" >/dev/null 2>"$work/err")
+    rc=$?
+    if [ "$rc" -eq 1 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "^$f\(:[0-9]*\)\?: $expect: " "$work/err"; then
+        ok "$name: one stderr line: $(cat "$work/err")"
+    else
+        not_ok "$name: plain mode exit $rc, stderr: $(head -c 300 "$work/err")"
+    fi
+}
+
+count=0
+for f in "$AP_ROOT"/tests/hostile/*.lua; do
+    expect=$(sed -n 's/^-- expect: \([a-z]*\).*/\1/p' "$f" | head -1)
+    if [ -z "$expect" ]; then not_ok "$(basename "$f"): no '-- expect:' header"; continue; fi
+    check_one "$f" "$expect"
+    count=$((count + 1))
+done
+
+# A binary chunk (made with luac) is refused as such: text chunks only.
+if command -v luac5.4 >/dev/null; then
+    echo 'return function(W) return W end' >"$work/src.lua"
+    luac5.4 -o "$work/binary.luac" "$work/src.lua" && rm -f "$work/src.lua"
+    check_one "$work/binary.luac" syntax
+    count=$((count + 1))
+else
+    not_ok "luac5.4 missing: binary chunk case not run"
+fi
+
+if [ "$count" -ge 40 ]; then ok "$count hostile scripts checked"; else not_ok "only $count hostile scripts"; fi
+echo "1..$n"
+[ "$failed" -eq 0 ]
