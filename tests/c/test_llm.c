@@ -268,20 +268,20 @@ typedef struct fault_case {
 
 static const fault_case CASES[] = {
     {"good", R("good", "\"content\":\"```lua\\nreturn 1\\n```\",\"usage\":{\"prompt_tokens\":11,"
-                       "\"completion_tokens\":7,\"total_tokens\":18}"), 2, 2, "ok", 1, 1.5},
+                       "\"completion_tokens\":7,\"total_tokens\":18}"), 2, 2, "ok", 1, 3.0},
     {"r429", R("r429", "\"type\":\"status\",\"status\":429,\"headers\":{\"Retry-After\":\"1\"}") ","
              R("r429", "\"content\":\"after 429\""), 2, 2, "ok", 2, 2.5},
     {"r500", R("r500", "\"type\":\"status\",\"status\":500") "," R("r500", "\"type\":\"status\",\"status\":503") ","
              R("r500", "\"content\":\"after 5xx\""), 2, 2, "ok", 3, 2.5},
     {"all500", R("all500", "\"type\":\"status\",\"status\":502") "," R("all500", "\"type\":\"status\",\"status\":500")
                "," R("all500", "\"type\":\"status\",\"status\":500"), 2, 2, "http_5xx", 3, 2.5},
-    {"r400", R("r400", "\"type\":\"status\",\"status\":400"), 2, 2, "http_4xx", 1, 1.5},
+    {"r400", R("r400", "\"type\":\"status\",\"status\":400"), 2, 2, "http_4xx", 1, 3.0},
     {"r401", R("r401", "\"type\":\"status\",\"status\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
                        "\\\"Incorrect API key provided: sk-test-SECRET-0123456789abcdef\\\"}}\""),
-     2, 2, "http_4xx", 1, 1.5},
+     2, 2, "http_4xx", 1, 3.0},
     {"badjson", R("badjson", "\"type\":\"raw\",\"content_type\":\"application/json\",\"body\":\"{not json\""),
-     2, 2, "malformed", 1, 1.5},
-    {"html", R("html", "\"type\":\"raw\",\"body\":\"<html><body>Gateway</body></html>\""), 2, 2, "malformed", 1, 1.5},
+     2, 2, "malformed", 1, 3.0},
+    {"html", R("html", "\"type\":\"raw\",\"body\":\"<html><body>Gateway</body></html>\""), 2, 2, "malformed", 1, 3.0},
     {"slow_reply", R("slow_reply", "\"delay\":5") "," R("slow_reply", "\"delay\":5"), 1, 0.7, "timeout", 2, 3.0},
     {"drop", R("drop", "\"type\":\"drop\"") "," R("drop", "\"content\":\"after drop\""), 2, 2, "ok", 2, 2.0},
     {"midbody", R("midbody", "\"type\":\"drop_mid_body\"") "," R("midbody", "\"type\":\"drop_mid_body\""),
@@ -289,14 +289,14 @@ static const fault_case CASES[] = {
     {"big", R("big", "\"type\":\"big\",\"bytes\":10485760"), 2, 5, "too_large", 1, 4.0},
     {"hang", R("hang", "\"type\":\"hang\""), 0, 0.7, "timeout", 1, 2.0},
     {"bytewise", R("bytewise", "\"type\":\"slow\",\"interval\":0.05"), 0, 0.7, "timeout", 1, 2.0},
-    {"length", R("length", "\"content\":\"return fun\",\"finish_reason\":\"length\""), 2, 2, "truncated", 1, 1.5},
-    {"null", R("null", "\"content\":null"), 2, 2, "empty", 1, 1.5},
+    {"length", R("length", "\"content\":\"return fun\",\"finish_reason\":\"length\""), 2, 2, "truncated", 1, 3.0},
+    {"null", R("null", "\"content\":null"), 2, 2, "empty", 1, 3.0},
     {"apierr", R("apierr", "\"type\":\"raw\",\"content_type\":\"application/json\",\"body\":"
-                           "\"{\\\"error\\\":{\\\"message\\\":\\\"overloaded\\\"}}\""), 2, 2, "api_error", 1, 1.5},
+                           "\"{\\\"error\\\":{\\\"message\\\":\\\"overloaded\\\"}}\""), 2, 2, "api_error", 1, 3.0},
     {"echo_cut", R("echo_cut", "\"type\":\"status\",\"status\":403,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
-                               "\\\"" PAD190 "sk-test-SECRET-0123456789abcdef\\\"}}\""), 0, 2, "http_4xx", 1, 1.5},
+                               "\\\"" PAD190 "sk-test-SECRET-0123456789abcdef\\\"}}\""), 0, 2, "http_4xx", 1, 3.0},
     {"echo_content", R("echo_content", "\"content\":\"your key is sk-test-SECRET-0123456789abcdef\""),
-     0, 2, "ok", 1, 1.5},
+     0, 2, "ok", 1, 3.0},
     {"exhausted", "", 1, 2, "http_5xx", 2, 2.0},  /* nothing scripted: the server answers 500 each time */
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])

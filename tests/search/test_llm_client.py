@@ -46,24 +46,24 @@ BAD_JSON = '{"choices":[{"message":{"content":"x"}'
 # name, replies, request options (retries, timeout), expected kind, attempts, max seconds
 CASES = [
     ("good", [dict(content=GOOD_METRIC, usage={"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49})],
-     2, 3, "ok", 1, 2),
-    ("prose", [dict(content=PROSE)], 2, 3, "ok", 1, 2),
-    ("several", [dict(content=SEVERAL)], 2, 3, "ok", 1, 2),
-    ("syntax", [dict(content=SYNTAX)], 2, 3, "ok", 1, 2),
-    ("hostile", [dict(content=HOSTILE)], 2, 3, "ok", 1, 2),
-    ("loop", [dict(content=LOOP)], 2, 3, "ok", 1, 2),
+     2, 3, "ok", 1, 4),
+    ("prose", [dict(content=PROSE)], 2, 3, "ok", 1, 4),
+    ("several", [dict(content=SEVERAL)], 2, 3, "ok", 1, 4),
+    ("syntax", [dict(content=SYNTAX)], 2, 3, "ok", 1, 4),
+    ("hostile", [dict(content=HOSTILE)], 2, 3, "ok", 1, 4),
+    ("loop", [dict(content=LOOP)], 2, 3, "ok", 1, 4),
     ("r429", [dict(type="status", status=429, headers={"Retry-After": "1"}), dict(content=GOOD_METRIC)],
      2, 3, "ok", 2, 3),
     ("r500", [dict(type="status", status=500), dict(type="status", status=503), dict(content=GOOD_METRIC)],
      2, 3, "ok", 3, 2.5),
     ("all500", [dict(type="status", status=500)] * 3, 2, 3, "http_5xx", 3, 2.5),
-    ("r404", [dict(type="status", status=404)], 2, 3, "http_4xx", 1, 2),
+    ("r404", [dict(type="status", status=404)], 2, 3, "http_4xx", 1, 4),
     ("r401", [dict(type="status", status=401,
                    body=json.dumps({"error": {"message": "Incorrect API key provided: " + KEY}}))],
-     2, 3, "http_4xx", 1, 2),
-    ("badjson", [dict(type="raw", content_type="application/json", body=BAD_JSON)], 2, 3, "malformed", 1, 2),
+     2, 3, "http_4xx", 1, 4),
+    ("badjson", [dict(type="raw", content_type="application/json", body=BAD_JSON)], 2, 3, "malformed", 1, 4),
     ("html", [dict(type="raw", body="<html><body><h1>Welcome to nginx</h1></body></html>")],
-     2, 3, "malformed", 1, 2),
+     2, 3, "malformed", 1, 4),
     ("slow", [dict(delay=5), dict(delay=5)], 1, 0.8, "timeout", 2, 3),
     ("drop", [dict(type="drop"), dict(content=GOOD_METRIC)], 2, 3, "ok", 2, 2.5),
     ("midbody", [dict(type="drop_mid_body"), dict(type="drop_mid_body")], 1, 3, "dropped", 2, 2.5),
@@ -71,8 +71,8 @@ CASES = [
     ("hang", [dict(type="hang")], 0, 0.8, "timeout", 1, 2),
     ("bytewise", [dict(type="slow", interval=0.05)], 0, 0.8, "timeout", 1, 2),
     ("length", [dict(content="```lua\nreturn function(W)\n  return W:ab", finish_reason="length")],
-     2, 3, "truncated", 1, 2),
-    ("null", [dict(content=None)], 2, 3, "empty", 1, 2),
+     2, 3, "truncated", 1, 4),
+    ("null", [dict(content=None)], 2, 3, "empty", 1, 4),
 ] + [("par%d" % i, [dict(delay=1.0, content=GOOD_METRIC)], 0, 3, "ok", 1, 2) for i in range(6)]
 
 LUA = r'''
@@ -94,7 +94,7 @@ for i, c in ipairs(cases) do
 end
 local t0 = os.time()
 local res = ap.llm.chat_many(reqs, {base_url = base, api_key = key, model = "fake-model", connect_timeout = 1,
-                                    backoff = 0.05, backoff_max = 2})
+                                    backoff = 0.05, backoff_max = 2, max_parallel = 64})
 for i, r in ipairs(res) do
   local e = r.error or {}
   local text = r.content or e.content or ""
@@ -121,6 +121,12 @@ for _, line in ipairs(flat(e, "single_err", {})) do print("field " .. line) end
 local ok, msg = pcall(ap.llm.chat, {base_url = base, api_key = key, messages = {{role = "user"}}})
 print("badarg", ok, msg)
 print("configured", ap.llm.configured{base_url = base, api_key = key, model = "m"})
+local lim = {}
+for i = 1, 4 do lim[i] = {prompt = "limited [case:lim" .. i .. "]"} end
+local lres = ap.llm.chat_many(lim, {base_url = base, api_key = key, retries = 0, timeout = 3, max_parallel = 2})
+local n_ok = 0
+for _, r in ipairs(lres) do if r.ok then n_ok = n_ok + 1 end end
+print("limited", n_ok)
 '''
 
 ENV_LUA = r'''
@@ -172,6 +178,7 @@ def main():
         replies = [tagged(name, **r) for name, rs, *_ in CASES for r in rs]
         replies += [tagged("single_ok", content=GOOD_METRIC), tagged("single_err", type="raw", body="<html/>"),
                     tagged("env", content="env ok"), tagged("openai_env", content="openai env ok")]
+        replies += [tagged("lim%d" % i, delay=0.5, content="x") for i in range(1, 5)]
         srv, port, log = start_server(tmp, replies)
         try:
             base = "http://127.0.0.1:%d/v1" % port
@@ -227,7 +234,8 @@ def main():
             check("AddressSanitizer" not in out and "runtime error" not in out, "no sanitizer report")
 
             n_expected = sum(c[5] for c in CASES) + 2
-            recs = [r for r in read_log(log, n_expected + 0) if "[case:" in json.dumps(r.get("body"))]
+            recs = [r for r in read_log(log, n_expected + 4) if "[case:" in json.dumps(r.get("body"))
+                    and "[case:lim" not in json.dumps(r.get("body"))]
             check(len(recs) == n_expected, "the server saw %d requests (expected %d = sum of attempts)"
                   % (len(recs), n_expected))
             auth = [r["headers"].get("Authorization") for r in recs]
@@ -243,6 +251,11 @@ def main():
                   "parallel: the six 1-second requests were all in the server at the same moment")
             overlap = max(sum(1 for q in first if q["t_start"] <= r["t_start"] < q["t_end"]) for r in first)
             check(overlap >= 8, "parallel: %d requests in the server at one moment (>= 8)" % overlap)
+            lim = [r for r in read_log(log, n_expected + 4) if "[case:lim" in json.dumps(r["body"])]
+            lim_overlap = max((sum(1 for q in lim if q["t_start"] <= r["t_start"] < q["t_end"]) for r in lim),
+                              default=0)
+            check("limited\t4" in p.stdout and len(lim) == 4 and lim_overlap == 2,
+                  "max_parallel = 2: four requests, at most two in the server at once (%d)" % lim_overlap)
             r429 = sorted((r for r in recs if "[case:r429]" in json.dumps(r["body"])), key=lambda r: r["t_start"])
             check(len(r429) == 2 and r429[1]["t_start"] - r429[0]["t_end"] >= 0.95,
                   "429: the retry waited for Retry-After: 1 (%.2f s)" %
@@ -259,7 +272,7 @@ def main():
             p, _ = run_lua(tmp, "env2.lua", ENV_LUA % "openai_env",
                            {"OPENAI_BASE_URL": base, "OPENAI_API_KEY": ENV_KEY})
             check(p.returncode == 0 and "result\ttrue" in p.stdout, "OPENAI_BASE_URL / OPENAI_API_KEY fallbacks")
-            recs = read_log(log, n_expected + 2)
+            recs = read_log(log, n_expected + 6)
             env_auth = [r["headers"].get("Authorization") for r in recs if "from env" in json.dumps(r["body"])]
             check(env_auth == ["Bearer " + ENV_KEY] * 2, "the environment's key went in the Authorization header")
             p, _ = run_lua(tmp, "none.lua", ENV_LUA % "none", {})
