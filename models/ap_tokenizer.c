@@ -387,9 +387,11 @@ static ap_status load_vocab(loader *L, const cJSON *vocab, int n_added_max)
         if (id >= cap)
             return FAIL(L, AP_E_FORMAT, "%s: model.vocab: token \"%s\" has id %lld, out of range (at most %d ids)",
                         L->label, quote(e->string, q, sizeof q), (long long)id, cap);
-        if (t->piece[id])
-            return FAIL(L, AP_E_FORMAT, "%s: model.vocab: id %lld is used by \"%s\" and by another token",
-                        L->label, (long long)id, quote(e->string, q, sizeof q));
+        if (t->piece[id]) {
+            char q2[80];
+            return FAIL(L, AP_E_FORMAT, "%s: model.vocab: id %lld is used by both \"%s\" and \"%s\"", L->label,
+                        (long long)id, quote(t->piece[id], q2, sizeof q2), quote(e->string, q, sizeof q));
+        }
         if (vocab_find(t, e->string, len) >= 0)
             return FAIL(L, AP_E_FORMAT, "%s: model.vocab: duplicate token \"%s\"", L->label,
                         quote(e->string, q, sizeof q));
