@@ -681,11 +681,9 @@ static void job_done(batch *b, job *j, CURLcode rc)
         char snip[SNIPPET_MAX];
         error_snippet(&j->reply, snip, sizeof snip);
         snprintf(why, sizeof why, "HTTP %ld%s%s", code, snip[0] ? ": " : "", snip);
-        if (code == 429) {
-            kind = "http_429";
-            curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after);
-        } else if (code >= 500 && code < 600) {
-            kind = "http_5xx";
+        if (code == 429 || (code >= 500 && code < 600)) {
+            kind = code == 429 ? "http_429" : "http_5xx";
+            curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after);  /* 503s may carry one too */
         } else {
             job_finish(b, j, AP_E_NET, code >= 400 && code < 500 ? "http_4xx" : "http_status",
                        "llm: %s from %s (not retried)", why, j->shown_url);

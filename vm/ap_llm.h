@@ -63,7 +63,7 @@ typedef struct ap_llm_request {
  * "http_4xx", "http_status" (other non-2xx), "net" (other transport errors), "too_large", "malformed", "empty",
  * "truncated", "api_error" (a 200 carrying an error object), "config" (no base URL), "arg" (no or bad messages),
  * "nomem", "interrupted".
- * Retried kinds: timeout, connect, dropped, http_429 (after Retry-After when given), http_5xx.
+ * Retried kinds: timeout, connect, dropped, http_429 and http_5xx (after Retry-After when the server gives one).
  */
 typedef struct ap_llm_result {
     ap_status status;
