@@ -207,6 +207,16 @@ static void test_config(void)
     AP_CHECK(ap_llm_chat(&q, &r) == AP_E_ARG && strcmp(r.kind, "config") == 0 && r.attempts == 0,
              "chat: no base URL -> kind config, no attempt");
     ap_llm_result_free(&r);
+    ap_llm_message m = {"user", "hi"};
+    q = (ap_llm_request){.config = &c, .messages = &m, .n_messages = 1};
+    static const char *const not_http[] = {"file:///etc/passwd", "ftp://127.0.0.1/v1", "gopher://127.0.0.1/"};
+    for (size_t i = 0; i < sizeof not_http / sizeof not_http[0]; i++) {
+        snprintf(c.base_url, sizeof c.base_url, "%s", not_http[i]);
+        ap_llm_chat(&q, &r);
+        AP_CHECK(strcmp(r.kind, "net") == 0 && r.attempts == 1 && !r.content,
+                 "chat: %s is refused (only http and https), not retried (%s)", not_http[i], r.message);
+        ap_llm_result_free(&r);
+    }
 }
 
 /* ---------------------------------------------------------------- against the fake server */
