@@ -219,6 +219,43 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128  # many parallel clients: a full backlog would look like a fault of the client
 
 
+class Running:
+    """For Python tests (import with sys.path += [AP_ROOT/tests/search]):
+        with fake_llm.Running(replies, tmpdir) as srv:   # replies as in SCRIPT.json
+            ... srv.base (http://127.0.0.1:PORT/v1) ... srv.requests(expect=N) -> logged request records
+    """
+
+    def __init__(self, replies, tmpdir, max_seconds=120):
+        import subprocess
+        self.script = os.path.join(tmpdir, "fake_llm_script.json")
+        self.log = os.path.join(tmpdir, "fake_llm_requests.jsonl")
+        with open(self.script, "w", encoding="utf-8") as f:
+            json.dump(replies, f)
+        open(self.log, "w").close()
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), self.script, "--log", self.log,
+                                      "--max-seconds", str(max_seconds)], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.base = "http://127.0.0.1:%d/v1" % self.port
+
+    def requests(self, expect=0, wait=3.0):
+        """The logged requests; waits up to `wait` s for at least `expect` (aborted answers are logged late)."""
+        end = time.monotonic() + wait
+        while True:
+            with open(self.log, encoding="utf-8") as f:
+                recs = [json.loads(line) for line in f if line.strip()]
+            if len(recs) >= expect or time.monotonic() > end:
+                return recs
+            time.sleep(0.05)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+
+
 def main(argv):
     import argparse
     ap = argparse.ArgumentParser(description="scripted chat-completions server on 127.0.0.1")

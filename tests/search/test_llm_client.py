@@ -12,6 +12,9 @@ import time
 
 ROOT = os.environ.get("AP_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AUTOPRUNE = os.environ.get("AUTOPRUNE") or os.path.join(ROOT, "build", "autoprune")
+sys.path.insert(0, os.path.join(ROOT, "tests", "search"))
+import fake_llm  # noqa: E402
+
 KEY = "sk-g1test-SECRET-9f8e7d6c5b4a"
 ENV_KEY = "sk-envkey-SECRET-1122334455"
 
@@ -137,17 +140,6 @@ print("result", r and r.ok, e and e.kind, e and tostring(e))
 '''
 
 
-def start_server(tmp, replies):
-    script = os.path.join(tmp, "script.json")
-    log = os.path.join(tmp, "requests.jsonl")
-    with open(script, "w") as f:
-        json.dump(replies, f)
-    srv = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "tests", "search", "fake_llm.py"), script,
-                            "--log", log, "--max-seconds", "90"], stdout=subprocess.PIPE, text=True)
-    port = int(srv.stdout.readline())
-    return srv, port, log
-
-
 def run_lua(tmp, name, source, env_extra, clear_env=True):
     path = os.path.join(tmp, name)
     with open(path, "w") as f:
@@ -160,16 +152,6 @@ def run_lua(tmp, name, source, env_extra, clear_env=True):
     return p, time.monotonic() - t0
 
 
-def read_log(log, expect, wait=3.0):
-    end = time.monotonic() + wait  # an aborted answer is logged when the server notices the client left
-    while True:
-        with open(log) as f:
-            recs = [json.loads(line) for line in f]
-        if len(recs) >= expect or time.monotonic() > end:
-            return recs
-        time.sleep(0.05)
-
-
 def main():
     if not check(os.access(AUTOPRUNE, os.X_OK), "the CLI exists: %s" % AUTOPRUNE):
         print("1..%d" % n_checks)
@@ -179,9 +161,8 @@ def main():
         replies += [tagged("single_ok", content=GOOD_METRIC), tagged("single_err", type="raw", body="<html/>"),
                     tagged("env", content="env ok"), tagged("openai_env", content="openai env ok")]
         replies += [tagged("lim%d" % i, delay=0.5, content="x") for i in range(1, 5)]
-        srv, port, log = start_server(tmp, replies)
-        try:
-            base = "http://127.0.0.1:%d/v1" % port
+        with fake_llm.Running(replies, tmp) as srv:
+            base = srv.base
             lua_cases = ", ".join('{"%s", %d, %g}' % (n, retries, timeout) for n, _, retries, timeout, *_ in CASES)
             p, wall = run_lua(tmp, "cases.lua", LUA % {"cases": lua_cases},
                               {"AP_TEST_BASE": base, "AP_TEST_KEY": KEY})
@@ -234,7 +215,7 @@ def main():
             check("AddressSanitizer" not in out and "runtime error" not in out, "no sanitizer report")
 
             n_expected = sum(c[5] for c in CASES) + 2
-            recs = [r for r in read_log(log, n_expected + 4) if "[case:" in json.dumps(r.get("body"))
+            recs = [r for r in srv.requests(n_expected + 4) if "[case:" in json.dumps(r.get("body"))
                     and "[case:lim" not in json.dumps(r.get("body"))]
             check(len(recs) == n_expected, "the server saw %d requests (expected %d = sum of attempts)"
                   % (len(recs), n_expected))
@@ -251,7 +232,7 @@ def main():
                   "parallel: the six 1-second requests were all in the server at the same moment")
             overlap = max(sum(1 for q in first if q["t_start"] <= r["t_start"] < q["t_end"]) for r in first)
             check(overlap >= 8, "parallel: %d requests in the server at one moment (>= 8)" % overlap)
-            lim = [r for r in read_log(log, n_expected + 4) if "[case:lim" in json.dumps(r["body"])]
+            lim = [r for r in srv.requests(n_expected + 4) if "[case:lim" in json.dumps(r["body"])]
             lim_overlap = max((sum(1 for q in lim if q["t_start"] <= r["t_start"] < q["t_end"]) for r in lim),
                               default=0)
             check("limited\t4" in p.stdout and len(lim) == 4 and lim_overlap == 2,
@@ -272,15 +253,12 @@ def main():
             p, _ = run_lua(tmp, "env2.lua", ENV_LUA % "openai_env",
                            {"OPENAI_BASE_URL": base, "OPENAI_API_KEY": ENV_KEY})
             check(p.returncode == 0 and "result\ttrue" in p.stdout, "OPENAI_BASE_URL / OPENAI_API_KEY fallbacks")
-            recs = read_log(log, n_expected + 6)
+            recs = srv.requests(n_expected + 6)
             env_auth = [r["headers"].get("Authorization") for r in recs if "from env" in json.dumps(r["body"])]
             check(env_auth == ["Bearer " + ENV_KEY] * 2, "the environment's key went in the Authorization header")
             p, _ = run_lua(tmp, "none.lua", ENV_LUA % "none", {})
             check(p.returncode == 0 and "configured\tfalse" in p.stdout and "result\tnil\tconfig\t" in p.stdout,
                   "no base URL: configured() is false and chat gives kind config")
-        finally:
-            srv.terminate()
-            srv.wait(timeout=10)
     print("1..%d" % n_checks)
     return 1 if failed else 0
 
