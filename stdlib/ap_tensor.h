@@ -9,7 +9,7 @@
  *    and released when the storage's last reference goes.
  *  - Tensors and storages are not thread-safe (plain reference counts): one thread owns a tensor at a time.
  *
- * Semantics (the metric contract, stdlib/README in metric-api.md terms):
+ * Semantics (what ../shared/spec/metric-api.md leaves open is fixed here; stdlib/README.md lists the Lua names):
  *  - Broadcasting (binary operations): numpy rules restricted to 2-D: each dimension must be equal or 1 on one
  *    side; a number, a [1,n] row, a [m,1] column broadcast in either operand position; [m,1] with [1,n] gives
  *    [m,n]. Anything else fails with AP_E_SHAPE.
