@@ -25,28 +25,34 @@ const char *ap_normalize_name(ap_normalize_op op)
 
 /* ---- slice kernels (contiguous x[0..n)) ---- */
 
+/* Sums use eight independent accumulators held in locals (an array would live on the stack and serialise every
+ * add through a store): the adds pipeline and GCC pairs them into SSE2 double lanes. */
 static double slice_sum(const float *x, int64_t n)
 {
-    double s[8] = { 0 };   /* independent accumulators: the loop pipelines and vectorises */
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            s[k] += x[i + k];
+    for (; i + 8 <= n; i += 8) {
+        s0 += x[i]; s1 += x[i + 1]; s2 += x[i + 2]; s3 += x[i + 3];
+        s4 += x[i + 4]; s5 += x[i + 5]; s6 += x[i + 6]; s7 += x[i + 7];
+    }
     for (; i < n; i++)
-        s[0] += x[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        s0 += x[i];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
 }
 
 static double slice_sumsq(const float *x, int64_t n)
 {
-    double s[8] = { 0 };
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            s[k] += (double)x[i + k] * x[i + k];
+#define SQ(k) ((double)x[i + k] * (double)x[i + k])
+    for (; i + 8 <= n; i += 8) {
+        s0 += SQ(0); s1 += SQ(1); s2 += SQ(2); s3 += SQ(3);
+        s4 += SQ(4); s5 += SQ(5); s6 += SQ(6); s7 += SQ(7);
+    }
+#undef SQ
     for (; i < n; i++)
-        s[0] += (double)x[i] * x[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+        s0 += (double)x[i] * x[i];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
 }
 
 /* max (want_max) or min; NaN if any element is NaN or n == 0. */
@@ -75,32 +81,31 @@ static double slice_extreme(const float *x, int64_t n, int want_max, int absolut
 static double slice_moments(const float *x, int64_t n, int order, double *m2, double *m3, double *m4)
 {
     double mean = slice_sum(x, n) / (double)n;
-    double s2[4] = { 0 }, s3[4] = { 0 }, s4[4] = { 0 };
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0, c0 = 0, c1 = 0, c2 = 0, c3 = 0;
     int64_t i = 0;
     if (order == 2) {
-        for (; i + 4 <= n; i += 4)
-            for (int k = 0; k < 4; k++) {
-                double d = x[i + k] - mean;
-                s2[k] += d * d;
-            }
+        for (; i + 4 <= n; i += 4) {
+            double d0 = x[i] - mean, d1 = x[i + 1] - mean, d2 = x[i + 2] - mean, d3 = x[i + 3] - mean;
+            a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3;
+        }
     } else {
-        for (; i + 4 <= n; i += 4)
-            for (int k = 0; k < 4; k++) {
-                double d = x[i + k] - mean, d2 = d * d;
-                s2[k] += d2;
-                s3[k] += d2 * d;
-                s4[k] += d2 * d2;
-            }
+        for (; i + 4 <= n; i += 4) {
+            double d0 = x[i] - mean, d1 = x[i + 1] - mean, d2 = x[i + 2] - mean, d3 = x[i + 3] - mean;
+            double q0 = d0 * d0, q1 = d1 * d1, q2 = d2 * d2, q3 = d3 * d3;
+            a0 += q0; a1 += q1; a2 += q2; a3 += q3;
+            b0 += q0 * d0; b1 += q1 * d1; b2 += q2 * d2; b3 += q3 * d3;
+            c0 += q0 * q0; c1 += q1 * q1; c2 += q2 * q2; c3 += q3 * q3;
+        }
     }
     for (; i < n; i++) {
-        double d = x[i] - mean, d2 = d * d;
-        s2[0] += d2;
-        s3[0] += d2 * d;
-        s4[0] += d2 * d2;
+        double d = x[i] - mean, q = d * d;
+        a0 += q;
+        b0 += q * d;
+        c0 += q * q;
     }
-    *m2 = ((s2[0] + s2[1]) + (s2[2] + s2[3])) / (double)n;
-    *m3 = ((s3[0] + s3[1]) + (s3[2] + s3[3])) / (double)n;
-    *m4 = ((s4[0] + s4[1]) + (s4[2] + s4[3])) / (double)n;
+    *m2 = ((a0 + a1) + (a2 + a3)) / (double)n;
+    *m3 = ((b0 + b1) + (b2 + b3)) / (double)n;
+    *m4 = ((c0 + c1) + (c2 + c3)) / (double)n;
     return mean;
 }
 
