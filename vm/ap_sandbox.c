@@ -61,8 +61,8 @@ struct ap_sandbox {
     uint64_t start_ns, deadline_ns;
     size_t heap, tensor_bytes;
     ap_usage usage;
-    char *out;                              /* print() buffer, output_bytes + 1, owned */
-    size_t out_len;
+    char *out;                              /* print() buffer (grows up to output_bytes + 1), owned */
+    size_t out_len, out_cap;
     ap_budget budget;
     ap_error err;
 };
@@ -292,21 +292,40 @@ static int sb_xpcall(lua_State *L)
     return lua_gettop(L) - 2;
 }
 
+/* Grow the output buffer to hold need bytes plus a NUL (it never exceeds output_bytes + 1). */
+static int out_reserve(ap_sandbox *sb, size_t need)
+{
+    if (need + 1 <= sb->out_cap)
+        return 0;
+    size_t cap = sb->out_cap ? sb->out_cap : 256;
+    while (cap < need + 1)
+        cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+    if (cap > sb->lim.output_bytes + 1)
+        cap = sb->lim.output_bytes + 1;
+    char *p = realloc(sb->out, cap);
+    if (!p)
+        return -1;
+    sb->out = p;
+    sb->out_cap = cap;
+    return 0;
+}
+
 static void out_append(lua_State *L, ap_sandbox *sb, const char *s, size_t len)
 {
     size_t room = sb->lim.output_bytes - sb->out_len;
-    if (len > room) {
-        memcpy(sb->out + sb->out_len, s, room);
-        sb->out_len += room;
-        sb->out[sb->out_len] = '\0';
-        sb->usage.output_bytes = sb->out_len;
+    size_t take = len > room ? room : len;
+    if (out_reserve(sb, sb->out_len + take) != 0) {
+        sb_trip(sb, AP_E_LIMIT, "out of memory for the output buffer");
+        raise_trip(L);
+    }
+    memcpy(sb->out + sb->out_len, s, take);
+    sb->out_len += take;
+    sb->out[sb->out_len] = '\0';
+    sb->usage.output_bytes = sb->out_len;
+    if (take < len) {
         sb_trip(sb, AP_E_LIMIT, "output limit of %zu bytes exceeded", sb->lim.output_bytes);
         raise_trip(L);
     }
-    memcpy(sb->out + sb->out_len, s, len);
-    sb->out_len += len;
-    sb->out[sb->out_len] = '\0';
-    sb->usage.output_bytes = sb->out_len;
 }
 
 /* print: captured in the sandbox's bounded buffer. */
@@ -785,8 +804,6 @@ static void run_begin(ap_sandbox *sb, int64_t out, int64_t in)
 
 static int run(ap_sandbox *sb, run_ctx *c)
 {
-    if (!sb->out && !(sb->out = malloc(sb->lim.output_bytes + 1)))
-        return ap_error_set(&sb->err, AP_E_NOMEM, "out of memory for the output buffer");
     run_begin(sb, c->out, c->in);
     lua_State *L = lua_newstate(sb_alloc, sb);
     if (!L) {
@@ -838,6 +855,8 @@ ap_sandbox *ap_sandbox_new(const ap_limits *limits)
         if (!sb->lim.heap_bytes) sb->lim.heap_bytes = d.heap_bytes;
         if (!sb->lim.output_bytes) sb->lim.output_bytes = d.output_bytes;
         if (!sb->lim.source_bytes) sb->lim.source_bytes = d.source_bytes;
+        if (sb->lim.output_bytes > SIZE_MAX / 4) sb->lim.output_bytes = SIZE_MAX / 4;   /* + 1 stays safe */
+        if (sb->lim.source_bytes > SIZE_MAX / 4) sb->lim.source_bytes = SIZE_MAX / 4;
     } else {
         sb->lim = d;
     }

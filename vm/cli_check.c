@@ -214,8 +214,11 @@ static int check_file(const char *path, const check_opts *o, synth_layer *layers
         ap_cli_json_add_string(j, "output", output);
         ap_cli_json_emit(j);
     } else {
-        if (out_len)
+        if (out_len) {
             fwrite(output, 1, out_len, stdout);
+            if (output[out_len - 1] != '\n')
+                putchar('\n');             /* output cut at the limit */
+        }
         if (kind != AP_KIND_OK) {
             fflush(stdout);
             if (line > 0)
