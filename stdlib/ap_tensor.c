@@ -167,7 +167,8 @@ static void pool_put(ap_tensor_pool *p, float *data, size_t cap)
         free(data);
         return;
     }
-    while (p->n_cached > 0 && (p->n_cached == AP_TENSOR_POOL_ENTRIES || p->cached_bytes + cap > AP_TENSOR_POOL_MAX_BYTES)) {
+    while (p->n_cached > 0 &&
+           (p->n_cached == AP_TENSOR_POOL_ENTRIES || p->cached_bytes + cap > AP_TENSOR_POOL_MAX_BYTES)) {
         free(p->cache[0].data);
         p->cached_bytes -= p->cache[0].cap;
         for (int k = 0; k + 1 < p->n_cached; k++)

@@ -113,7 +113,9 @@ typedef enum {
     AP_UN_ABS, AP_UN_SQRT, AP_UN_EXP, AP_UN_LOG, AP_UN_LOG1P, AP_UN_SIGN, AP_UN_SQUARE, AP_UN_SIGMOID,
     AP_UN_TANH, AP_UN_RELU, AP_UN_NEG, AP_UN_COUNT_
 } ap_unary_op;
-typedef enum { AP_BIN_ADD, AP_BIN_SUB, AP_BIN_MUL, AP_BIN_DIV, AP_BIN_POW, AP_BIN_MAX, AP_BIN_MIN, AP_BIN_COUNT_ } ap_binary_op;
+typedef enum {
+    AP_BIN_ADD, AP_BIN_SUB, AP_BIN_MUL, AP_BIN_DIV, AP_BIN_POW, AP_BIN_MAX, AP_BIN_MIN, AP_BIN_COUNT_
+} ap_binary_op;
 
 const char *ap_unary_name(ap_unary_op op);
 const char *ap_binary_name(ap_binary_op op);

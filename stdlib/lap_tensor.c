@@ -19,7 +19,7 @@ static const char err_key = 'e';
 
 /* Per-state context, a userdata anchored in the registry. Its payload pool outlives it while tensors do. */
 typedef struct lap_ctx {
-    ap_tensor_pool *pool;           /* owned (closed by the context's __gc); its budget forwards to the host's budget */
+    ap_tensor_pool *pool;    /* owned, closed by the context's __gc; its budget forwards to the host's */
     lua_State *L;            /* the thread running the current operation (set on entry) */
     ap_status last_kind;     /* kind of the last error this binding raised */
     size_t pending_bytes;    /* payload bytes not yet reported to the GC */
