@@ -216,8 +216,12 @@ static void report(const eval_opts *o, const char *model, const char *text, cons
     printf("text         %s\n", text);
     printf("tokens       %lld\n", (long long)r->tokens_total);
     printf("seqlen       %d\n", r->seqlen);
-    printf("windows      %lld (%lld tokens dropped)\n", (long long)r->windows,
-           (long long)(r->tokens_total - r->windows * r->seqlen));
+    long long all = (long long)(r->tokens_total / r->seqlen);
+    if (r->windows < all)
+        printf("windows      %lld (the first of %lld)\n", (long long)r->windows, all);
+    else
+        printf("windows      %lld (the last %lld tokens dropped)\n", (long long)r->windows,
+               (long long)(r->tokens_total - r->windows * r->seqlen));
     printf("predictions  %lld\n", (long long)r->predictions);
     printf("ppl          %.4f\n", r->ppl);
     printf("time         %.2f s (%.0f tokens/s, %d threads)\n", r->seconds, tps, threads);
