@@ -1,8 +1,8 @@
 /* lua_driver.c — runs a Lua script with the tensor binding for tests/tensor/test_tensor_oracle.py (compiled by
  * that test): tensors travel as small binary files, errors report the binding's kind.
  * Usage: lua_driver SCRIPT DIR. Lua globals: T, DIR, load(name) -> tensor, save(name, tensor|number),
- * kind(err) -> kind name of an error value, set_budget(max_bytes, max_work) (nil = unlimited), usage() -> bytes
- * in use, peak bytes, work units. File format: "APT1", int64 rows, int64 cols, int64 elemsize (4|8), data. */
+ * kind(err) -> kind name of an error value, set_budget(max_bytes, max_work) (0 = no limit, but counted; both nil =
+ * no budget; resets the peak), usage() -> bytes in use, peak bytes, work units. File format: "APT1", int64 rows, int64 cols, int64 elemsize (4|8), data. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +125,7 @@ static int l_set_budget(lua_State *L)
     d->max_bytes = (size_t)luaL_optinteger(L, 1, 0);
     d->max_work = (uint64_t)luaL_optinteger(L, 2, 0);
     d->work = 0;
+    d->peak = d->in_use;
     lap_tensor_set_budget(L, &d->b);
     return 0;
 }

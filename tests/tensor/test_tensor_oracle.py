@@ -451,6 +451,11 @@ set_budget(1 << 30, 999)
 do local ok, e = pcall(T.matmul, m10, m10)
    print("CHK work_refused_is_limit " .. tostring(not ok and kind(e) == "limit")) end
 do local ok, e = pcall(T.sum, m40); print("CHK work_refused_reduction " .. tostring(not ok and kind(e) == "limit")) end
+-- the GC hears about payloads: a loop of dead 1 MiB results does not pile up (no limit, only counting)
+set_budget(0, 0)
+for i = 1, 200 do local t = T.zeros(512, 512):abs() end
+local _, peak = usage()
+print("CHK dead_tensors_do_not_pile_up " .. tostring(peak < 40 * 2^20) .. " peak " .. tostring(peak))
 set_budget(nil)
 -- freed tensors: __gc is idempotent and methods on a freed tensor fail cleanly
 local mt_gc
