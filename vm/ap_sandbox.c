@@ -602,7 +602,10 @@ static void push_x(lua_State *L, run_ctx *c)
         push_tensor(L, sb, 1, c->in, X->extra[i]);
         lua_setfield(L, -2, X->extra_names[i]);
     }
-    lua_pushnumber(L, X->tokens);
+    if (X->tokens == floor(X->tokens) && fabs(X->tokens) < 9007199254740992.0)
+        lua_pushinteger(L, (lua_Integer)X->tokens);     /* a count: print it as one */
+    else
+        lua_pushnumber(L, X->tokens);
     lua_setfield(L, -2, "tokens");
 }
 

@@ -95,7 +95,7 @@ static void test_table_form(void)
              "X.sq is derived from X.l2 and a [1, in] score broadcasts to [out, in]");
     size_t len;
     const char *out = ap_sandbox_output(sb, &len);
-    AP_CHECK(strcmp(out, "layer\t1\tq_proj\t2\t3\t16.0\n") == 0 && len == strlen(out),
+    AP_CHECK(strcmp(out, "layer\t1\tq_proj\t2\t3\t16\n") == 0 && len == strlen(out),
              "print is captured: '%s'", out);
     k = ap_sandbox_load_string(sb, "return { group = 'column', score = function() return 1 end }", 0, NULL);
     AP_CHECK(k == AP_KIND_TYPE, "an unknown group is a type error");
@@ -265,6 +265,46 @@ static void test_two_threads(void)
     AP_CHECK(a.ok && b.ok, "two sandboxes in two threads score independently (%d, %d)", a.ok, b.ok);
 }
 
+/* Scripts that recurse through the parser and through pcall inside C, run on a thread with the normal 8 MiB
+ * stack: they must end in an error (or survive), never overflow the C stack. */
+static void *deep_scripts(void *p)
+{
+    int *ok = p;
+    char src[5000];
+    strcpy(src, "return ");
+    for (int i = 0; i < 2000; i++)
+        strcat(src, "(");
+    strcat(src, "1");
+    for (int i = 0; i < 2000; i++)
+        strcat(src, ")");
+    ap_sandbox *sb = ap_sandbox_new(NULL);
+    int line;
+    const char *msg;
+    ok[0] = run_src(sb, src, &line, &msg) == AP_KIND_SYNTAX;
+    ok[1] = run_src(sb, "local function loop() assert(pcall(loop)) end\n"
+                        "xpcall(loop, loop)\nlocal function f() return pcall(f) end\nf()\n"
+                        "return function(W) return W end", &line, &msg) == AP_KIND_OK;
+    ok[2] = run_src(sb, "local function f(n) return 1 + f(n + 1) end\nreturn function(W) return f(1) end", &line,
+                    &msg) == AP_KIND_RUNTIME;
+    ap_sandbox_free(sb);
+    return NULL;
+}
+
+static void test_deep_on_8mb_thread(void)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 8u << 20);
+    int ok[3] = {0, 0, 0};
+    pthread_t th;
+    pthread_create(&th, &attr, deep_scripts, ok);
+    pthread_join(th, NULL);
+    pthread_attr_destroy(&attr);
+    AP_CHECK(ok[0], "2000 nested parentheses: a syntax error on an 8 MiB thread stack");
+    AP_CHECK(ok[1], "recursion through pcall/xpcall inside C ends cleanly on an 8 MiB thread stack");
+    AP_CHECK(ok[2], "unbounded Lua recursion: a runtime stack overflow on an 8 MiB thread stack");
+}
+
 int main(void)
 {
     test_defaults();
@@ -274,5 +314,6 @@ int main(void)
     test_limits();
     test_interrupt();
     test_two_threads();
+    test_deep_on_8mb_thread();
     return aptest_done();
 }
