@@ -49,8 +49,17 @@ ap_status ap_model_prepare(ap_model *m, ap_error *err);
 /* Save to an HF folder in the checkpoint's dtype (tokenizer/config copied from m->dir). */
 ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err);
 
-/* Called with the input of one linear: x is [n_rows, in] float32 (borrowed, valid during the call).
- * q/k/v share one input, and gate/up share one: the observer is called once per linear all the same. */
+/* Called with the input of one linear: x is [n_rows, in] float32, contiguous, rows in batch order
+ * (row = sequence * seqlen + position); borrowed, valid only during the call, not to be written.
+ * Exactly what each linear sees, in this order, once per linear per ap_model_block call:
+ *   q, k, v      RMSNorm(h) * input_layernorm            [rows, hidden]  (one buffer: the same x three times)
+ *   o            the attention output, heads concatenated [rows, n_heads * head_dim]
+ *   gate, up     RMSNorm(h) * post_attention_layernorm   [rows, hidden]  (one buffer: the same x twice)
+ *   down         silu(gate) * up                         [rows, ffn]
+ * q, k and v are all observed before any of the three runs, gate and up before either runs; each linear reads
+ * its weights (m->blocks[layer].lin[k].w) only after its observer calls returned, so an observer may edit them.
+ * Observers run in the calling thread while the model's runtime is locked: they must not call ap_model_embed,
+ * ap_model_block or ap_model_head_nll on the same model. */
 typedef void (*ap_linear_observer)(void *ud, int layer, ap_linear_kind which, const float *x,
                                    int64_t n_rows, int64_t in);
 
@@ -62,7 +71,9 @@ typedef struct ap_batch {
 
 /* Embed ids ([n_seq * seqlen]) into a new batch (caller frees b->h with free()). */
 ap_status ap_model_embed(const ap_model *m, const int32_t *ids, int n_seq, int seqlen, ap_batch *b, ap_error *err);
-/* Run block `layer` (0-based) in place on b, calling obs (may be NULL) for each linear input. */
+/* Run block `layer` (0-based) in place on b, calling obs (may be NULL) for each linear input.
+ * Threads: the model's pool (m->n_threads, 0 = cores) with OpenBLAS at one thread during the call (its count is
+ * restored after). Calls on one model from several threads are serialised. */
 ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
                          ap_error *err);
 /* Final norm + lm_head + log-softmax: adds the summed NLL of next-token predictions of each sequence
