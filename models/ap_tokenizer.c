@@ -214,8 +214,9 @@ struct ap_tokenizer {
     u64map merges;              /* (left id << 32 | right id) -> rank, merged id */
     int32_t unk, byte_id[256];  /* <0xXX> ids for byte fallback (-1 where absent) */
     int32_t ascii_id[128];      /* id of each one-byte character, or -1: the hot path of the first BPE step */
-    char word_sep[8];           /* a character no merge ever crosses ("▁"), or "": see find_word_sep */
-    size_t word_sep_len;
+    u64map join;                /* adjacent character pairs inside merge results (cp << 21 | cp): see find_joins */
+    size_t join_used;
+    bool cuts;                  /* join is complete: cut pieces where no merge can join */
     bool byte_fallback, fuse_unk, ignore_merges;
     added_tok *added;
     int n_added;
@@ -275,6 +276,7 @@ void ap_tokenizer_free(ap_tokenizer *t)
     free(t->special);
     free(t->vslot);
     free(t->merges.slot);
+    free(t->join.slot);
     free(t->added);
     free(t->tr_raw.edge.slot);
     free(t->tr_raw.term);
@@ -910,37 +912,48 @@ unsupported:
 
 /* ---------------------------------------------------------------- loading: entry points */
 
-/* Does any merge produce a token holding sep after its first byte? Then merges may cross a separator. */
-static bool merges_cross(const ap_tokenizer *t, const char *sep, size_t len)
+#define MAX_JOINS (1u << 20)   /* distinct joinable pairs kept; beyond it no cuts (correct, only slower) */
+
+static bool join_add(ap_tokenizer *t, uint64_t key)
 {
-    if (!t->merges.slot) return false;
-    for (size_t i = 0; i <= t->merges.mask; i++) {
-        const u64slot *m = &t->merges.slot[i];
-        if (m->key == KEY_EMPTY) continue;
-        const char *p = t->piece[m->b];
-        if (memmem(p + 1, t->piece_len[m->b] - 1, sep, len)) return true;
+    bool fresh;
+    if (2 * (t->join_used + 1) > t->join.mask + 1) {
+        u64map bigger;
+        if (!u64map_init(&bigger, 2 * (t->join.mask + 1))) return false;
+        for (size_t i = 0; i <= t->join.mask; i++)
+            if (t->join.slot[i].key != KEY_EMPTY) u64map_put(&bigger, t->join.slot[i].key, &fresh);
+        free(t->join.slot);
+        t->join = bigger;
     }
-    return false;
+    u64map_put(&t->join, key, &fresh);
+    t->join_used += fresh;
+    return true;
 }
 
-/* The word separator of sentencepiece-style tokenizers: the character spaces become (Replace content or
- * Metaspace replacement). It is usable when it is one vocabulary character and no merge result holds it past
- * its start: then no merge has a right side starting with it, and a cut before it is never crossed. */
-static void find_word_sep(ap_tokenizer *t)
+/* Every pair of adjacent characters inside a merge result. Between two vocabulary characters that form no such
+ * pair, no merge can ever produce a symbol spanning them (its string would hold the pair), so a piece can be cut
+ * there and the parts merged separately with the same result: merges never span the cut, and the order of merges
+ * inside a part does not depend on other parts. For sentencepiece-style text that cuts before (nearly) every
+ * "▁", giving small heaps instead of one over the whole text. */
+static void find_joins(ap_tokenizer *t)
 {
-    const char *cand = NULL;
-    size_t len = 0, k;
-    for (int i = 0; i < t->n_norm; i++)
-        if (t->norm[i].kind == N_REPLACE) cand = t->norm[i].b, len = t->norm[i].blen;
-    for (int i = 0; i < t->n_pre; i++)
-        if (t->pre[i].kind == P_METASPACE) cand = t->pre[i].rep, len = t->pre[i].replen;
-    t->word_sep_len = 0;
-    if (!cand || !len || len >= sizeof t->word_sep) return;
-    if (utf8_next((const unsigned char *)cand, len, &k) == CP_INVALID || k != len) return;
-    if (vocab_find(t, cand, len) < 0 || merges_cross(t, cand, len)) return;
-    memcpy(t->word_sep, cand, len);
-    t->word_sep_len = len;
+    t->cuts = false;
+    if (!u64map_init(&t->join, 1024)) return;
+    for (size_t i = 0; t->merges.slot && i <= t->merges.mask; i++) {
+        const u64slot *m = &t->merges.slot[i];
+        if (m->key == KEY_EMPTY) continue;
+        const unsigned char *p = (const unsigned char *)t->piece[m->b];
+        size_t n = t->piece_len[m->b], k;
+        uint32_t prev = utf8_next(p, n, &k);
+        for (size_t j = k; j < n; j += k) {
+            uint32_t cp = utf8_next(p + j, n - j, &k);
+            if (t->join_used >= MAX_JOINS || !join_add(t, (uint64_t)prev << 21 | cp)) return;
+            prev = cp;
+        }
+    }
+    t->cuts = true;
 }
+
 
 static ap_status parse_root(loader *L, const cJSON *root)
 {
@@ -968,7 +981,7 @@ static ap_status parse_root(loader *L, const cJSON *root)
         char ch = (char)c;
         L->t->ascii_id[c] = vocab_find(L->t, &ch, 1);
     }
-    find_word_sep(L->t);
+    find_joins(L->t);
     return AP_OK;
 }
 
@@ -1249,10 +1262,8 @@ static bool bpe_word(enc *e, const char *s, size_t n)
     return true;
 }
 
-/* BPE over one pre-tokenized piece. Where the tokenizer has a word separator that no merge crosses, the piece is
- * cut before each separator and the words are merged separately: the same result (merges never span a cut, and
- * the order of merges inside a word does not depend on other words), with small heaps instead of one over the
- * whole text. */
+/* BPE over one pre-tokenized piece, cut into parts between vocabulary characters that no merge joins (see
+ * find_joins); without such cuts the whole piece is one heap, still n log n. */
 static bool bpe_piece(enc *e, const char *s, size_t n)
 {
     const ap_tokenizer *t = e->t;
@@ -1260,15 +1271,26 @@ static bool bpe_piece(enc *e, const char *s, size_t n)
         int32_t id = vocab_find(t, s, n);
         if (id >= 0) return iv_add(e, &e->out, id);
     }
-    size_t L = t->word_sep_len;
-    if (!L) return bpe_word(e, s, n);
+    if (!t->cuts) return bpe_word(e, s, n);
     size_t start = 0;
-    for (size_t i = 1; i + L <= n; i++) {
-        if (s[i] == t->word_sep[0] && memcmp(s + i, t->word_sep, L) == 0) {
+    uint32_t prev = 0;
+    bool prev_vocab = false;
+    for (size_t i = 0, k; i < n; i += k) {
+        unsigned char c0 = (unsigned char)s[i];
+        uint32_t cp;
+        bool in_vocab;
+        if (c0 < 0x80) {
+            k = 1, cp = c0;
+            in_vocab = t->ascii_id[c0] >= 0;
+        } else {
+            cp = utf8_next((const unsigned char *)s + i, n - i, &k);
+            in_vocab = cp != CP_INVALID && vocab_find(t, s + i, k) >= 0;
+        }
+        if (prev_vocab && in_vocab && !u64map_get(&t->join, (uint64_t)prev << 21 | cp)) {
             if (!bpe_word(e, s + start, i - start)) return false;
             start = i;
-            i += L - 1;
         }
+        prev = cp, prev_vocab = in_vocab;
     }
     return bpe_word(e, s + start, n - start);
 }

@@ -2,7 +2,7 @@
 """test_parity.py — ap_tokenizer against sentencepiece (the oracle: the ap-tiny tokenizer.model gives the ids of its
 tokenizer.json, identical to Hugging Face tokenizers on these files), id by id, on the whole WikiText-2 test and
 validation files and a slice of data/calib.txt, with timing; the test file must give 406,497 ids with BOS. The
-whole-text path (no per-word shortcut) is checked the same way on a variant with a separator-crossing merge."""
+whole-text path (one heap, no cut points) is checked the same way on a variant whose merges join every pair."""
 import json
 import os
 import re
@@ -66,20 +66,32 @@ def main():
             f.write(calib)
         parity(driver, sp, tokhelp.TINY_JSON, cpath, "calib.txt[:600k chars]", LIMIT, tmp, check_decode=True)
 
-        # Whole-text path: a merge whose result holds "▁" past its start (it never applies to this text) turns
-        # off the per-word shortcut, so the 1.3 MB file is merged as one sequence with one heap.
+        # Whole-text path: merge results that hold every pair of adjacent characters of the normalized text
+        # (their merges never apply: "\u2603" is not in the text) leave no place to cut the text, so the 1.3 MB
+        # file is merged as one sequence with one heap.
         with open(tokhelp.TINY_JSON, encoding="utf-8") as f:
             tj = json.load(f)
         vocab = tj["model"]["vocab"]
-        n = len(vocab)
-        for tok in tj["added_tokens"]:
-            assert tok["id"] < n
-        vocab["\u2603"] = n
-        vocab["\u2603\u2581"] = n + 1
-        tj["model"]["merges"].append(["\u2603", "\u2581"])
-        whole = os.path.join(tmp, "crossing.json")
+        with open(test, encoding="utf-8") as f:
+            norm = "\u2581" + f.read().replace(" ", "\u2581")
+        pairs = sorted(set(zip(norm, norm[1:])))
+        chunks, cur = [], ""
+        for a, b in pairs:
+            cur += a + b
+            if len(cur.encode("utf-8")) > 3000:
+                chunks.append(cur)
+                cur = ""
+        chunks.append(cur)
+        vocab["\u2603"] = len(vocab)
+        for c in chunks:
+            assert c not in vocab and len(c) > 40
+            vocab[c] = len(vocab)
+            vocab["\u2603" + c] = len(vocab)
+            tj["model"]["merges"].append(["\u2603", c])
+        whole = os.path.join(tmp, "no_cuts.json")
         with open(whole, "w", encoding="utf-8") as f:
             json.dump(tj, f, ensure_ascii=False)
+        print("# variant without cut points: %d adjacent pairs in %d merge results" % (len(pairs), len(chunks)))
         parity(driver, sp, whole, test, "wiki.test.raw as one heap", LIMIT_WHOLE, tmp, want_count=406497)
     T.done()
 
