@@ -71,13 +71,19 @@ struct ap_tensor_pool {
     struct { float *data; size_t cap; } cache[AP_TENSOR_POOL_ENTRIES];   /* oldest first */
 };
 
+static void pool_drop_cache(ap_tensor_pool *p);
+
 static ap_status pool_charge_bytes(void *ud, size_t bytes, ap_error *err)
 {
     ap_tensor_pool *p = ud;
     if (!p->inner || !p->inner->charge_bytes)
         return AP_OK;
     ap_status st = p->inner->charge_bytes(p->inner->ud, bytes, err);
-    if (st != AP_E_LIMIT || !p->refused)
+    if (st != AP_E_LIMIT)
+        return st;
+    /* Near the limit: give the cached (uncharged) payloads back too, then let the owner free what it can. */
+    pool_drop_cache(p);
+    if (!p->refused)
         return st;
     p->refused(p->refused_ud);
     return p->inner->charge_bytes(p->inner->ud, bytes, err);

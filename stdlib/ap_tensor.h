@@ -81,8 +81,9 @@ static inline int64_t ap_tensor_numel(const ap_tensor *t) { return t->rows * t->
  * producing fresh results reuse warm memory instead of faulting in new pages (glibc hands freed multi-MB blocks
  * back to the kernel at once). Operations given ap_tensor_pool_budget(p) allocate through the pool; that budget
  * forwards every charge to `inner` (may be NULL = unlimited), and a storage releases its bytes to the inner budget
- * it was charged to when freed, cached or not. Cached payloads are not charged to any budget; at most
- * AP_TENSOR_POOL_ENTRIES payloads and AP_TENSOR_POOL_MAX_BYTES are kept. Not thread-safe: one context, one thread.
+ * it was charged to when freed, cached or not. Cached payloads are not charged to any budget (the cache is
+ * dropped whenever inner refuses bytes); at most AP_TENSOR_POOL_ENTRIES payloads and AP_TENSOR_POOL_MAX_BYTES
+ * are kept. Not thread-safe: one context, one thread.
  * Lifetime: ap_tensor_pool_close drops the cache; the pool's own memory goes when the last storage allocated
  * through it is freed, so tensors may outlive the close (inner budgets must outlive their tensors). */
 #define AP_TENSOR_POOL_ENTRIES 8
