@@ -201,6 +201,7 @@ typedef struct {
     u64map edge;        /* node << 8 | byte -> child node (in .a) */
     int32_t *term;      /* node -> index in added[] of the token ending there, or -1 */
     int32_t n_nodes;
+    bool first[256];    /* bytes some token starts with: most positions are skipped without a lookup */
 } trie;
 
 struct ap_tokenizer {
@@ -616,6 +617,7 @@ static ap_status trie_build(loader *L, trie *tr, bool normalized)
             node = e->a;
         }
         tr->term[node] = i;
+        tr->first[(unsigned char)t->piece[t->added[i].id][0]] = true;
     }
     return AP_OK;
 }
@@ -1554,14 +1556,12 @@ static ap_status normalize(enc *e, const char *s, size_t n, ap_error *err)
             if (e->seg.n && (!sb_add(e, &e->tmp, op->a, op->alen) || !sb_add(e, &e->tmp, e->seg.p, e->seg.n)))
                 return AP_E_NOMEM;
         } else {
-            for (size_t i = 0; i < e->seg.n;) {
-                if (i + op->alen <= e->seg.n && memcmp(e->seg.p + i, op->a, op->alen) == 0) {
-                    if (!sb_add(e, &e->tmp, op->b, op->blen)) return AP_E_NOMEM;
-                    i += op->alen;
-                } else {
-                    if (!sb_add(e, &e->tmp, e->seg.p + i, 1)) return AP_E_NOMEM;
-                    i++;
-                }
+            for (size_t i = 0; i < e->seg.n;) {   /* copy the stretches between matches whole */
+                const char *hit = memmem(e->seg.p + i, e->seg.n - i, op->a, op->alen);
+                size_t upto = hit ? (size_t)(hit - e->seg.p) : e->seg.n;
+                if (!sb_add(e, &e->tmp, e->seg.p + i, upto - i)) return AP_E_NOMEM;
+                if (hit && !sb_add(e, &e->tmp, op->b, op->blen)) return AP_E_NOMEM;
+                i = hit ? upto + op->alen : upto;
             }
         }
         sbuf x = e->seg; e->seg = e->tmp; e->tmp = x;
@@ -1602,6 +1602,7 @@ static int next_added(const ap_tokenizer *t, const trie *tr, const char *s, size
 {
     if (tr->n_nodes <= 1) return -1;
     for (size_t i = from; i < n; i++) {
+        if (!tr->first[(unsigned char)s[i]]) continue;
         int best = -1;
         size_t best_end = 0;
         int32_t node = 0;
@@ -1655,11 +1656,8 @@ static ap_status encode_segment(enc *e, const char *s, size_t n, bool at_start, 
     if (!n) return AP_OK;
     ap_status st = normalize(e, s, n, err);
     if (st) return st == AP_E_NOMEM ? ap_error_set(err, AP_E_NOMEM, "%s: out of memory encoding", t->label) : st;
-    /* The normalized text is copied because encoding reuses e->seg's neighbours. */
-    char *norm = malloc(e->seg.n + 1);
-    if (!norm) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory encoding", t->label);
+    const char *norm = e->seg.p;   /* stays put: pre-tokenizing and BPE do not touch e->seg */
     size_t nn = e->seg.n, from = 0, ms, me;
-    memcpy(norm, e->seg.p, nn);
     bool ok = true;
     int which;
     while (ok && (which = next_added(t, &t->tr_norm, norm, nn, from, from, &ms, &me)) >= 0) {
@@ -1668,7 +1666,6 @@ static ap_status encode_segment(enc *e, const char *s, size_t n, bool at_start, 
         from = me;
     }
     if (ok) ok = encode_plain(e, norm + from, nn - from, at_start && from == 0);
-    free(norm);
     if (!ok) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory encoding", t->label);
     return AP_OK;
 }
