@@ -175,7 +175,6 @@ static void bench_wanda(int n)
                 warm[(size_t)i * n + j] = fabsf(wd[(size_t)i * n + j]) * ld[j];
         sink += warm[(size_t)n * n - 1];
     });
-    free(warm);
     lua_State *L = luaL_newstate();
     luaL_openlibs(L);
     luaL_requiref(L, "T", lap_tensor_open, 1);
@@ -203,11 +202,21 @@ static void bench_wanda(int n)
         sink += ap_tensor_data(lap_tensor_check(L, -1))[0];
         lua_pop(L, 1);
     });
+    /* The scores must be the same floats as the C loop's (same operations, same order). */
+    lua_pushvalue(L, fn);
+    lua_pushvalue(L, wi);
+    lua_pushvalue(L, xi);
+    lua_newtable(L);
+    int same = lua_pcall(L, 3, 1, 0) == LUA_OK &&
+               memcmp(ap_tensor_data(lap_tensor_check(L, -1)), warm, (size_t)n * n * sizeof(float)) == 0;
+    lua_pop(L, 1);
+    free(warm);
     printf("\n[Wanda scores W:abs() * X.l2, W %d x %d; median of %d]\n", n, n, REPS);
     printf("  C loop, fresh malloc'd scores      %8.2f ms\n", t_c * 1e3);
     printf("  C loop into a reused warm buffer   %8.2f ms\n", t_c_warm * 1e3);
     printf("  Lua script + T binding             %8.2f ms = %.2fx the fresh C loop, %.2fx the warm one\n",
            t_lua * 1e3, t_lua / t_c, t_lua / t_c_warm);
+    printf("  scores identical to the C loop's: %s\n", same ? "yes" : "NO");
     printf("  target: Lua <= 2x the C loop: %s against the fresh loop, %s against the warm loop\n",
            t_lua <= 2 * t_c ? "MET" : "MISSED", t_lua <= 2 * t_c_warm ? "MET" : "MISSED");
     lua_close(L);
