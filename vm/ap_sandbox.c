@@ -808,6 +808,10 @@ static void run_begin(ap_sandbox *sb, int64_t out, int64_t in)
 static int run(ap_sandbox *sb, run_ctx *c)
 {
     run_begin(sb, c->out, c->in);
+    if (atomic_exchange(&sb->interrupt, 0)) {   /* interrupted while idle: this run is the one stopped */
+        sb->usage.wall_ms = 0;
+        return ap_error_set(&sb->err, AP_E_INTERRUPTED, "interrupted");
+    }
     lua_State *L = lua_newstate(sb_alloc, sb);
     if (!L) {
         sb->usage.wall_ms = (double)(now_ns() - sb->start_ns) / 1e6;

@@ -154,8 +154,20 @@ static void usage_add(ap_usage *sum, const ap_usage *u)
         sum->peak_tensor_bytes = u->peak_tensor_bytes;
 }
 
-/* Check one file; returns the kind (AP_KIND_OK when valid) after printing the result. */
-static int check_file(const char *path, const check_opts *o, synth_layer *layers, int n_layers)
+static int make_layers(synth_layer *layers)
+{
+    if (synth_make(&layers[0], 1024, 512, "gate_proj", 1, 0x5eed0001) != 0)
+        return -1;
+    if (synth_make(&layers[1], 512, 1024, "down_proj", 4, 0x5eed0002) != 0) {
+        synth_free(&layers[0]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Check one file; returns the kind (AP_KIND_OK when valid) after printing the result. The synthetic layers
+ * are made on the first script that loads (*have_layers tells). */
+static int check_file(const char *path, const check_opts *o, synth_layer *layers, int n_layers, int *have_layers)
 {
     ap_sandbox *sb = ap_sandbox_new(&o->limits);
     if (!sb) {
@@ -167,6 +179,11 @@ static int check_file(const char *path, const check_opts *o, synth_layer *layers
     ap_sandbox_usage(sb, &u);
     usage_add(&total, &u);
     float *scores = NULL;
+    if (kind == AP_KIND_OK && !*have_layers) {
+        if (make_layers(layers) != 0)
+            kind = AP_KIND_NOMEM;
+        *have_layers = kind == AP_KIND_OK;
+    }
     for (int i = 0; kind == AP_KIND_OK && i < n_layers; i++) {
         synth_layer *l = &layers[i];
         free(scores);
@@ -299,17 +316,13 @@ int ap_cli_check(int argc, char **argv)
         return ap_cli_usage_error("check", USAGE, "no script given");
     }
     synth_layer layers[2];
-    if (synth_make(&layers[0], 1024, 512, "gate_proj", 1, 0x5eed0001) != 0 ||
-        synth_make(&layers[1], 512, 1024, "down_proj", 4, 0x5eed0002) != 0) {
-        fprintf(stderr, "autoprune check: out of memory\n");
-        free(files);
-        return AP_EXIT_FAIL;
-    }
-    int failed = 0;
+    int have_layers = 0, failed = 0;
     for (int i = 0; i < n_files; i++)
-        failed |= check_file(files[i], &o, layers, 2) != AP_KIND_OK;
-    synth_free(&layers[0]);
-    synth_free(&layers[1]);
+        failed |= check_file(files[i], &o, layers, 2, &have_layers) != AP_KIND_OK;
+    if (have_layers) {
+        synth_free(&layers[0]);
+        synth_free(&layers[1]);
+    }
     free(files);
     return failed ? AP_EXIT_FAIL : AP_EXIT_OK;
 }

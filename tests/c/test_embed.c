@@ -227,6 +227,11 @@ static void test_interrupt(void)
     AP_CHECK(ap_sandbox_load_string(sb, "return function(W) return W end", 0, NULL) == AP_KIND_OK &&
                  score_small(sb, S) == AP_KIND_OK,
              "the interrupt is consumed: the next run works");
+    ap_sandbox_interrupt(sb);
+    AP_CHECK(ap_sandbox_load_string(sb, "return function(W) return W end", 0, NULL) == AP_KIND_INTERRUPTED,
+             "an interrupt while idle stops the next run, however short");
+    AP_CHECK(ap_sandbox_load_string(sb, "return function(W) return W end", 0, NULL) == AP_KIND_OK,
+             "... and only that one");
     ap_sandbox_free(sb);
 }
 
