@@ -308,6 +308,10 @@ static ap_status parse_entry(ap_st_tensor *t, span *sp, const cJSON *e, uint64_t
     Q(e->string, qn);
     if (!cJSON_IsObject(e))
         return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": entry must be an object", label, qn);
+    char where[120];
+    snprintf(where, sizeof where, "tensor \"%s\"", qn);
+    ap_status ds = ap_json_check_unique_keys(e, 0, label, where, err);   /* cJSON would take the first */
+    if (ds) return ds;
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
@@ -340,6 +344,8 @@ static ap_status check_metadata(const cJSON *md, const char *label, ap_error *er
     if (cJSON_IsNull(md)) return AP_OK;
     if (!cJSON_IsObject(md))
         return ap_error_set(err, AP_E_FORMAT, "%s: field \"__metadata__\" must be an object of strings", label);
+    ap_status ds = ap_json_check_unique_keys(md, 0, label, "field \"__metadata__\"", err);
+    if (ds) return ds;
     for (const cJSON *c = md->child; c; c = c->next) {
         if (!cJSON_IsString(c)) {
             char q[80];

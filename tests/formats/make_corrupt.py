@@ -113,6 +113,9 @@ def st_cases():
         ("duplicate_names", st_bytes(None, raw_header=b'{"a":' + json.dumps(t("F32", [1], 0, 4)).encode() +
                                      b',"a":' + json.dumps(t("F32", [1], 4, 8)).encode() + b"}") + bytes(8),
          "format", "duplicate", "the same tensor name twice"),
+        ("duplicate_field", st_bytes(None, raw_header=b'{"a":{"dtype":"F32","dtype":"F16","shape":[1],'
+                                     b'"data_offsets":[0,4]}}') + bytes(4), "format", "duplicate key \"dtype\"",
+         "an entry with dtype twice (cJSON would take the first, serde refuses)"),
         ("metadata_not_strings", st_bytes({"__metadata__": {"format": 1}, "a": t("F32", [1], 0, 4)}, bytes(4)),
          "format", "__metadata__", "__metadata__ value is a number"),
         ("metadata_not_object", st_bytes({"__metadata__": [1], "a": t("F32", [1], 0, 4)}, bytes(4)),
