@@ -328,18 +328,22 @@ static int stale_shard(const char *name, int keep_total)
     return keep_total == 0 || b != keep_total;
 }
 
-/* After a successful write, remove what could shadow or confuse it (the other layout, old shards). */
-static void remove_stale(const char *dir, int nshards)
+/* After a successful write, remove what could shadow or confuse it (the other layout, old shards). An old
+ * model.safetensors beside new shards would win when loading, so failing to remove it is an error. */
+static ap_status remove_stale(const char *dir, int nshards, ap_error *err)
 {
     char path[PATH_MAX];
     if (nshards == 1 && join(path, sizeof path, dir, "model.safetensors.index.json", NULL) == AP_OK) unlink(path);
-    if (nshards > 1 && join(path, sizeof path, dir, "model.safetensors", NULL) == AP_OK) unlink(path);
+    if (nshards > 1 && join(path, sizeof path, dir, "model.safetensors", NULL) == AP_OK && unlink(path) != 0 &&
+        errno != ENOENT)
+        return io_err(err, path, "removing the old single-file weights", errno);
     DIR *d = opendir(dir);
-    if (!d) return;
+    if (!d) return AP_OK;
     for (struct dirent *de; (de = readdir(d));)
         if (stale_shard(de->d_name, nshards > 1 ? nshards : 0) && join(path, sizeof path, dir, de->d_name, NULL) == 0)
             unlink(path);
     closedir(d);
+    return AP_OK;
 }
 
 static ap_status write_index(afile *f, const char *dir, const ap_st_entry *e, size_t n, const int *shard_of,
@@ -448,7 +452,7 @@ ap_status ap_checkpoint_write(const char *out_dir, const char *src_dir, const ap
         if (!s) s = join(dst, sizeof dst, out_dir, copied_files[i], err);
         if (!s) s = copy_file(path, dst, err);
     }
-    if (!s) remove_stale(out_dir, nshards);
+    if (!s) s = remove_stale(out_dir, nshards, err);
     free(bytes);
     free(shard_of);
     return s;
