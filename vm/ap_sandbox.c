@@ -124,7 +124,8 @@ static ap_sandbox *sb_of(lua_State *L)
     return ud;
 }
 
-/* Raise the trip sentinel: no allocation, so it works when the heap is exhausted. */
+/* Raise the trip sentinel from a C function (its own frame is dropped): no allocation, so it works when the
+ * heap is exhausted. */
 static int raise_trip(lua_State *L)
 {
     lua_settop(L, 0);
@@ -144,8 +145,12 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
         if (sb->trip != AP_OK && sb->trip_line == 0 && lua_getinfo(L, "l", ar) && ar->currentline > 0)
             sb->trip_line = ar->currentline;
     }
-    if (sb->trip != AP_OK)
-        raise_trip(L);
+    if (sb->trip != AP_OK) {
+        /* Not raise_trip: inside a hook the current frame is the script function's, whose registers stay as
+         * they are (the hook runs with LUA_MINSTACK free slots above them). */
+        lua_pushlightuserdata(L, (void *)&TRIP_KEY);
+        lua_error(L);
+    }
 }
 
 /* ---- allocator and tensor budget ---------------------------------------------------------------------- */
