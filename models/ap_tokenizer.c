@@ -1769,17 +1769,17 @@ static bool dec_step(enc *e, const dec_op *op, const slist *in, slist *out)
         switch (op->kind) {
         case D_REPLACE:
         case D_METASPACE: {
+            /* Metaspace, as Hugging Face does it: in the first token (which holds the prepended replacement)
+             * every replacement character is dropped, elsewhere it becomes a space. */
+            bool drop = op->kind == D_METASPACE && i == 0 && op->scheme != SCHEME_NEVER;
             const char *from = op->a, *to = op->kind == D_REPLACE ? op->b : " ";
-            size_t fl = op->alen, tl = op->kind == D_REPLACE ? op->blen : 1, j = 0;
+            size_t fl = op->alen, tl = op->kind == D_REPLACE ? op->blen : drop ? 0 : 1, j = 0;
             while (j < n) {
                 bool hit = j + fl <= n && !memcmp(s + j, from, fl);
                 if (!sb_add(e, &e->tmp, hit ? to : s + j, hit ? tl : 1)) return false;
                 j += hit ? fl : 1;
             }
-            /* Metaspace: the space of the first token's prepended replacement goes away. */
-            size_t cut = op->kind == D_METASPACE && i == 0 && op->scheme != SCHEME_NEVER && e->tmp.n &&
-                         e->tmp.p[0] == ' ';
-            if (!sl_push(e, out, e->tmp.p ? e->tmp.p + cut : "", e->tmp.n - cut)) return false;
+            if (!sl_push(e, out, e->tmp.p ? e->tmp.p : "", e->tmp.n)) return false;
             break;
         }
         case D_BYTEFALLBACK: {

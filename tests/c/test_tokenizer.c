@@ -55,9 +55,12 @@ static char *sp_json(int style, int pairs, int byte_fallback, int fuse_unk, cons
     jf(&b, "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\","
            "\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{\"<s>\":"
            "{\"id\":\"<s>\",\"ids\":[1],\"tokens\":[\"<s>\"]}}},");
-    jf(&b, "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"" SP "\"},"
-           "\"content\":\" \"},{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \","
-           "\"start\":1,\"stop\":0}]},");
+    if (style == 2)   /* the Metaspace decoder */
+        jf(&b, "\"decoder\":{\"type\":\"Metaspace\",\"replacement\":\"" SP "\",\"prepend_scheme\":\"always\"},");
+    else
+        jf(&b, "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"" SP
+               "\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\","
+               "\"content\":\" \",\"start\":1,\"stop\":0}]},");
     jf(&b, "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"fuse_unk\":%s,\"byte_fallback\":%s,"
            "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2", fuse_unk ? "true" : "false", byte_fallback ? "true" : "false");
     for (int i = 0; i < 256; i++) jf(&b, ",\"<0x%02X>\":%d", i, 3 + i);
@@ -200,6 +203,8 @@ static void test_metaspace(void)
     t = parse_or_null(js, &err);
     free(js);
     AP_CHECK(t && ENC_IS(t, "a<s>b", 0, ID_SPA, 1, ID_SP, ID_B), "prepend_scheme always: prepended after a special");
+    AP_CHECK(t && DEC_IS(t, 1, "a  b", ID_SPA, ID_SP, ID_SP, ID_B), "Metaspace decoder: \xE2\x96\x81 -> space");
+    AP_CHECK(t && DEC_IS(t, 1, " a", ID_SP, ID_SPA), "Metaspace decoder: \xE2\x96\x81 dropped in the first token only");
     ap_tokenizer_free(t);
 }
 
@@ -285,15 +290,15 @@ static int bl_char(int b, char *out)
 #define G "\xC4\xA0" /* Ġ, the stand-in for a space */
 
 /* pattern: 0 ByteLevel with its GPT-2 regex; 1 Split(LLaMA-3 regex) + ByteLevel without regex. */
-static char *bl_json(int pattern, int ignore_merges)
+static char *bl_json(int pattern, int ignore_merges, int prefix_space)
 {
     jbuf b;
     jopen(&b);
     jf(&b, "{\"added_tokens\":[{\"id\":264,\"content\":\"<|endoftext|>\",\"special\":true,\"normalized\":false}],"
            "\"normalizer\":null,");
     if (pattern == 0)
-        jf(&b, "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,"
-               "\"use_regex\":true},");
+        jf(&b, "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":%s,\"trim_offsets\":true,"
+               "\"use_regex\":true},", prefix_space ? "true" : "false");
     else
         jf(&b, "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
                "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}"
@@ -318,7 +323,7 @@ static char *bl_json(int pattern, int ignore_merges)
 static void test_byte_level(void)
 {
     ap_error err = {0};
-    char *js = bl_json(0, 0);
+    char *js = bl_json(0, 0, 0);
     ap_tokenizer *t = parse_or_null(js, &err);
     free(js);
     AP_CHECK(t != NULL, "GPT-2 style byte-level loads %s", t ? "" : err.msg);
@@ -337,7 +342,14 @@ static void test_byte_level(void)
         AP_CHECK(DEC_IS(t, 1, "the", 't', 257, 264), "byte-level decode skipping specials");
         ap_tokenizer_free(t);
     }
-    js = bl_json(1, 1);
+    js = bl_json(0, 0, 1);
+    t = parse_or_null(js, &err);
+    free(js);
+    AP_CHECK(t && ENC_IS(t, "the", 1, 258) && ENC_IS(t, " the", 1, 258) && ENC_IS(t, "a<|endoftext|>the", 1, 32, 'a',
+                                                                                    264, 258),
+             "ByteLevel add_prefix_space: a space before each text stretch that lacks one");
+    ap_tokenizer_free(t);
+    js = bl_json(1, 1, 0);
     t = parse_or_null(js, &err);
     free(js);
     AP_CHECK(t != NULL, "LLaMA-3 style (Split regex + ByteLevel, ignore_merges) loads %s", t ? "" : err.msg);
