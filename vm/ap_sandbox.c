@@ -55,7 +55,7 @@ struct ap_sandbox {
     atomic_int interrupt;
     ap_status trip;                         /* sticky once not AP_OK */
     char trip_msg[200];
-    int trip_line, msgh_line;
+    int trip_line, msgh_line, heap_line;
     uint64_t instr_limit, work_limit;
     size_t heap_limit, tensor_limit;
     uint64_t start_ns, deadline_ns;
@@ -155,6 +155,21 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
 
 /* ---- allocator and tensor budget ---------------------------------------------------------------------- */
 
+/* Remember the script line of the latest refused allocation, for the message should the refusal become the
+ * heap limit error (memory errors carry no position). Reads the call stack only: no allocation. */
+static void note_heap_line(ap_sandbox *sb)
+{
+    lua_Debug ar;
+    if (!sb->L)
+        return;
+    for (int level = 0; lua_getstack(sb->L, level, &ar); level++) {
+        if (lua_getinfo(sb->L, "Sl", &ar) && ar.currentline > 0 && strcmp(ar.source, CHUNK_NAME) == 0) {
+            sb->heap_line = ar.currentline;
+            return;
+        }
+    }
+}
+
 /* Lua heap with a limit. In 5.4 osize is a type tag when ptr is NULL. Shrinks are never refused. A refusal
  * is not a trip by itself: Lua runs an emergency GC and asks again; a memory error that still reaches a pcall
  * or the top becomes the limit (see after_pcall / classify). */
@@ -167,8 +182,10 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         sb->heap -= old;
         return NULL;
     }
-    if (nsize > old && (nsize - old > sb->heap_limit || sb->heap > sb->heap_limit - (nsize - old)))
+    if (nsize > old && (nsize - old > sb->heap_limit || sb->heap > sb->heap_limit - (nsize - old))) {
+        note_heap_line(sb);
         return NULL;
+    }
     void *p = realloc(ptr, nsize);
     if (!p) {
         if (nsize <= old)
@@ -224,10 +241,17 @@ static ap_status sb_charge_work(void *ud, uint64_t units, ap_error *err)
 /* ---- the environment ---------------------------------------------------------------------------------- */
 
 /* After a protected call inside the script: a memory error or a tripped limit goes on up. */
+static void heap_trip(ap_sandbox *sb)
+{
+    if (sb->trip == AP_OK)
+        sb->trip_line = sb->heap_line;
+    sb_trip(sb, AP_E_LIMIT, "Lua heap limit of %zu bytes exceeded", sb->heap_limit);
+}
+
 static void after_pcall(lua_State *L, ap_sandbox *sb, int status)
 {
     if (status == LUA_ERRMEM)
-        sb_trip(sb, AP_E_LIMIT, "Lua heap limit of %zu bytes exceeded", sb->heap_limit);
+        heap_trip(sb);
     if (sb->trip != AP_OK)
         raise_trip(L);
 }
@@ -751,7 +775,7 @@ static void classify(lua_State *L, ap_sandbox *sb, int status)
     if (status == LUA_OK && sb->trip == AP_OK)
         return;
     if (status == LUA_ERRMEM && sb->trip == AP_OK)
-        sb_trip(sb, AP_E_LIMIT, "Lua heap limit of %zu bytes exceeded", sb->heap_limit);
+        heap_trip(sb);
     if (sb->trip != AP_OK) {
         set_message(&sb->err, sb->trip, sb->trip_msg, sb->trip_line ? sb->trip_line : sb->msgh_line);
         return;
@@ -790,7 +814,7 @@ static void run_begin(ap_sandbox *sb, int64_t out, int64_t in)
 {
     sb->trip = AP_OK;
     sb->trip_msg[0] = '\0';
-    sb->trip_line = sb->msgh_line = 0;
+    sb->trip_line = sb->msgh_line = sb->heap_line = 0;
     memset(&sb->usage, 0, sizeof sb->usage);
     ap_error_clear(&sb->err);
     sb->out_len = 0;
