@@ -35,8 +35,10 @@
  * (there is no global mutable state). ap_sandbox_interrupt alone may be called from any thread, at any time
  * while the sandbox exists.
  *
- * Ownership: every pointer passed in is borrowed for the duration of the call only. Strings returned are owned
- * by the sandbox and valid until its next load/score call or ap_sandbox_free. */
+ * Ownership: every pointer passed in is borrowed for the duration of the call only (the sandbox copies the
+ * source, W and X). An ap_sandbox is the caller's, freed with ap_sandbox_free. Strings returned by
+ * ap_sandbox_error, ap_sandbox_output and ap_sandbox_group are owned by the sandbox and valid until its next
+ * load/score call or ap_sandbox_free; ap_kind_name and ap_version return static strings. */
 #ifndef AUTOPRUNE_H
 #define AUTOPRUNE_H
 
