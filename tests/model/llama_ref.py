@@ -164,7 +164,9 @@ def forward(cfg, w, ids):
     return linear(x, w["lm_head.weight"])
 
 
-def nll_sum(logits, ids):
-    """Summed next-token NLL of [B, T] ids (T-1 predictions per row), in float64."""
-    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
-    return -lp.gather(-1, ids[:, 1:, None]).sum().item()
+def nll_sum(logits, ids, exact=True):
+    """Summed next-token NLL of [B, T] ids (T-1 predictions per row): log-softmax in float64 when exact, else in
+    float32 as a typical PyTorch evaluation does (the per-token losses are summed in float64 either way)."""
+    x = logits[:, :-1]
+    lp = torch.log_softmax(x.double() if exact else x, dim=-1)
+    return -lp.gather(-1, ids[:, 1:, None]).double().sum().item()
