@@ -288,10 +288,14 @@ ap_status ap_model_embed(const ap_model *m, const int32_t *ids, int n_seq, int s
     return AP_OK;
 }
 
-static void observe(ap_linear_observer obs, void *ud, int layer, ap_linear_kind k, const float *x, int64_t rows,
-                    int64_t in)
+/* The observer runs with OpenBLAS's own thread count back in place: it may do big matmuls (a Hessian X^T X). */
+static void observe(const fwd *f, ap_linear_observer obs, void *ud, int layer, ap_linear_kind k, const float *x,
+                    int64_t rows, int64_t in)
 {
-    if (obs) obs(ud, layer, k, x, rows, in);
+    if (!obs) return;
+    if (f->blas_threads != 1) openblas_set_num_threads(f->blas_threads);
+    obs(ud, layer, k, x, rows, in);
+    if (f->blas_threads != 1) openblas_set_num_threads(1);
 }
 
 static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer obs, void *ud, ap_error *err)
@@ -319,9 +323,9 @@ static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer ob
 
     row_job norm = {.kind = ROW_NORM, .x = b->h, .y = xn, .w = B->attn_norm, .rows = R, .width = H};
     rows_run(f, &norm);
-    observe(obs, ud, layer, AP_LIN_Q, xn, R, H);
-    observe(obs, ud, layer, AP_LIN_K, xn, R, H);
-    observe(obs, ud, layer, AP_LIN_V, xn, R, H);
+    observe(f, obs, ud, layer, AP_LIN_Q, xn, R, H);
+    observe(f, obs, ud, layer, AP_LIN_K, xn, R, H);
+    observe(f, obs, ud, layer, AP_LIN_V, xn, R, H);
     linear(f, xn, R, &B->lin[AP_LIN_Q], q, 0.0f);
     linear(f, xn, R, &B->lin[AP_LIN_K], k, 0.0f);
     linear(f, xn, R, &B->lin[AP_LIN_V], v, 0.0f);
@@ -331,18 +335,18 @@ static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer ob
                   .tiles = tiles, .n_heads = c->n_heads, .n_kv = c->n_kv_heads, .hd = hd,
                   .window = c->sliding_window};
     ap_pool_run(f->pool, (int64_t)b->n_seq * c->n_heads * tiles, att_task, &aj);
-    observe(obs, ud, layer, AP_LIN_O, att, R, qd);
+    observe(f, obs, ud, layer, AP_LIN_O, att, R, qd);
     linear(f, att, R, &B->lin[AP_LIN_O], b->h, 1.0f);
 
     norm.w = B->mlp_norm;
     rows_run(f, &norm);
-    observe(obs, ud, layer, AP_LIN_GATE, xn, R, H);
-    observe(obs, ud, layer, AP_LIN_UP, xn, R, H);
+    observe(f, obs, ud, layer, AP_LIN_GATE, xn, R, H);
+    observe(f, obs, ud, layer, AP_LIN_UP, xn, R, H);
     linear(f, xn, R, &B->lin[AP_LIN_GATE], g, 0.0f);
     linear(f, xn, R, &B->lin[AP_LIN_UP], u, 0.0f);
     row_job glu = {.kind = ROW_SWIGLU, .x = u, .y = g, .rows = R, .width = F};
     rows_run(f, &glu);
-    observe(obs, ud, layer, AP_LIN_DOWN, g, R, F);
+    observe(f, obs, ud, layer, AP_LIN_DOWN, g, R, F);
     linear(f, g, R, &B->lin[AP_LIN_DOWN], b->h, 1.0f);
     return AP_OK;
 }

@@ -59,7 +59,7 @@ ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err);
  * q, k and v are all observed before any of the three runs, gate and up before either runs; each linear reads
  * its weights (m->blocks[layer].lin[k].w) only after its observer calls returned, so an observer may edit them.
  * Observers run in the calling thread while the model's runtime is locked: they must not call ap_model_embed,
- * ap_model_block or ap_model_head_nll on the same model. */
+ * ap_model_block or ap_model_head_nll on the same model. OpenBLAS has its usual thread count inside them. */
 typedef void (*ap_linear_observer)(void *ud, int layer, ap_linear_kind which, const float *x,
                                    int64_t n_rows, int64_t in);
 
