@@ -690,6 +690,25 @@ static void take_metric(lua_State *L, ap_sandbox *sb)
     lua_remove(L, -2);
 }
 
+/* 1 when v is NaN or +-Inf (exponent bits all set): a bit test the copy loop below can vectorise. */
+static inline int nonfinite_bits(float v)
+{
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    return (b & 0x7f800000u) == 0x7f800000u;
+}
+
+/* dst[0..n) = src[0..n) in one pass that also notes whether any value is not finite. */
+static int copy_finite(float *restrict dst, const float *restrict src, int64_t n)
+{
+    int bad = 0;
+    for (int64_t k = 0; k < n; k++) {
+        dst[k] = src[k];
+        bad |= nonfinite_bits(src[k]);
+    }
+    return bad;
+}
+
 /* Check the metric's result (raw reads only) and copy it, broadcast, into c->scores. */
 static void take_scores(lua_State *L, run_ctx *c, int nres)
 {
@@ -697,6 +716,7 @@ static void take_scores(lua_State *L, run_ctx *c, int nres)
     int64_t out = c->out, in = c->in;
     float *s = c->scores;
     ap_tensor *r = nres > 0 ? lap_tensor_test(L, -nres) : NULL;
+    int bad = 0;
     if (r) {
         if (!((r->rows == out || r->rows == 1) && (r->cols == in || r->cols == 1)))
             host_error(L, sb, AP_E_SHAPE, "the score is [%lld, %lld], which does not broadcast to W's [%lld, %lld]",
@@ -704,11 +724,17 @@ static void take_scores(lua_State *L, run_ctx *c, int nres)
         const float *d = ap_tensor_data(r);
         for (int64_t i = 0; i < out; i++) {
             const float *row = d + (r->rows == 1 ? 0 : i * r->cols);
-            for (int64_t j = 0; j < in; j++)
-                s[i * in + j] = row[r->cols == 1 ? 0 : j];
+            if (r->cols == in) {
+                bad |= copy_finite(s + i * in, row, in);
+            } else {
+                bad |= nonfinite_bits(row[0]);
+                for (int64_t j = 0; j < in; j++)
+                    s[i * in + j] = row[0];
+            }
         }
     } else if (nres > 0 && lua_type(L, -nres) == LUA_TNUMBER) {
         float v = (float)lua_tonumber(L, -nres);
+        bad = nonfinite_bits(v);
         for (int64_t k = 0; k < out * in; k++)
             s[k] = v;
     } else {
@@ -716,10 +742,11 @@ static void take_scores(lua_State *L, run_ctx *c, int nres)
         host_error(L, sb, AP_E_TYPE, "the metric returned %s, not a score tensor",
                    t == LUA_TNONE ? "nothing" : lua_typename(L, t));
     }
-    for (int64_t k = 0; k < out * in; k++) {
-        if (!isfinite(s[k]))
-            host_error(L, sb, AP_E_NONFINITE, "the score holds a non-finite value (%g) at row %lld, column %lld",
-                       (double)s[k], (long long)(k / in + 1), (long long)(k % in + 1));
+    for (int64_t k = 0; bad && k < out * in; k++) {
+        if (nonfinite_bits(s[k]))
+            host_error(L, sb, AP_E_NONFINITE, "the score holds a non-finite value (%s) at row %lld, column %lld",
+                       isnan(s[k]) ? "nan" : s[k] > 0 ? "inf" : "-inf", (long long)(k / in + 1),
+                       (long long)(k % in + 1));
     }
 }
 
