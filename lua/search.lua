@@ -12,7 +12,7 @@ local Archive = require("gcot.archive")
 local Graph = require("gcot.graph")
 local Record = require("gcot.record")
 
-local home = ap.home or "."
+local home = ap.datadir()
 local config = {
   model = home .. "/models/ap-tiny",
   sparsity = 0.7,

@@ -17,6 +17,7 @@ struct ap_pool {
     uint64_t generation;         /* bumped for every job; workers wait for a new one */
     int active;                  /* workers still busy with the current job */
     int quit;
+    pid_t owner;                 /* the process whose threads these are: a fork()ed child has none of them */
     ap_pool_fn fn;
     void *ud;
     int64_t n_tasks;
@@ -79,6 +80,7 @@ ap_status ap_pool_new(ap_pool **out, int n_threads, ap_error *err)
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
     p->n = 1;
+    p->owner = getpid();
     for (int i = 1; i < n_threads; i++) {
         worker_arg *a = malloc(sizeof *a);
         if (!a) break;
@@ -94,6 +96,11 @@ ap_status ap_pool_new(ap_pool **out, int n_threads, ap_error *err)
 void ap_pool_free(ap_pool *p)
 {
     if (!p) return;
+    if (p->owner != getpid()) {       /* in a fork()ed child the workers do not exist: nothing to join */
+        free(p->tid);
+        free(p);
+        return;
+    }
     pthread_mutex_lock(&p->mu);
     p->quit = 1;
     pthread_cond_broadcast(&p->start);
@@ -112,7 +119,8 @@ int ap_pool_size(const ap_pool *p) { return p ? p->n : 1; }
 void ap_pool_run(ap_pool *p, int64_t n_tasks, ap_pool_fn fn, void *ud)
 {
     if (n_tasks <= 0) return;
-    if (!p || p->n == 1 || n_tasks == 1) {      /* nothing to share: run inline */
+    /* nothing to share, or a fork()ed child (ap.isolate's workers) where the pool's threads do not exist: inline */
+    if (!p || p->n == 1 || n_tasks == 1 || p->owner != getpid()) {
         for (int64_t t = 0; t < n_tasks; t++) fn(ud, t, 0);
         return;
     }
