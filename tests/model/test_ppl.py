@@ -42,6 +42,30 @@ def main():
           "ppl" in p.stdout and "tokens       406497" in p.stdout,
           "the text report names seqlen, windows, tokens and ppl")
     check(p.stderr == "", "no progress bar when stderr is not a terminal")
+    nll = []
+    for t in ("1", "3"):
+        p = subprocess.run([AUTOPRUNE, "eval", "--windows", "12", "--threads", t, "--json", "--quiet"],
+                           capture_output=True, text=True)
+        nll.append(json.loads(p.stdout)["nll"] if p.returncode == 0 else None)
+    check(nll[0] is not None and nll[0] == nll[1], "1 and 3 threads give bit-identical NLL (%r, %r)" % tuple(nll))
+
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.run([AUTOPRUNE, "eval", "--windows", "24"], stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    bar = b""
+    try:
+        while True:
+            chunk = os.read(master, 65536)
+            if not chunk:
+                break
+            bar += chunk
+    except OSError:
+        pass
+    os.close(master)
+    bar = bar.decode(errors="replace")
+    check(p.returncode == 0 and "24/24 windows" in bar and "tok/s" in bar and "ETA" in bar,
+          "progress bar with rate and ETA on a terminal (%r)" % bar[-80:])
     for args, code, what in (([], 0, "--help"), (["--seqlen", "513"], 2, "--seqlen above max_position_embeddings"),
                              (["--seqlen", "x"], 2, "a non-numeric --seqlen"), (["--bogus"], 2, "an unknown option"),
                              (["--model", "/nonexistent"], 1, "a missing model folder"),
