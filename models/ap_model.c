@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ap_forward.h"
 
@@ -32,6 +34,17 @@ static void dims_str(char *buf, size_t n, const int64_t *d, int nd)
     if (used < n) snprintf(buf + used, n - used, "]");
 }
 
+/* Drop the whole pages of a converted tensor from the mapping (they are clean file pages, read back on demand if
+ * ever touched again), so that loading peaks near the float32 size instead of float32 + the file. */
+static void release_pages(const void *data, size_t nbytes)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || nbytes == 0) return;
+    uintptr_t a = ((uintptr_t)data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t b = ((uintptr_t)data + nbytes) & ~((uintptr_t)page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* Find `name` with shape want[0..nd) and return it as newly malloc'd float32 (*out; NULL and AP_OK when optional
  * and absent). */
 static ap_status take(const ap_checkpoint *ck, const char *dir, const char *name, int nd, int64_t d0, int64_t d1,
@@ -57,6 +70,7 @@ static ap_status take(const ap_checkpoint *ck, const char *dir, const char *name
     if (!w) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory for tensor %s (%lld values)", dir, name,
                                 (long long)t->numel);
     ap_dtype_to_f32(t->dtype, t->data, w, (size_t)t->numel);
+    release_pages(t->data, t->nbytes);
     *out = w;
     return AP_OK;
 }
