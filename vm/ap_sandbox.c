@@ -29,7 +29,7 @@ _Static_assert(AP_KIND_SYNTAX == (int)AP_E_SYNTAX && AP_KIND_RUNTIME == (int)AP_
 #define MIB ((size_t)1 << 20)
 
 #define DEF_INSTRUCTIONS 100000000ull
-#define DEF_WALL_MS 10000ull
+#define DEF_WALL_MS 30000ull
 #define DEF_HEAP (64 * MIB)
 #define DEF_OUTPUT ((size_t)64 << 10)
 #define DEF_SOURCE ((size_t)64 << 10)

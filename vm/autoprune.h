@@ -74,7 +74,7 @@ typedef enum {
 /* Limits of one run (one load or one score call). 0 in a field means "use the default" given here. */
 typedef struct ap_limits {
     uint64_t instructions;    /* Lua VM instructions, all code of the run          default 100 000 000 (~0.5 s) */
-    uint64_t wall_ms;         /* wall-clock time of the run, ms                     default 10 000 */
+    uint64_t wall_ms;         /* wall-clock time of the run, ms                     default 30 000 */
     size_t heap_bytes;        /* Lua heap (tables, strings, closures)               default 64 MiB */
     size_t tensor_bytes;      /* tensor payloads alive at once   default 16 x size of W + 64 MiB (auto per call) */
     uint64_t work;            /* elements touched by tensor primitives (m*n*k for matmul)

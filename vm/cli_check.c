@@ -9,19 +9,21 @@
 #include "cli.h"
 
 static const char USAGE[] =
-    "autoprune check [--json] [--quiet] [LIMIT OPTIONS] FILE.lua...";
+    "autoprune check [--json] [--quiet] [--shape OUTxIN] [LIMIT OPTIONS] FILE.lua...";
 
 static const char HELP[] =
     "Check pruning-metric scripts: each is loaded in the sandbox and called on two synthetic layers\n"
     "(W [1024, 512] gate_proj of layer 1 and W [512, 1024] down_proj of layer 4, 256 tokens of heavy-tailed\n"
-    "activations with outlier channels). Valid: it returns a finite score that broadcasts to [out, in].\n"
+    "activations with outlier channels; --shape changes the sizes). Valid: it returns a finite score that\n"
+    "broadcasts to [out, in].\n"
     "\n"
     "options:\n"
     "  --json             one JSON object per file on stdout: {\"ok\":false,\"kind\":...,\"message\":...,\"line\":N}\n"
     "                     or {\"ok\":true,\"group\":...,\"usage\":{...}}\n"
     "  --quiet            print nothing for valid scripts (errors still go to stderr)\n"
+    "  --shape OUTxIN     the first layer's W shape (the second is its transpose), e.g. 11008x4096\n"
     "  --instructions N   Lua instruction limit (default 100000000)\n"
-    "  --wall-ms N        wall-clock limit per call in ms (default 10000)\n"
+    "  --wall-ms N        wall-clock limit per call in ms (default 30000)\n"
     "  --heap N           Lua heap limit in bytes, k/M/G suffixes allowed (default 64M)\n"
     "  --tensor-bytes N   tensor memory limit (default 16 x W's bytes + 64M)\n"
     "  --work N           element operations in tensor primitives (default 256 x numel(W) + 1e8)\n"
@@ -139,6 +141,7 @@ static int synth_make(synth_layer *l, int64_t out, int64_t in, const char *name,
 
 typedef struct check_opts {
     int json, quiet;
+    int64_t out, in;               /* the first synthetic layer's shape */
     ap_limits limits;
 } check_opts;
 
@@ -154,11 +157,11 @@ static void usage_add(ap_usage *sum, const ap_usage *u)
         sum->peak_tensor_bytes = u->peak_tensor_bytes;
 }
 
-static int make_layers(synth_layer *layers)
+static int make_layers(synth_layer *layers, int64_t out, int64_t in)
 {
-    if (synth_make(&layers[0], 1024, 512, "gate_proj", 1, 0x5eed0001) != 0)
+    if (synth_make(&layers[0], out, in, "gate_proj", 1, 0x5eed0001) != 0)
         return -1;
-    if (synth_make(&layers[1], 512, 1024, "down_proj", 4, 0x5eed0002) != 0) {
+    if (synth_make(&layers[1], in, out, "down_proj", 4, 0x5eed0002) != 0) {
         synth_free(&layers[0]);
         return -1;
     }
@@ -180,7 +183,7 @@ static int check_file(const char *path, const check_opts *o, synth_layer *layers
     usage_add(&total, &u);
     float *scores = NULL;
     if (kind == AP_KIND_OK && !*have_layers) {
-        if (make_layers(layers) != 0)
+        if (make_layers(layers, o->out, o->in) != 0)
             kind = AP_KIND_NOMEM;
         *have_layers = kind == AP_KIND_OK;
     }
@@ -281,7 +284,7 @@ static int parse_limit(int argc, char **argv, int *i, ap_limits *l)
 
 int ap_cli_check(int argc, char **argv)
 {
-    check_opts o = {0};
+    check_opts o = {.out = 1024, .in = 512};
     ap_limits_default(&o.limits);
     char **files = calloc((size_t)argc, sizeof *files);
     int n_files = 0;
@@ -299,6 +302,16 @@ int ap_cli_check(int argc, char **argv)
             o.json = 1;
         } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
             o.quiet = 1;
+        } else if (strcmp(argv[i], "--shape") == 0) {
+            long long a, b;
+            char x, extra;
+            if (i + 1 >= argc || sscanf(argv[i + 1], "%lld%c%lld%c", &a, &x, &b, &extra) != 3 || x != 'x' ||
+                a < 1 || b < 1 || a > (1 << 20) || b > (1 << 20) || a * b > (1ll << 28)) {
+                free(files);
+                return ap_cli_usage_error("check", USAGE, "--shape needs OUTxIN (each 1..2^20, at most 2^28 weights)");
+            }
+            o.out = a, o.in = b;
+            i++;
         } else if ((r = parse_limit(argc, argv, &i, &o.limits)) != 0) {
             if (r < 0) {
                 free(files);

@@ -46,7 +46,7 @@ static void test_defaults(void)
 {
     ap_limits l;
     ap_limits_default(&l);
-    AP_CHECK(l.instructions == 100000000ull && l.wall_ms == 10000 && l.heap_bytes == 64u << 20 &&
+    AP_CHECK(l.instructions == 100000000ull && l.wall_ms == 30000 && l.heap_bytes == 64u << 20 &&
                  l.output_bytes == 64u << 10 && l.source_bytes == 64u << 10 && l.tensor_bytes == 0 && l.work == 0,
              "ap_limits_default gives the documented defaults");
     AP_CHECK(strcmp(ap_version(), "") != 0, "ap_version is %s", ap_version());

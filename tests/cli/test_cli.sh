@@ -39,6 +39,9 @@ check "check --help exits 0" eval 'status_is 0 "$AUTOPRUNE" check --help && out_
 check "check without a file: 2" status_is 2 "$AUTOPRUNE" check
 check "check with an unknown option: 2" status_is 2 "$AUTOPRUNE" check --frob lua/metrics/wanda.lua
 check "check with a limit option missing its value: 2" status_is 2 "$AUTOPRUNE" check lua/metrics/wanda.lua --wall-ms
+check "check --shape sets the synthetic layer's shape" eval \
+    'status_is 0 "$AUTOPRUNE" check --json --shape 7x5 lua/metrics/ria.lua && grep -q "\"peak_tensor_bytes\":[0-9]\{1,5\}," "$work/out"'
+check "check --shape with a bad value: 2" status_is 2 "$AUTOPRUNE" check --shape 3x lua/metrics/wanda.lua
 check "check lua/metrics/*.lua passes" eval 'status_is 0 "$AUTOPRUNE" check lua/metrics/*.lua && [ "$(grep -c ": ok" "$work/out")" -eq 3 ]'
 
 cat >"$work/bad_line.lua" <<'EOF'
