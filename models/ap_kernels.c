@@ -13,9 +13,11 @@ typedef int32_t vi __attribute__((vector_size(64)));
 #define BLOCK 256                /* elements summed in float before the partial sum goes to double */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+/* static, because GCC exports an ifunc from a shared library whatever its visibility; the ap_kern_* names at the
+ * end of this file are plain hidden wrappers, so libautoprune.so exports only the public API. */
+#define CLONES static __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
-#define CLONES
+#define CLONES static
 #endif
 
 #define LOAD(v, p) memcpy(&(v), (p), sizeof(vf))
@@ -87,7 +89,7 @@ static inline __attribute__((always_inline)) double exp_sum_shift(float *x, cons
     return total;
 }
 
-CLONES double ap_kern_exp_sum(float *x, int64_t n) { return exp_sum_shift(x, x, n, 0.0f); }
+CLONES double kern_exp_sum(float *x, int64_t n) { return exp_sum_shift(x, x, n, 0.0f); }
 
 static inline __attribute__((always_inline)) float max_of(const float *x, int64_t n)
 {
@@ -106,9 +108,9 @@ static inline __attribute__((always_inline)) float max_of(const float *x, int64_
     return m;
 }
 
-CLONES float ap_kern_max(const float *x, int64_t n) { return max_of(x, n); }
+CLONES float kern_max(const float *x, int64_t n) { return max_of(x, n); }
 
-CLONES void ap_kern_softmax_causal(float *x, int64_t n, int64_t len)
+CLONES void kern_softmax_causal(float *x, int64_t n, int64_t len)
 {
     float inv = (float)(1.0 / exp_sum_shift(x, x, n, max_of(x, n)));
     int64_t i = 0;
@@ -122,14 +124,14 @@ CLONES void ap_kern_softmax_causal(float *x, int64_t n, int64_t len)
     if (len > n) memset(x + n, 0, (size_t)(len - n) * sizeof *x);
 }
 
-CLONES double ap_kern_logsumexp(const float *x, int64_t n, float *scratch)
+CLONES double kern_logsumexp(const float *x, int64_t n, float *scratch)
 {
     (void)scratch;               /* the exponentials are summed on the fly */
     float m = max_of(x, n);
     return (double)m + log(exp_sum_shift(NULL, x, n, m));
 }
 
-CLONES void ap_kern_rmsnorm(float *y, const float *x, const float *w, int64_t n, double eps)
+CLONES void kern_rmsnorm(float *y, const float *x, const float *w, int64_t n, double eps)
 {
     double ss = 0;
     int64_t i = 0;
@@ -154,7 +156,7 @@ CLONES void ap_kern_rmsnorm(float *y, const float *x, const float *w, int64_t n,
     for (; i < n; i++) y[i] = (x[i] * r) * w[i];
 }
 
-CLONES void ap_kern_swiglu(float *g, const float *u, int64_t n)
+CLONES void kern_swiglu(float *g, const float *u, int64_t n)
 {
     int64_t i = 0;
     for (; i + W <= n; i += W) {
@@ -169,7 +171,7 @@ CLONES void ap_kern_swiglu(float *g, const float *u, int64_t n)
     for (; i < n; i++) g[i] = g[i] / (1.0f + exp1(-g[i])) * u[i];
 }
 
-CLONES void ap_kern_rope(float *x, const float *cos, const float *sin, int64_t d)
+CLONES void kern_rope(float *x, const float *cos, const float *sin, int64_t d)
 {
     int64_t h = d / 2, i = 0;
     float *a = x, *b = x + h;
@@ -190,3 +192,11 @@ CLONES void ap_kern_rope(float *x, const float *cos, const float *sin, int64_t d
         b[i] = bv * cos[i] + av * sin[i];
     }
 }
+
+double ap_kern_exp_sum(float *x, int64_t n) { return kern_exp_sum(x, n); }
+float ap_kern_max(const float *x, int64_t n) { return kern_max(x, n); }
+void ap_kern_softmax_causal(float *x, int64_t n, int64_t len) { kern_softmax_causal(x, n, len); }
+double ap_kern_logsumexp(const float *x, int64_t n, float *scratch) { return kern_logsumexp(x, n, scratch); }
+void ap_kern_rmsnorm(float *y, const float *x, const float *w, int64_t n, double eps) { kern_rmsnorm(y, x, w, n, eps); }
+void ap_kern_swiglu(float *g, const float *u, int64_t n) { kern_swiglu(g, u, n); }
+void ap_kern_rope(float *x, const float *cos, const float *sin, int64_t d) { kern_rope(x, cos, sin, d); }
