@@ -28,13 +28,11 @@ static const char *put(char *buf, size_t n, const char *dir)
     return buf;
 }
 
-const char *ap_datadir(char *buf, size_t n)
+/* <exe dir>/.. (a build folder inside the repo) or <exe dir>/../share/autoprune (an installed prefix), whichever
+ * holds lua/, into buf. Looked at before the compiled-in path so that an installed copy uses its own data even
+ * while the source tree it was built from still exists. */
+static const char *beside_program(char *buf, size_t n)
 {
-    const char *env = getenv("AUTOPRUNE_HOME");
-    if (env && *env)
-        return put(buf, n, env);
-    if (*AP_DATADIR && has_lua(AP_DATADIR))
-        return put(buf, n, AP_DATADIR);
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0)
@@ -44,17 +42,25 @@ const char *ap_datadir(char *buf, size_t n)
     if (!slash)
         return NULL;
     *slash = '\0';                           /* exe is now the program's folder */
-    char cand[4200];
-    snprintf(cand, sizeof cand, "%s/..", exe);
-    if (has_lua(cand)) {
-        char real[4096];
-        return put(buf, n, realpath(cand, real) ? real : cand);
+    static const char *const rel[] = {"..", "../share/autoprune"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        char cand[4200], real[4096];
+        snprintf(cand, sizeof cand, "%s/%s", exe, rel[i]);
+        if (has_lua(cand))
+            return put(buf, n, realpath(cand, real) ? real : cand);
     }
-    snprintf(cand, sizeof cand, "%s/../share/autoprune", exe);
-    if (has_lua(cand)) {
-        char real[4096];
-        return put(buf, n, realpath(cand, real) ? real : cand);
-    }
+    return NULL;
+}
+
+const char *ap_datadir(char *buf, size_t n)
+{
+    const char *env = getenv("AUTOPRUNE_HOME");
+    if (env && *env)
+        return put(buf, n, env);
+    if (beside_program(buf, n))
+        return buf;
+    if (*AP_DATADIR && has_lua(AP_DATADIR))
+        return put(buf, n, AP_DATADIR);
     return NULL;
 }
 
