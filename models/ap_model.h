@@ -89,7 +89,8 @@ typedef struct ap_ppl_result {
     double ppl, nll;
     int64_t windows, tokens_total, predictions;
     int seqlen;
-    double seconds;
+    double seconds;              /* wall clock */
+    double cpu_seconds;          /* CPU time of the whole process meanwhile (all threads) */
 } ap_ppl_result;
 /* Windows per batch the perplexity loop uses for a seqlen (about 4096 tokens a batch, 1..16 windows). */
 int ap_model_ppl_batch_windows(int seqlen);

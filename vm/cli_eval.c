@@ -207,6 +207,7 @@ static void report(const eval_opts *o, const char *model, const char *text, cons
         cJSON_AddNumberToObject(j, "nll", r->nll);
         cJSON_AddNumberToObject(j, "ppl", r->ppl);
         cJSON_AddNumberToObject(j, "seconds", r->seconds);
+        cJSON_AddNumberToObject(j, "cpu_seconds", r->cpu_seconds);
         cJSON_AddNumberToObject(j, "tokens_per_second", tps);
         cJSON_AddNumberToObject(j, "threads", threads);
         ap_cli_json_emit(j);
