@@ -77,7 +77,7 @@ install: all
 	install -m 644 $(BUILD)/libautoprune.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libautoprune.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 vm/autoprune.h $(DESTDIR)$(PREFIX)/include/
-	cp -r lua prompts $(DESTDIR)$(PREFIX)/share/autoprune/
+	cp -r lua prompts data $(DESTDIR)$(PREFIX)/share/autoprune/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' autoprune.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/autoprune.pc
 	[ ! -f doc/autoprune.1 ] || install -m 644 doc/autoprune.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
