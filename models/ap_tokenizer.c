@@ -1523,12 +1523,14 @@ static bool pre_tokenize(enc *e, const char *s, size_t n, bool at_start)
 
 /* ---------------------------------------------------------------- encoding: normalizers */
 
-/* NFC is applied only where it is the identity; full composition is not implemented. A text is its own NFC when
- * it holds no code point that NFC could change or compose with a neighbour (the generated ap_uni_nfc_unsafe:
- * combining marks, second halves of compositions, decomposing characters). Invalid bytes pass through. */
+/* ---- NFC (Unicode canonical composition), from the tables generated into ap_tokenizer_unicode.h */
+
+/* A text without any "unsafe" code point (combining marks, second halves of compositions, decomposing
+ * characters) is its own NFC: the common case is one scan. Invalid bytes pass through. */
 static bool nfc_identity(const char *s, size_t n)
 {
     for (size_t i = 0, k; i < n; i += k) {
+        if ((unsigned char)s[i] < 0x80) { k = 1; continue; }
         uint32_t cp = utf8_next((const unsigned char *)s + i, n - i, &k);
         if (cp >= 0x300 && cp != CP_INVALID &&
             in_ranges(ap_uni_nfc_unsafe, sizeof ap_uni_nfc_unsafe / sizeof ap_uni_nfc_unsafe[0], cp))
@@ -1537,8 +1539,149 @@ static bool nfc_identity(const char *s, size_t n)
     return true;
 }
 
+#define RAW_BYTE 0x80000000u   /* an invalid byte carried through NFC unchanged: class 0, composes with nothing */
+enum { H_SBASE = 0xAC00, H_LBASE = 0x1100, H_VBASE = 0x1161, H_TBASE = 0x11A7, H_LCOUNT = 19, H_VCOUNT = 21,
+       H_TCOUNT = 28, H_NCOUNT = 588, H_SCOUNT = 11172 };
+
+static int ccc_of(uint32_t cp)
+{
+    if (cp < 0x300 || cp & RAW_BYTE) return 0;
+    size_t lo = 0, hi = sizeof ap_uni_ccc / sizeof ap_uni_ccc[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < ap_uni_ccc[mid].lo) hi = mid;
+        else if (cp > ap_uni_ccc[mid].hi) lo = mid + 1;
+        else return ap_uni_ccc[mid].ccc;
+    }
+    return 0;
+}
+
+static const ap_uni_decomp_row *decomp_of(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof ap_uni_decomp / sizeof ap_uni_decomp[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < ap_uni_decomp[mid].cp) hi = mid;
+        else if (cp > ap_uni_decomp[mid].cp) lo = mid + 1;
+        else return &ap_uni_decomp[mid];
+    }
+    return NULL;
+}
+
+/* The primary composite of a + b, or 0. */
+static uint32_t compose_pair(uint32_t a, uint32_t b)
+{
+    if (a - H_LBASE < H_LCOUNT && b - H_VBASE < H_VCOUNT)
+        return H_SBASE + ((a - H_LBASE) * H_VCOUNT + (b - H_VBASE)) * H_TCOUNT;
+    if (a - H_SBASE < H_SCOUNT && (a - H_SBASE) % H_TCOUNT == 0 && b - H_TBASE - 1 < H_TCOUNT - 1)
+        return a + (b - H_TBASE);
+    size_t lo = 0, hi = sizeof ap_uni_comp / sizeof ap_uni_comp[0];
+    uint64_t key = (uint64_t)a << 32 | b;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        uint64_t k = (uint64_t)ap_uni_comp[mid].a << 32 | ap_uni_comp[mid].b;
+        if (key < k) hi = mid;
+        else if (key > k) lo = mid + 1;
+        else return ap_uni_comp[mid].c;
+    }
+    return 0;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Canonical ordering: each run of non-starters sorted stably by combining class (insertion sort for the usual
+ * short runs, a keyed sort for long hostile ones so that it stays n log n). */
+static bool canonical_order(uint32_t *c, size_t m)
+{
+    for (size_t i = 0; i < m;) {
+        if (!ccc_of(c[i])) { i++; continue; }
+        size_t j = i;
+        while (j < m && ccc_of(c[j])) j++;
+        if (j - i <= 32) {
+            for (size_t a = i + 1; a < j; a++)
+                for (size_t b = a; b > i && ccc_of(c[b - 1]) > ccc_of(c[b]); b--) {
+                    uint32_t x = c[b]; c[b] = c[b - 1]; c[b - 1] = x;
+                }
+        } else {
+            uint64_t *key = malloc((j - i) * sizeof *key);
+            uint32_t *val = malloc((j - i) * sizeof *val);
+            if (!key || !val) { free(key); free(val); return false; }
+            for (size_t a = i; a < j; a++) key[a - i] = (uint64_t)ccc_of(c[a]) << 32 | (a - i), val[a - i] = c[a];
+            qsort(key, j - i, sizeof *key, cmp_u64);
+            for (size_t a = i; a < j; a++) c[a] = val[(uint32_t)key[a - i]];
+            free(key);
+            free(val);
+        }
+        i = j;
+    }
+    return true;
+}
+
+/* Canonical composition in place: each character joins the last starter when nothing between blocks it. */
+static size_t compose_all(uint32_t *c, size_t m)
+{
+    size_t out = 0, starter = SIZE_MAX;
+    int last = 0;   /* combining class of the last character kept after the starter */
+    for (size_t i = 0; i < m; i++) {
+        int cc = ccc_of(c[i]);
+        bool adjacent = starter != SIZE_MAX && out == starter + 1;
+        if (starter != SIZE_MAX && !(c[i] & RAW_BYTE) && !(c[starter] & RAW_BYTE) &&
+            (adjacent || (last != 0 && last < cc))) {
+            uint32_t comp = compose_pair(c[starter], c[i]);
+            if (comp) {
+                c[starter] = comp;
+                continue;
+            }
+        }
+        if (cc == 0) starter = out, last = 0;
+        else last = cc;
+        c[out++] = c[i];
+    }
+    return out;
+}
+
+/* NFC of s[0..n) into out: decompose fully, order, compose. */
+static bool nfc_full(enc *e, const char *s, size_t n, sbuf *out)
+{
+    size_t cap = 0, m = 0;
+    uint32_t *c = NULL;
+    bool ok = true;
+    for (size_t i = 0, k; ok && i < n; i += k) {
+        uint32_t cp = utf8_next((const unsigned char *)s + i, n - i, &k);
+        if (!(ok = grow(e, (void **)&c, &cap, m + 4, sizeof *c))) break;
+        const ap_uni_decomp_row *d;
+        if (cp == CP_INVALID) {
+            c[m++] = RAW_BYTE | (unsigned char)s[i];
+        } else if (cp - H_SBASE < H_SCOUNT) {
+            uint32_t si = cp - H_SBASE;
+            c[m++] = H_LBASE + si / H_NCOUNT;
+            c[m++] = H_VBASE + (si % H_NCOUNT) / H_TCOUNT;
+            if (si % H_TCOUNT) c[m++] = H_TBASE + si % H_TCOUNT;
+        } else if (cp >= 0xC0 && (d = decomp_of(cp))) {
+            for (int j = 0; j < d->n; j++) c[m++] = d->d[j];
+        } else {
+            c[m++] = cp;
+        }
+    }
+    if (ok) ok = canonical_order(c, m);
+    if (ok) m = compose_all(c, m);
+    out->n = 0;
+    for (size_t i = 0; ok && i < m; i++) {
+        char buf[4];
+        if (c[i] & RAW_BYTE) buf[0] = (char)(c[i] & 0xFF);
+        ok = sb_add(e, out, buf, c[i] & RAW_BYTE ? 1 : utf8_put(c[i], buf));
+    }
+    if (ok) ok = grow(e, (void **)&out->p, &out->cap, out->n + 1, 1);   /* a valid pointer even when empty */
+    free(c);
+    return ok;
+}
+
 /* Normalize s into e->seg. Returns AP_OK or an error status. */
-static ap_status normalize(enc *e, const char *s, size_t n, ap_error *err)
+static ap_status normalize(enc *e, const char *s, size_t n)
 {
     const ap_tokenizer *t = e->t;
     e->seg.n = 0;
@@ -1546,9 +1689,9 @@ static ap_status normalize(enc *e, const char *s, size_t n, ap_error *err)
     for (int k = 0; k < t->n_norm; k++) {
         const norm_op *op = &t->norm[k];
         if (op->kind == N_NFC) {
-            if (!nfc_identity(e->seg.p, e->seg.n))
-                return ap_error_set(err, AP_E_UNSUPPORTED, "%s: the NFC normalizer is only implemented for text it "
-                                    "leaves unchanged (this text has combining or decomposable characters)", t->label);
+            if (nfc_identity(e->seg.p, e->seg.n)) continue;
+            if (!nfc_full(e, e->seg.p, e->seg.n, &e->tmp)) return AP_E_NOMEM;
+            sbuf x = e->seg; e->seg = e->tmp; e->tmp = x;
             continue;
         }
         e->tmp.n = 0;
@@ -1654,8 +1797,7 @@ static ap_status encode_segment(enc *e, const char *s, size_t n, bool at_start, 
 {
     const ap_tokenizer *t = e->t;
     if (!n) return AP_OK;
-    ap_status st = normalize(e, s, n, err);
-    if (st) return st == AP_E_NOMEM ? ap_error_set(err, AP_E_NOMEM, "%s: out of memory encoding", t->label) : st;
+    if (normalize(e, s, n)) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory encoding", t->label);
     const char *norm = e->seg.p;   /* stays put: pre-tokenizing and BPE do not touch e->seg */
     size_t nn = e->seg.n, from = 0, ms, me;
     bool ok = true;

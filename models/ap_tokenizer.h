@@ -22,7 +22,7 @@ typedef struct ap_tokenizer ap_tokenizer;
 /* Load and validate a tokenizer.json (path) or a JSON text in memory (label names it in errors).
  * Supported: model.type "BPE" (vocab; merges as "a b" strings or ["a","b"] pairs; byte_fallback; unk_token;
  * fuse_unk; ignore_merges), added_tokens (lstrip/rstrip/single_word/normalized), normalizers Prepend,
- * Replace (plain string pattern), NFC (only text it leaves unchanged) and Sequence; pre-tokenizers Metaspace,
+ * Replace (plain string pattern), NFC and Sequence; pre-tokenizers Metaspace,
  * ByteLevel, Digits, Split (the GPT-2, LLaMA-3 and Qwen2 regexes, behavior Isolated) and Sequence;
  * post-processors TemplateProcessing, ByteLevel, Bert/RobertaProcessing and Sequence; decoders Replace,
  * ByteFallback, Fuse, Strip, ByteLevel, Metaspace and Sequence. Anything else: AP_E_UNSUPPORTED naming the field.

@@ -362,6 +362,46 @@ static void test_byte_level(void)
     }
 }
 
+/* NFC (Qwen2's normalizer) before byte-level BPE: composition, reordering, Hangul, and a long hostile run. */
+static void test_nfc(void)
+{
+    ap_error err = {0};
+    char *js = bl_json(0, 0, 0);
+    char *at = strstr(js, "\"normalizer\":null");
+    const char *nfc = "\"normalizer\":{\"type\":\"NFC\"}";
+    char *js2 = malloc(strlen(js) + strlen(nfc) + 1);
+    sprintf(js2, "%.*s%s%s", (int)(at - js), js, nfc, at + strlen("\"normalizer\":null"));
+    ap_tokenizer *t = parse_or_null(js2, &err);
+    free(js);
+    free(js2);
+    AP_CHECK(t != NULL, "byte-level with an NFC normalizer loads %s", t ? "" : err.msg);
+    if (!t) return;
+    AP_CHECK(ENC_IS(t, "e\xCC\x81", 1, 0xC3, 0xA9), "NFC: e + U+0301 -> U+00E9");
+    AP_CHECK(ENC_IS(t, "\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8", 1, 0xEA, 0xB0, 0x81), "NFC: Hangul L V T -> U+AC01");
+    AP_CHECK(ENC_IS(t, "\xE2\x84\xAB", 1, 0xC3, 0x85), "NFC: the Angstrom sign -> U+00C5");
+    AP_CHECK(ENC_IS(t, "a\xCC\x81\xCC\x96", 1, 0xC3, 0xA1, 0xCC, 0x96), "NFC: marks reordered, then composed");
+    AP_CHECK(ENC_IS(t, "\xFF" "e\xCC\x81", 1, 0xFF, 0xC3, 0xA9), "NFC: an invalid byte passes through");
+    /* 'a' then 200000 marks alternating U+0301 (class 230) and U+0316 (220): reordering sorts the whole run. */
+    size_t marks = 200000, n = 1 + 2 * marks;
+    char *text = malloc(n);
+    text[0] = 'a';
+    for (size_t i = 0; i < marks; i++) {
+        text[1 + 2 * i] = (char)0xCC;
+        text[2 + 2 * i] = (char)(i % 2 ? 0x96 : 0x81);
+    }
+    int32_t *ids = NULL;
+    size_t nids = 0;
+    clock_t c0 = clock();
+    ap_status st = ap_tokenizer_encode(t, text, n, 1, &ids, &nids, &err);
+    double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    AP_CHECK(st == AP_OK && nids == 2 + 2 * (marks - 1) && ids[0] == 0xC3 && ids[1] == 0xA1 && ids[2] == 0xCC &&
+             ids[3] == 0x96 && ids[nids - 1] == 0x81, "NFC of a 400 kB run of marks: %zu ids in %.3f s", nids, secs);
+    AP_CHECK(secs < 10.0, "the long run of marks is sorted in n log n (%.3f s)", secs);
+    free(ids);
+    free(text);
+    ap_tokenizer_free(t);
+}
+
 /* ---- hostile and malformed files */
 
 static void expect_fail(const char *json, size_t len, ap_status want, const char *needle, const char *what)
@@ -477,6 +517,7 @@ int main(void)
     test_metaspace();
     test_whole_text_path();
     test_byte_level();
+    test_nfc();
     test_hostile();
     return aptest_done();
 }
