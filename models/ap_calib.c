@@ -98,33 +98,65 @@ void ap_xacc_reset(ap_xacc *a)
         memset(a->xtx, 0, (size_t)a->in * (size_t)a->in * sizeof(double));
 }
 
-/* Rows are added in chunks of channels kept in L1-friendly strips so the five running arrays stay in cache. */
-static void moments_add(ap_xacc *a, const float *x, int64_t rows)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* static: GCC would export the ifunc of a non-static clone from the shared library */
+#define CLONES static __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES static
+#endif
+
+/* One strip of channels [j0, j1) over all rows: the five running arrays of the strip stay in L1 while the rows
+ * stream past. The inner loop is contiguous and branch-free so it vectorises (float → double converts). */
+CLONES __attribute__((optimize("tree-vectorize"))) void strip_moments(
+    const float *restrict x, int64_t rows, int64_t in, int64_t j0, int64_t j1, double *restrict s1,
+    double *restrict s2, double *restrict s3, double *restrict s4, double *restrict mx)
 {
-    const int64_t in = a->in, strip = 256;
-    for (int64_t j0 = 0; j0 < in; j0 += strip) {
-        int64_t j1 = j0 + strip < in ? j0 + strip : in;
-        double *s1 = a->s1, *s2 = a->s2, *s3 = a->s3, *s4 = a->s4, *mx = a->absmax;
-        for (int64_t r = 0; r < rows; r++) {
-            const float *row = x + r * in;
-            for (int64_t j = j0; j < j1; j++) {
-                double v = row[j], v2 = v * v;
-                s1[j] += v;
-                s2[j] += v2;
-                s3[j] += v2 * v;
-                s4[j] += v2 * v2;
-                double av = fabs(v);
-                mx[j] = av > mx[j] ? av : mx[j];
-            }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict row = x + r * in;
+        for (int64_t j = j0; j < j1; j++) {
+            double v = row[j], v2 = v * v, av = v < 0 ? -v : v;
+            s1[j] += v;
+            s2[j] += v2;
+            s3[j] += v2 * v;
+            s4[j] += v2 * v2;
+            mx[j] = av > mx[j] ? av : mx[j];
         }
     }
 }
 
-ap_status ap_xacc_add(ap_xacc *a, const float *x, int64_t rows, ap_error *err)
+#define STRIP 64
+
+typedef struct moments_job {
+    ap_xacc *a;
+    const float *x;
+    int64_t rows;
+} moments_job;
+
+static void moments_task(void *ud, int64_t task, int thread)
+{
+    (void)thread;
+    moments_job *j = ud;
+    int64_t j0 = task * STRIP, j1 = j0 + STRIP < j->a->in ? j0 + STRIP : j->a->in;
+    strip_moments(j->x, j->rows, j->a->in, j0, j1, j->a->s1, j->a->s2, j->a->s3, j->a->s4, j->a->absmax);
+}
+
+static void moments_add(ap_xacc *a, const float *x, int64_t rows, ap_pool *pool)
+{
+    moments_job job = {a, x, rows};
+    int64_t tasks = (a->in + STRIP - 1) / STRIP;
+    if (pool && tasks > 1 && rows * a->in >= 65536) {
+        ap_pool_run(pool, tasks, moments_task, &job);
+    } else {
+        for (int64_t t = 0; t < tasks; t++)
+            moments_task(&job, t, 0);
+    }
+}
+
+ap_status ap_xacc_add(ap_xacc *a, const float *x, int64_t rows, ap_pool *pool, ap_error *err)
 {
     if (rows <= 0)
         return AP_OK;
-    moments_add(a, x, rows);
+    moments_add(a, x, rows, pool);
     a->n += rows;
     if (!a->xtx)
         return AP_OK;
@@ -253,7 +285,7 @@ void ap_calib_observer(void *ud, int layer, ap_linear_kind which, const float *x
                                  layer + 1, ap_linear_name(which), (long long)in, (long long)a->in);
         return;
     }
-    o->status = ap_xacc_add(a, x, n_rows, &o->err);
+    o->status = ap_xacc_add(a, x, n_rows, o->pool, &o->err);
 }
 
 /* ---- whole model, one-shot ---- */
@@ -305,13 +337,15 @@ ap_status ap_calib_collect(const ap_model *m, const int32_t *ids, int nsamples, 
     s->nsamples = nsamples;
     s->seqlen = seqlen;
     s->tokens = (int64_t)nsamples * seqlen;
+    ap_pool *pool = NULL;
+    st = ap_pool_new(&pool, m->n_threads, err);
     /* Batches outermost: each batch goes through every block, so only one batch of hidden states is alive. */
     for (int b0 = 0; b0 < nsamples && !st; b0 += batch) {
         int nb = nsamples - b0 < batch ? nsamples - b0 : batch;
         ap_batch b = {0};
         st = ap_model_embed(m, ids + (size_t)b0 * seqlen, nb, seqlen, &b, err);
         for (int l = 0; l < s->n_layers && !st; l++) {
-            ap_calib_obs o = {&s->blocks[l], AP_OK, {0}};
+            ap_calib_obs o = {&s->blocks[l], pool, AP_OK, {0}};
             st = ap_model_block(m, l, &b, ap_calib_observer, &o, err);
             if (!st && o.status) {
                 st = o.status;
@@ -323,6 +357,7 @@ ap_status ap_calib_collect(const ap_model *m, const int32_t *ids, int nsamples, 
         if (progress && !st)
             progress(pud, b0 + nb, nsamples);
     }
+    ap_pool_free(pool);
     for (int l = 0; l < s->n_layers && !st; l++)
         st = ap_block_stats_finish(&s->blocks[l], err);
     if (st) {

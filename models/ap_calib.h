@@ -9,6 +9,7 @@
 
 #include "ap_error.h"
 #include "ap_model.h"
+#include "ap_threads.h"
 
 /* The four distinct inputs of a decoder block: q/k/v read the attention input, gate/up the MLP input. */
 typedef enum { AP_IN_ATTN, AP_IN_O, AP_IN_MLP, AP_IN_DOWN, AP_IN_COUNT } ap_input_kind;
@@ -33,8 +34,9 @@ typedef struct ap_xacc {
 ap_status ap_xacc_init(ap_xacc *a, int64_t in, int hessian, ap_error *err);
 void ap_xacc_free(ap_xacc *a);
 void ap_xacc_reset(ap_xacc *a);
-/* Add x [rows, in] (borrowed). The Hessian part goes through BLAS ssyrk in float per call, then into double. */
-ap_status ap_xacc_add(ap_xacc *a, const float *x, int64_t rows, ap_error *err);
+/* Add x [rows, in] (borrowed). The moments are split over pool's threads by strips of channels (pool may be NULL:
+ * this thread only); the Hessian part goes through BLAS ssyrk in float per call, then into double. */
+ap_status ap_xacc_add(ap_xacc *a, const float *x, int64_t rows, ap_pool *pool, ap_error *err);
 /* Hessian 2/n · XᵀX as SparseGPT wants it, into H [in, in] (caller's). Needs a->xtx. */
 void ap_xacc_hessian(const ap_xacc *a, double *H);
 
@@ -71,6 +73,7 @@ ap_status ap_block_stats_finish(ap_block_stats *b, ap_error *err);
  * Inputs shared by q/k/v and gate/up are accumulated once (at q and gate). The first error is kept in err. */
 typedef struct ap_calib_obs {
     ap_block_stats *stats;
+    ap_pool *pool;               /* borrowed, may be NULL */
     ap_status status;
     ap_error err;
 } ap_calib_obs;

@@ -230,7 +230,7 @@ ap_status ap_prune_oneshot(ap_model *m, const ap_calib_stats *st, const ap_prune
 
 /* Run block l over all windows of hidden (in place), batch by batch, with an optional observer. */
 static ap_status run_block(const ap_model *m, int l, float *hidden, int nsamples, int seqlen, int batch, float *copy,
-                           ap_block_stats *bs, ap_error *err)
+                           ap_block_stats *bs, ap_pool *pool, ap_error *err)
 {
     size_t per_win = (size_t)seqlen * (size_t)m->cfg.hidden;
     for (int b0 = 0; b0 < nsamples; b0 += batch) {
@@ -241,7 +241,7 @@ static ap_status run_block(const ap_model *m, int l, float *hidden, int nsamples
             /* statistics pass: the block's output is not kept, so it runs on a copy */
             memcpy(copy, h, (size_t)nb * per_win * sizeof *copy);
             ap_batch b = {nb, seqlen, copy};
-            ap_calib_obs obs = {bs, AP_OK, {0}};
+            ap_calib_obs obs = {bs, pool, AP_OK, {0}};
             st = ap_model_block(m, l, &b, ap_calib_observer, &obs, err);
             if (!st && obs.status) {
                 st = obs.status;
@@ -278,6 +278,7 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
     ap_block_stats bs;
     ap_batch all = {0};
     float *copy = NULL;
+    ap_pool *pool = NULL;
     int have_s = 0, have_bs = 0;
     rc = scratch_init(&s, m, hess, err);
     have_s = !rc;
@@ -285,6 +286,8 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
         rc = ap_block_stats_init(&bs, m, hess, err);
         have_bs = !rc;
     }
+    if (!rc)
+        rc = ap_pool_new(&pool, m->n_threads, err);
     if (!rc) {
         copy = malloc((size_t)batch * (size_t)seqlen * (size_t)m->cfg.hidden * sizeof *copy);
         if (!copy)
@@ -298,7 +301,7 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
     for (int l = 0; l < m->cfg.n_layers && !rc; l++) {
         double tc = now_s();
         ap_block_stats_reset(&bs);
-        rc = run_block(m, l, all.h, nsamples, seqlen, batch, copy, &bs, err);
+        rc = run_block(m, l, all.h, nsamples, seqlen, batch, copy, &bs, pool, err);
         if (!rc)
             rc = ap_block_stats_finish(&bs, err);
         rep->t_calib += now_s() - tc;
@@ -310,12 +313,13 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
         /* the last block's output feeds nothing that is pruned */
         if (!rc && l + 1 < m->cfg.n_layers) {
             tf = now_s();
-            rc = run_block(m, l, all.h, nsamples, seqlen, batch, NULL, NULL, err);
+            rc = run_block(m, l, all.h, nsamples, seqlen, batch, NULL, NULL, NULL, err);
             rep->t_forward += now_s() - tf;
         }
     }
     free(all.h);
     free(copy);
+    ap_pool_free(pool);
     if (have_bs)
         ap_block_stats_free(&bs);
     if (have_s)

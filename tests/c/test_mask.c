@@ -163,8 +163,8 @@ static void test_moments(void)
     ap_xacc a;
     ap_error err;
     ap_xacc_init(&a, IN, 1, &err);
-    ap_xacc_add(&a, x, 100, &err);
-    ap_xacc_add(&a, x + 100 * IN, N - 100, &err);
+    ap_xacc_add(&a, x, 100, NULL, &err);
+    ap_xacc_add(&a, x + 100 * IN, N - 100, NULL, &err);
     ap_xderived d;
     ap_xderived_make(&d, &a, &err);
     int ok = a.n == N;
