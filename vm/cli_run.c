@@ -77,7 +77,11 @@ int ap_cli_run(int argc, char **argv)
         fprintf(stderr, "autoprune run: %s\n", lua_tostring(L, -1));
         status = AP_EXIT_FAIL;
     } else {
-        luaL_checkstack(L, n_args + 1, "too many arguments");
+        if (!lua_checkstack(L, n_args + 1)) {
+            fprintf(stderr, "autoprune run: too many arguments (%d)\n", n_args);
+            lua_close(L);
+            return AP_EXIT_USAGE;
+        }
         for (int k = 1; k <= n_args; k++)
             lua_pushstring(L, argv[i + k]);
         if (lua_pcall(L, n_args, 0, 1) != LUA_OK) {
