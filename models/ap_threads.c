@@ -70,7 +70,8 @@ ap_status ap_pool_new(ap_pool **out, int n_threads, ap_error *err)
 {
     *out = NULL;
     if (n_threads <= 0) n_threads = ap_cpu_count();
-    if (n_threads > 1024) return ap_error_set(err, AP_E_ARG, "thread pool: %d threads is too many (max 1024)", n_threads);
+    if (n_threads > 1024)
+        return ap_error_set(err, AP_E_ARG, "thread pool: %d threads is too many (max 1024)", n_threads);
     ap_pool *p = calloc(1, sizeof *p);
     if (!p) return ap_error_set(err, AP_E_NOMEM, "thread pool: out of memory");
     p->tid = calloc((size_t)n_threads, sizeof *p->tid);

@@ -74,6 +74,7 @@ static int parse_args(int argc, char **argv, eval_opts *o)
         if (rc) return rc;
         i++;
     }
+    if (o->threads > 1024) return ap_cli_usage_error("eval", usage_line, "--threads %lld: at most 1024", o->threads);
     if (o->text && o->ids_file) return ap_cli_usage_error("eval", usage_line, "--text and --ids exclude each other");
     return 0;
 }
@@ -237,8 +238,8 @@ int ap_cli_eval(int argc, char **argv)
     if (rc) return rc;
     char mbuf[4096], tbuf[4096];
     if (!o.model) o.model = ap_cli_datapath(mbuf, sizeof mbuf, "models/ap-tiny");
-    const char *text = o.text ? o.text : o.ids_file ? o.ids_file
-                                                    : ap_cli_datapath(tbuf, sizeof tbuf, "data/wikitext-2-raw/wiki.test.raw");
+    const char *text = o.text ? o.text : o.ids_file;
+    if (!text) text = ap_cli_datapath(tbuf, sizeof tbuf, "data/wikitext-2-raw/wiki.test.raw");
     ap_model *m = NULL;
     ap_error err = {0};
     if (ap_model_load(&m, o.model, &err)) {
