@@ -269,8 +269,8 @@ static void read_limits(lua_State *L, int idx, ap_limits *l)
     }
 }
 
-/* ap.metric(spec [, limits]): spec is source text (it holds a newline or "return"), a file, or the NAME of
- * lua/metrics/NAME.lua under the data dir. Loads it in a sandbox at once; raises the load error. */
+/* ap.metric(spec [, limits]): spec is an existing file, else source text (it holds a newline or "return"), else
+ * the NAME of lua/metrics/NAME.lua under the data dir. Loads it in a sandbox at once; raises the load error. */
 static int ap_metric(lua_State *L)
 {
     const char *spec = luaL_checkstring(L, 1);
@@ -290,10 +290,10 @@ static int ap_metric(lua_State *L)
         return luaL_error(L, "out of memory");
     int st;
     char path[4096];
-    if (strchr(spec, '\n') || strstr(spec, "return")) {
-        st = ap_sandbox_load_string(*p, spec, 0, "metric");
-    } else if (file_exists(spec)) {
+    if (!strchr(spec, '\n') && file_exists(spec)) {
         st = ap_sandbox_load_file(*p, spec);
+    } else if (strchr(spec, '\n') || strstr(spec, "return")) {
+        st = ap_sandbox_load_string(*p, spec, 0, "metric");
     } else {
         char rel[600];
         snprintf(rel, sizeof rel, "lua/metrics/%s.lua", spec);
