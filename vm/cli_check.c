@@ -28,6 +28,7 @@ static const char HELP[] =
     "  --tensor-bytes N   tensor memory limit (default 16 x W's bytes + 64M)\n"
     "  --work N           element operations in tensor primitives (default 256 x numel(W) + 1e8)\n"
     "  --output N         bytes print() may write (default 64k)\n"
+    "  --                 end of options (a file name may then start with -)\n"
     "  -h, --help         this text\n"
     "\n"
     "Exit status: 0 all valid, 1 a script is invalid or broke a limit (one line on stderr:\n"
@@ -290,9 +291,14 @@ int ap_cli_check(int argc, char **argv)
     int n_files = 0;
     if (!files)
         return AP_EXIT_FAIL;
+    int options = 1;                       /* until "--" */
     for (int i = 1; i < argc; i++) {
         int r;
-        if (ap_cli_is_help(argv[i])) {
+        if (!options || argv[i][0] != '-' || argv[i][1] == '\0') {
+            files[n_files++] = argv[i];
+        } else if (strcmp(argv[i], "--") == 0) {
+            options = 0;
+        } else if (ap_cli_is_help(argv[i])) {
             fputs("usage: ", stdout);
             puts(USAGE);
             fputs(HELP, stdout);
@@ -317,11 +323,9 @@ int ap_cli_check(int argc, char **argv)
                 free(files);
                 return ap_cli_usage_error("check", USAGE, "%s needs a positive number", argv[i]);
             }
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+        } else {
             free(files);
             return ap_cli_usage_error("check", USAGE, "unknown option '%s'", argv[i]);
-        } else {
-            files[n_files++] = argv[i];
         }
     }
     if (n_files == 0) {
