@@ -68,6 +68,8 @@ def main():
           "progress bar with rate and ETA on a terminal (%r)" % bar[-80:])
     for args, code, what in (([], 0, "--help"), (["--seqlen", "513"], 2, "--seqlen above max_position_embeddings"),
                              (["--seqlen", "x"], 2, "a non-numeric --seqlen"), (["--bogus"], 2, "an unknown option"),
+                             (["--threads", "5000"], 2, "--threads 5000"),
+                             (["--text", "a", "--ids", "b"], 2, "--text with --ids"),
                              (["--model", "/nonexistent"], 1, "a missing model folder"),
                              (["--text", "/nonexistent"], 1, "a missing text file")):
         a = ["--help"] if what == "--help" else args
