@@ -178,7 +178,8 @@ function S.evaluate(c)
                                group = config.group, alloc = c.alloc, stats = S.stats }
     local ev = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
     if not config.isolate then S.model:reset() end
-    return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds }
+    return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds,
+             layers = c.origin == "seed" and pr.layers or nil }
   end
   local t0 = S.rec:now()
   local ok, res
@@ -196,7 +197,7 @@ function S.evaluate(c)
   end
   c.seconds = S.rec:now() - t0
   if ok and type(res) == "table" and type(res.ppl) == "number" and res.ppl == res.ppl and res.ppl < math.huge then
-    c.status, c.fitness, c.realised = "ok", res.ppl, res.realised
+    c.status, c.fitness, c.realised, c.layers = "ok", res.ppl, res.realised, res.layers
     c.scores[tostring(config.sparsity)] = res.ppl
   else
     c.status = "failed"
@@ -392,6 +393,20 @@ function S.run_generation(generation, proposals)
   S.archive:save(config.run_dir .. "/archive.json")
 end
 
+-- facts.json: the model's per-layer statistics and the per-layer sparsity each allocation gave the seed metrics,
+-- for report.html (autoprune report) and for anyone comparing allocations.
+function S.write_facts()
+  local allocations = {}
+  for _, c in ipairs(S.archive.candidates) do
+    if c.origin == "seed" and c.layers and not allocations[c.alloc or "uniform"] then
+      allocations[c.alloc or "uniform"] = c.layers
+    end
+  end
+  Record.write_atomic(config.run_dir .. "/facts.json", ap.json.encode({
+    model = config.model, sparsity = config.sparsity, info = S.model:info(), dense_valid_ppl = S.dense.ppl,
+    facts = S.facts, allocations = allocations }, true))
+end
+
 function S.final()
   local best = S.archive:best()
   if not best then return end
@@ -433,6 +448,7 @@ local function main(args)
     stop = S.run_generation(generation, proposals)
   end
   if stop then print("search stopped: " .. stop) end
+  S.write_facts()
   if stop ~= "interrupted" then S.final() end
   S.rec:write_report(S.archive, config, { dense_ppl = S.dense.ppl, generations = S.generations, final = S.final_result })
   S.rec:event("end", { reason = stop or "done", candidates = #S.archive.candidates, tokens = S.tokens })

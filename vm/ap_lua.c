@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ap_check.h"
 #include "ap_paths.h"
+#include "ap_score.h"
 #include "ap_safetensors.h"
 #include "ap_sandbox.h"
 #include "ap_tensor.h"
@@ -306,6 +308,66 @@ static int ap_metric(lua_State *L)
     return 1;
 }
 
+/* ap.check(spec [, limits]) -> {ok = true, group = "row"|"layer", usage = {...}} or
+ * {ok = false, kind = ..., message = ..., line = N|nil}: exactly what `autoprune check` decides, never raising for a
+ * bad script (only for a bad argument), so a controller can check untrusted candidates in a loop. */
+static int ap_check_fn(lua_State *L)
+{
+    const char *spec = luaL_checkstring(L, 1);
+    ap_limits lim;
+    read_limits(L, 2, &lim);
+    char path[4096];
+    int is_source = 0;
+    ap_error err;
+    if (ap_metric_resolve(spec, &is_source, path, sizeof path, &err) != AP_OK) {
+        lua_createtable(L, 0, 3);
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "ok");
+        lua_pushstring(L, ap_status_name(err.code));
+        lua_setfield(L, -2, "kind");
+        lua_pushstring(L, err.msg);
+        lua_setfield(L, -2, "message");
+        return 1;
+    }
+    ap_sandbox *sb = ap_sandbox_new(&lim);
+    if (!sb)
+        return luaL_error(L, "out of memory");
+    ap_usage u;
+    int kind = ap_check_metric(sb, is_source ? NULL : path, spec, 0, "metric", NULL, &u);
+    const char *msg = "out of memory";
+    int line = 0;
+    if (kind != AP_KIND_NOMEM)
+        ap_sandbox_error(sb, &msg, &line);
+    lua_createtable(L, 0, 5);
+    lua_pushboolean(L, kind == AP_KIND_OK);
+    lua_setfield(L, -2, "ok");
+    if (kind == AP_KIND_OK) {
+        lua_pushstring(L, ap_sandbox_group(sb));
+        lua_setfield(L, -2, "group");
+    } else {
+        lua_pushstring(L, ap_kind_name(kind));
+        lua_setfield(L, -2, "kind");
+        lua_pushstring(L, msg);
+        lua_setfield(L, -2, "message");
+        if (line > 0) {
+            lua_pushinteger(L, line);
+            lua_setfield(L, -2, "line");
+        }
+    }
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)u.instructions);
+    lua_setfield(L, -2, "instructions");
+    lua_pushinteger(L, (lua_Integer)u.work);
+    lua_setfield(L, -2, "work");
+    lua_pushnumber(L, u.wall_ms);
+    lua_setfield(L, -2, "wall_ms");
+    lua_pushinteger(L, (lua_Integer)u.peak_tensor_bytes);
+    lua_setfield(L, -2, "peak_tensor_bytes");
+    lua_setfield(L, -2, "usage");
+    ap_sandbox_free(sb);
+    return 1;
+}
+
 /* A [1, in] statistic from X: a tensor with in elements, or nil. */
 static const float *x_stat(lua_State *L, int64_t in, const char *name)
 {
@@ -441,7 +503,7 @@ int ap_lua_open_ap(lua_State *L)
     };
     static const luaL_Reg funcs[] = {
         {"load_tensors", ap_load_tensors}, {"save_tensors", ap_save_tensors},
-        {"metric", ap_metric}, {"datadir", ap_datadir_fn}, {NULL, NULL},
+        {"metric", ap_metric}, {"check", ap_check_fn}, {"datadir", ap_datadir_fn}, {NULL, NULL},
     };
     luaL_newlib(L, methods);
     lua_setfield(L, LUA_REGISTRYINDEX, "ap.metric.methods");

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# tests/search/test_search_offline.sh — an offline GCoT search (symbolic proposer) on the shipped model: it finishes,
+# writes events.jsonl / archive.json / best.lua / report.md / facts.json, evaluates duplicates once, never reads the
+# test file for selection, and --resume continues a finished run without re-evaluating anything.
+set -u
+AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
+PY=/usr/bin/python3
+cd "$AP_ROOT"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0 failed=0
+check() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
+
+args=(run lua/search.lua --name s1 --runs-dir "$tmp" --generations 2 --population 4 --nsamples 8
+      --proxy-windows 2 --allocs uniform,sdsa --no-final --seed 7)
+"$AUTOPRUNE" "${args[@]}" >"$tmp/out1" 2>"$tmp/err1"
+rc=$?
+check "offline search exits 0 (stderr: $(head -c 300 "$tmp/err1"))" '[ $rc -eq 0 ]'
+run=$tmp/s1
+for f in events.jsonl archive.json best.lua report.md facts.json; do
+    check "run folder has $f" "[ -s '$run/$f' ]"
+done
+check "stdout says where the report is" "grep -q 'report: .*s1/report.md' '$tmp/out1'"
+check "best.lua passes autoprune check" "'$AUTOPRUNE' check '$run/best.lua' >/dev/null 2>&1"
+
+$PY - "$run" >"$tmp/py" 2>&1 <<'PYEOF'
+import json, sys
+run = sys.argv[1]
+events = [json.loads(l) for l in open(run + "/events.jsonl")]
+arch = json.load(open(run + "/archive.json"))
+cands = arch["candidates"]
+kinds = {e["type"] for e in events}
+def ok(cond, what):
+    print(("ok" if cond else "not ok") + " - " + what)
+ok({"start", "dense", "candidate", "check", "evaluation", "generation", "end"} <= kinds, "event kinds: %s" % sorted(kinds))
+ok(len(cands) >= 6 + 4, "seeds (3 metrics x 2 allocations) plus 2 generations: %d candidates" % len(cands))
+seeds = [c for c in cands if c["origin"] == "seed"]
+ok(len(seeds) == 6 and {c["alloc"] for c in seeds} == {"uniform", "sdsa"}, "six seed candidates over both allocations")
+evals = [e for e in events if e["type"] == "evaluation"]
+ok(len(evals) == len({e["id"] for e in evals}), "every candidate evaluated once")
+ok(all(c["status"] in ("ok", "failed") for c in cands), "no candidate left unevaluated")
+good = [c for c in cands if c["status"] == "ok"]
+ok(all(c["fitness"] > 1 for c in good), "fitness values are perplexities")
+best = min(good, key=lambda c: (c["fitness"], c["id"]))
+ok(open(run + "/best.lua").read().endswith(best["code"]), "best.lua holds the best candidate's code")
+sym = [c for c in cands if c["origin"] == "symbolic"]
+ok(all(c.get("parents") for c in sym if c["generation"] > 0), "symbolic candidates record their parents")
+facts = json.load(open(run + "/facts.json"))
+ok(len(facts["facts"]) == 4 * 7 and set(facts["allocations"]) == {"uniform", "sdsa"}, "facts.json: 28 linears, both allocations")
+start = [e for e in events if e["type"] == "start"][0]
+ok("test" not in json.dumps([e for e in events if e["type"] in ("dense", "evaluation")]) and
+   start["config"]["valid"].endswith("wiki.valid.raw"), "selection uses the validation file")
+PYEOF
+while read -r line; do
+    case "$line" in
+        "ok - "*) check "${line#ok - }" true ;;
+        "not ok - "*) check "${line#not ok - }" false ;;
+        *) echo "# $line" ;;
+    esac
+done <"$tmp/py"
+
+before=$(grep -c '"type":"evaluation"' "$run/events.jsonl")
+"$AUTOPRUNE" run lua/search.lua --resume s1 --runs-dir "$tmp" --generations 2 --population 4 --nsamples 8 \
+    --proxy-windows 2 --allocs uniform,sdsa --no-final --seed 7 >"$tmp/out2" 2>"$tmp/err2"
+rc=$?
+after=$(grep -c '"type":"evaluation"' "$run/events.jsonl")
+check "resuming a finished run exits 0" '[ $rc -eq 0 ]'
+check "resuming a finished run evaluates nothing again ($before -> $after)" '[ "$before" -eq "$after" ]'
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
