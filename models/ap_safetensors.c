@@ -15,6 +15,9 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#ifdef __clang__
+#include <cpuid.h>
+#endif
 #define AP_HAVE_F16C_PATH 1
 #endif
 
@@ -140,7 +143,13 @@ __attribute__((target("avx,f16c"))) static size_t f32_to_f16_f16c(const float *s
 static int have_f16c(void)
 {
     __builtin_cpu_init();
+#ifdef __clang__
+    /* clang 14's __builtin_cpu_supports does not know "f16c": CPUID leaf 1, ECX bit 29 (AVX covers OS support) */
+    unsigned a, b, c, d;
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1u);
+#else
     return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+#endif
 }
 #else
 static size_t f16_to_f32_f16c(const unsigned char *p, float *dst, size_t n) { (void)p; (void)dst; (void)n; return 0; }
