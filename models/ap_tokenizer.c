@@ -12,106 +12,11 @@
 #include <cjson/cJSON.h>
 
 #include "ap_json.h"
-#include "ap_tokenizer_unicode.h"
+#include "ap_unicode.h"
 
 #define MAX_OPS 16          /* steps of a normalizer / pre-tokenizer / decoder sequence */
 #define MAX_TEMPLATE 16     /* special ids the post-processor puts before or after the sequence */
 #define MAX_SHORT 64        /* Prepend / Replace / Metaspace strings */
-
-/* ---------------------------------------------------------------- UTF-8 and character classes */
-
-#define CP_INVALID 0xFFFFFFFFu
-
-/* The character at s[0..n): its code point and byte length. A byte that starts no valid sequence (RFC 3629) is
- * CP_INVALID of length 1, so every byte of any input belongs to exactly one character. */
-static uint32_t utf8_next(const unsigned char *s, size_t n, size_t *clen)
-{
-    unsigned c = s[0];
-    *clen = 1;
-    if (c < 0x80) return c;
-    size_t k;
-    unsigned lo = 0x80, hi = 0xBF;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 2, cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3, cp = c & 0x0F;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4, cp = c & 0x07;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else {
-        return CP_INVALID;
-    }
-    if (n < k || s[1] < lo || s[1] > hi) return CP_INVALID;
-    cp = (cp << 6) | (s[1] & 0x3F);
-    for (size_t i = 2; i < k; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF) return CP_INVALID;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    *clen = k;
-    return cp;
-}
-
-static size_t utf8_put(uint32_t cp, char *o)
-{
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Is the whole of s[0..n) valid UTF-8? */
-static bool utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0, k; i < n; i += k)
-        if (utf8_next((const unsigned char *)s + i, n - i, &k) == CP_INVALID) return false;
-    return true;
-}
-
-enum { CL_OTHER, CL_LETTER, CL_NUMBER, CL_SPACE };
-
-static bool in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < r[mid][0]) hi = mid;
-        else if (cp > r[mid][1]) lo = mid + 1;
-        else return true;
-    }
-    return false;
-}
-
-/* The Unicode White_Space property: what \s matches in the regex engines the tokenizers use. */
-static bool is_white_space(uint32_t cp)
-{
-    if (cp < 0x80) return cp == ' ' || (cp >= 9 && cp <= 13);
-    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
-/* The class of a code point for the split regexes: \p{L}, \p{N}, \s or anything else. */
-static int cp_class(uint32_t cp)
-{
-    if (cp < 0x80) {
-        if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return CL_LETTER;
-        if (cp >= '0' && cp <= '9') return CL_NUMBER;
-        return is_white_space(cp) ? CL_SPACE : CL_OTHER;
-    }
-    if (cp == CP_INVALID) return CL_OTHER;
-    if (is_white_space(cp)) return CL_SPACE;
-    if (in_ranges(ap_uni_letter, sizeof ap_uni_letter / sizeof ap_uni_letter[0], cp)) return CL_LETTER;
-    if (in_ranges(ap_uni_number, sizeof ap_uni_number / sizeof ap_uni_number[0], cp)) return CL_NUMBER;
-    return CL_OTHER;
-}
 
 /* ---------------------------------------------------------------- hash maps */
 
@@ -262,7 +167,7 @@ static void bytelevel_init(ap_tokenizer *t)
     for (int b = 0; b < 256; b++) {
         bool keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
         uint32_t cp = keep ? (uint32_t)b : (uint32_t)next++;
-        t->bl_len[b] = (uint8_t)utf8_put(cp, t->bl_char[b]);
+        t->bl_len[b] = (uint8_t)ap_utf8_put(cp, t->bl_char[b]);
         t->bl_back[cp] = (int16_t)b;
     }
 }
@@ -701,7 +606,7 @@ static ap_status load_replacement(loader *L, const cJSON *p, const char *where, 
     if (st) return st;
     if (!present) { memcpy(buf, "\xE2\x96\x81", 4); *len = 3; }
     size_t k;
-    if (*len == 0 || *len > 4 || utf8_next((const unsigned char *)buf, *len, &k) == CP_INVALID || k != *len)
+    if (*len == 0 || *len > 4 || ap_utf8_next((const unsigned char *)buf, *len, &k) == AP_CP_INVALID || k != *len)
         return FAIL(L, AP_E_FORMAT, "%s: %s.replacement: expected one character", L->label, where);
     memcpy(rep, buf, *len + 1);
     return AP_OK;
@@ -946,9 +851,9 @@ static void find_joins(ap_tokenizer *t)
         if (m->key == KEY_EMPTY) continue;
         const unsigned char *p = (const unsigned char *)t->piece[m->b];
         size_t n = t->piece_len[m->b], k;
-        uint32_t prev = utf8_next(p, n, &k);
+        uint32_t prev = ap_utf8_next(p, n, &k);
         for (size_t j = k; j < n; j += k) {
-            uint32_t cp = utf8_next(p + j, n - j, &k);
+            uint32_t cp = ap_utf8_next(p + j, n - j, &k);
             if (t->join_used >= MAX_JOINS || !join_add(t, (uint64_t)prev << 21 | cp)) return;
             prev = cp;
         }
@@ -1193,7 +1098,7 @@ static bool initial_symbols(enc *e, const char *s, size_t n, size_t *nsym)
             cl = 1;
             id = t->ascii_id[c0];
         } else {
-            utf8_next((const unsigned char *)s + i, n - i, &cl);
+            ap_utf8_next((const unsigned char *)s + i, n - i, &cl);
             id = vocab_find(t, s + i, cl);
         }
         if (id >= 0) {
@@ -1285,8 +1190,8 @@ static bool bpe_piece(enc *e, const char *s, size_t n)
             k = 1, cp = c0;
             in_vocab = t->ascii_id[c0] >= 0;
         } else {
-            cp = utf8_next((const unsigned char *)s + i, n - i, &k);
-            in_vocab = cp != CP_INVALID && vocab_find(t, s + i, k) >= 0;
+            cp = ap_utf8_next((const unsigned char *)s + i, n - i, &k);
+            in_vocab = cp != AP_CP_INVALID && vocab_find(t, s + i, k) >= 0;
         }
         if (prev_vocab && in_vocab && !u64map_get(&t->join, (uint64_t)prev << 21 | cp)) {
             if (!bpe_word(e, s + start, i - start)) return false;
@@ -1328,7 +1233,7 @@ static size_t run_of(const uint8_t *cl, size_t i, size_t n, int c)
  * character of a run of two or more (that last one goes with the next word), else the single character. */
 static size_t match_space_tail(const uint8_t *cl, size_t i, size_t n)
 {
-    size_t q = run_of(cl, i, n, CL_SPACE);
+    size_t q = run_of(cl, i, n, AP_UC_SPACE);
     if (q == n || q - i < 2) return q - i;
     return q - 1 - i;
 }
@@ -1339,7 +1244,7 @@ static size_t match_gpt2(const uint32_t *cp, const uint8_t *cl, size_t i, size_t
 {
     size_t k = match_contraction(cp, i, n, false);
     if (k) return k;
-    static const int word[] = {CL_LETTER, CL_NUMBER, CL_OTHER};
+    static const int word[] = {AP_UC_LETTER, AP_UC_NUMBER, AP_UC_OTHER};
     for (int w = 0; w < 3; w++) {
         if (cp[i] == ' ' && i + 1 < n && cl[i + 1] == word[w]) return run_of(cl, i + 1, n, word[w]) - i;
         if (cl[i] == word[w]) return run_of(cl, i, n, word[w]) - i;
@@ -1353,22 +1258,22 @@ static size_t match_llama3(const uint32_t *cp, const uint8_t *cl, size_t i, size
 {
     size_t k = match_contraction(cp, i, n, true);
     if (k) return k;
-    if (cl[i] == CL_LETTER) return run_of(cl, i, n, CL_LETTER) - i;
-    if (cp[i] != '\r' && cp[i] != '\n' && cl[i] != CL_NUMBER && i + 1 < n && cl[i + 1] == CL_LETTER)
-        return run_of(cl, i + 1, n, CL_LETTER) - i;
-    if (cl[i] == CL_NUMBER) {
+    if (cl[i] == AP_UC_LETTER) return run_of(cl, i, n, AP_UC_LETTER) - i;
+    if (cp[i] != '\r' && cp[i] != '\n' && cl[i] != AP_UC_NUMBER && i + 1 < n && cl[i + 1] == AP_UC_LETTER)
+        return run_of(cl, i + 1, n, AP_UC_LETTER) - i;
+    if (cl[i] == AP_UC_NUMBER) {
         size_t e = i;
-        while (e < n && e - i < max_digits && cl[e] == CL_NUMBER) e++;
+        while (e < n && e - i < max_digits && cl[e] == AP_UC_NUMBER) e++;
         return e - i;
     }
-    size_t s = (cp[i] == ' ' && i + 1 < n && cl[i + 1] == CL_OTHER) ? i + 1 : i;
-    if (cl[s] == CL_OTHER) {
-        size_t e = run_of(cl, s, n, CL_OTHER);
+    size_t s = (cp[i] == ' ' && i + 1 < n && cl[i + 1] == AP_UC_OTHER) ? i + 1 : i;
+    if (cl[s] == AP_UC_OTHER) {
+        size_t e = run_of(cl, s, n, AP_UC_OTHER);
         while (e < n && (cp[e] == '\r' || cp[e] == '\n')) e++;
         return e - i;
     }
     /* \s*[\r\n]+: greedy \s* backs off to the last line break of the whitespace run. */
-    size_t q = run_of(cl, i, n, CL_SPACE), last = SIZE_MAX;
+    size_t q = run_of(cl, i, n, AP_UC_SPACE), last = SIZE_MAX;
     for (size_t j = i; j < q; j++)
         if (cp[j] == '\r' || cp[j] == '\n') last = j;
     if (last != SIZE_MAX) return last + 1 - i;
@@ -1390,8 +1295,8 @@ static size_t decode_chars(enc *e, const char *s, size_t n)
     }
     size_t m = 0;
     for (size_t i = 0, k; i < n; i += k, m++) {
-        e->cps[m] = utf8_next((const unsigned char *)s + i, n - i, &k);
-        e->cls[m] = (uint8_t)cp_class(e->cps[m]);
+        e->cps[m] = ap_utf8_next((const unsigned char *)s + i, n - i, &k);
+        e->cls[m] = (uint8_t)ap_unicode_class(e->cps[m]);
         e->offs[m] = i;
     }
     e->offs[m] = n;
@@ -1414,12 +1319,12 @@ static size_t cut_regex(const pre_op *op, const uint32_t *cp, const uint8_t *cl,
 static size_t cut_digits(const pre_op *op, const uint32_t *cp, const uint8_t *cl, size_t i, size_t n)
 {
     (void)cp;
-    if (cl[i] != CL_NUMBER) {
+    if (cl[i] != AP_UC_NUMBER) {
         size_t j = i;
-        while (j < n && cl[j] != CL_NUMBER) j++;
+        while (j < n && cl[j] != AP_UC_NUMBER) j++;
         return j - i;
     }
-    return op->individual ? 1 : run_of(cl, i, n, CL_NUMBER) - i;
+    return op->individual ? 1 : run_of(cl, i, n, AP_UC_NUMBER) - i;
 }
 
 static bool split_pieces(enc *e, const pre_op *op, cut_fn cut)
@@ -1461,7 +1366,7 @@ static bool pre_metaspace(enc *e, const pre_op *op, bool at_start)
                 !pl_cut(e, &e->pb))
                 return false;
             size_t k = 1;
-            utf8_next((const unsigned char *)e->tmp.p + i, e->tmp.n - i, &k);
+            ap_utf8_next((const unsigned char *)e->tmp.p + i, e->tmp.n - i, &k);
             if (!sb_add(e, &e->pb.text, e->tmp.p + i, k)) return false;
             i += k;
         }
@@ -1523,163 +1428,6 @@ static bool pre_tokenize(enc *e, const char *s, size_t n, bool at_start)
 
 /* ---------------------------------------------------------------- encoding: normalizers */
 
-/* ---- NFC (Unicode canonical composition), from the tables generated into ap_tokenizer_unicode.h */
-
-/* A text without any "unsafe" code point (combining marks, second halves of compositions, decomposing
- * characters) is its own NFC: the common case is one scan. Invalid bytes pass through. */
-static bool nfc_identity(const char *s, size_t n)
-{
-    for (size_t i = 0, k; i < n; i += k) {
-        if ((unsigned char)s[i] < 0x80) { k = 1; continue; }
-        uint32_t cp = utf8_next((const unsigned char *)s + i, n - i, &k);
-        if (cp >= 0x300 && cp != CP_INVALID &&
-            in_ranges(ap_uni_nfc_unsafe, sizeof ap_uni_nfc_unsafe / sizeof ap_uni_nfc_unsafe[0], cp))
-            return false;
-    }
-    return true;
-}
-
-#define RAW_BYTE 0x80000000u   /* an invalid byte carried through NFC unchanged: class 0, composes with nothing */
-enum { H_SBASE = 0xAC00, H_LBASE = 0x1100, H_VBASE = 0x1161, H_TBASE = 0x11A7, H_LCOUNT = 19, H_VCOUNT = 21,
-       H_TCOUNT = 28, H_NCOUNT = 588, H_SCOUNT = 11172 };
-
-static int ccc_of(uint32_t cp)
-{
-    if (cp < 0x300 || cp & RAW_BYTE) return 0;
-    size_t lo = 0, hi = sizeof ap_uni_ccc / sizeof ap_uni_ccc[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < ap_uni_ccc[mid].lo) hi = mid;
-        else if (cp > ap_uni_ccc[mid].hi) lo = mid + 1;
-        else return ap_uni_ccc[mid].ccc;
-    }
-    return 0;
-}
-
-static const ap_uni_decomp_row *decomp_of(uint32_t cp)
-{
-    size_t lo = 0, hi = sizeof ap_uni_decomp / sizeof ap_uni_decomp[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < ap_uni_decomp[mid].cp) hi = mid;
-        else if (cp > ap_uni_decomp[mid].cp) lo = mid + 1;
-        else return &ap_uni_decomp[mid];
-    }
-    return NULL;
-}
-
-/* The primary composite of a + b, or 0. */
-static uint32_t compose_pair(uint32_t a, uint32_t b)
-{
-    if (a - H_LBASE < H_LCOUNT && b - H_VBASE < H_VCOUNT)
-        return H_SBASE + ((a - H_LBASE) * H_VCOUNT + (b - H_VBASE)) * H_TCOUNT;
-    if (a - H_SBASE < H_SCOUNT && (a - H_SBASE) % H_TCOUNT == 0 && b - H_TBASE - 1 < H_TCOUNT - 1)
-        return a + (b - H_TBASE);
-    size_t lo = 0, hi = sizeof ap_uni_comp / sizeof ap_uni_comp[0];
-    uint64_t key = (uint64_t)a << 32 | b;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        uint64_t k = (uint64_t)ap_uni_comp[mid].a << 32 | ap_uni_comp[mid].b;
-        if (key < k) hi = mid;
-        else if (key > k) lo = mid + 1;
-        else return ap_uni_comp[mid].c;
-    }
-    return 0;
-}
-
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return a < b ? -1 : a > b;
-}
-
-/* Canonical ordering: each run of non-starters sorted stably by combining class (insertion sort for the usual
- * short runs, a keyed sort for long hostile ones so that it stays n log n). */
-static bool canonical_order(uint32_t *c, size_t m)
-{
-    for (size_t i = 0; i < m;) {
-        if (!ccc_of(c[i])) { i++; continue; }
-        size_t j = i;
-        while (j < m && ccc_of(c[j])) j++;
-        if (j - i <= 32) {
-            for (size_t a = i + 1; a < j; a++)
-                for (size_t b = a; b > i && ccc_of(c[b - 1]) > ccc_of(c[b]); b--) {
-                    uint32_t x = c[b]; c[b] = c[b - 1]; c[b - 1] = x;
-                }
-        } else {
-            uint64_t *key = malloc((j - i) * sizeof *key);
-            uint32_t *val = malloc((j - i) * sizeof *val);
-            if (!key || !val) { free(key); free(val); return false; }
-            for (size_t a = i; a < j; a++) key[a - i] = (uint64_t)ccc_of(c[a]) << 32 | (a - i), val[a - i] = c[a];
-            qsort(key, j - i, sizeof *key, cmp_u64);
-            for (size_t a = i; a < j; a++) c[a] = val[(uint32_t)key[a - i]];
-            free(key);
-            free(val);
-        }
-        i = j;
-    }
-    return true;
-}
-
-/* Canonical composition in place: each character joins the last starter when nothing between blocks it. */
-static size_t compose_all(uint32_t *c, size_t m)
-{
-    size_t out = 0, starter = SIZE_MAX;
-    int last = 0;   /* combining class of the last character kept after the starter */
-    for (size_t i = 0; i < m; i++) {
-        int cc = ccc_of(c[i]);
-        bool adjacent = starter != SIZE_MAX && out == starter + 1;
-        if (starter != SIZE_MAX && !(c[i] & RAW_BYTE) && !(c[starter] & RAW_BYTE) &&
-            (adjacent || (last != 0 && last < cc))) {
-            uint32_t comp = compose_pair(c[starter], c[i]);
-            if (comp) {
-                c[starter] = comp;
-                continue;
-            }
-        }
-        if (cc == 0) starter = out, last = 0;
-        else last = cc;
-        c[out++] = c[i];
-    }
-    return out;
-}
-
-/* NFC of s[0..n) into out: decompose fully, order, compose. */
-static bool nfc_full(enc *e, const char *s, size_t n, sbuf *out)
-{
-    size_t cap = 0, m = 0;
-    uint32_t *c = NULL;
-    bool ok = true;
-    for (size_t i = 0, k; ok && i < n; i += k) {
-        uint32_t cp = utf8_next((const unsigned char *)s + i, n - i, &k);
-        if (!(ok = grow(e, (void **)&c, &cap, m + 4, sizeof *c))) break;
-        const ap_uni_decomp_row *d;
-        if (cp == CP_INVALID) {
-            c[m++] = RAW_BYTE | (unsigned char)s[i];
-        } else if (cp - H_SBASE < H_SCOUNT) {
-            uint32_t si = cp - H_SBASE;
-            c[m++] = H_LBASE + si / H_NCOUNT;
-            c[m++] = H_VBASE + (si % H_NCOUNT) / H_TCOUNT;
-            if (si % H_TCOUNT) c[m++] = H_TBASE + si % H_TCOUNT;
-        } else if (cp >= 0xC0 && (d = decomp_of(cp))) {
-            for (int j = 0; j < d->n; j++) c[m++] = d->d[j];
-        } else {
-            c[m++] = cp;
-        }
-    }
-    if (ok) ok = canonical_order(c, m);
-    if (ok) m = compose_all(c, m);
-    out->n = 0;
-    for (size_t i = 0; ok && i < m; i++) {
-        char buf[4];
-        if (c[i] & RAW_BYTE) buf[0] = (char)(c[i] & 0xFF);
-        ok = sb_add(e, out, buf, c[i] & RAW_BYTE ? 1 : utf8_put(c[i], buf));
-    }
-    if (ok) ok = grow(e, (void **)&out->p, &out->cap, out->n + 1, 1);   /* a valid pointer even when empty */
-    free(c);
-    return ok;
-}
-
 /* Normalize s into e->seg. Returns AP_OK or an error status. */
 static ap_status normalize(enc *e, const char *s, size_t n)
 {
@@ -1689,9 +1437,12 @@ static ap_status normalize(enc *e, const char *s, size_t n)
     for (int k = 0; k < t->n_norm; k++) {
         const norm_op *op = &t->norm[k];
         if (op->kind == N_NFC) {
-            if (nfc_identity(e->seg.p, e->seg.n)) continue;
-            if (!nfc_full(e, e->seg.p, e->seg.n, &e->tmp)) return AP_E_NOMEM;
-            sbuf x = e->seg; e->seg = e->tmp; e->tmp = x;
+            if (ap_nfc_is_identity(e->seg.p, e->seg.n)) continue;
+            char *o;
+            size_t olen;
+            if (!ap_nfc(e->seg.p, e->seg.n, &o, &olen)) return AP_E_NOMEM;
+            free(e->seg.p);
+            e->seg = (sbuf){o, olen, olen + 1};
             continue;
         }
         e->tmp.n = 0;
@@ -1719,22 +1470,22 @@ static bool word_char_before(const char *s, size_t at)
     if (at == 0) return false;
     size_t j = at - 1, k;
     while (j > 0 && ((unsigned char)s[j] & 0xC0) == 0x80 && at - j < 4) j--;
-    uint32_t cp = utf8_next((const unsigned char *)s + j, at - j, &k);
-    return cp == '_' || cp_class(cp) == CL_LETTER || cp_class(cp) == CL_NUMBER;
+    uint32_t cp = ap_utf8_next((const unsigned char *)s + j, at - j, &k);
+    return cp == '_' || ap_unicode_class(cp) == AP_UC_LETTER || ap_unicode_class(cp) == AP_UC_NUMBER;
 }
 
 static bool word_char_at(const char *s, size_t n, size_t at)
 {
     if (at >= n) return false;
     size_t k;
-    uint32_t cp = utf8_next((const unsigned char *)s + at, n - at, &k);
-    return cp == '_' || cp_class(cp) == CL_LETTER || cp_class(cp) == CL_NUMBER;
+    uint32_t cp = ap_utf8_next((const unsigned char *)s + at, n - at, &k);
+    return cp == '_' || ap_unicode_class(cp) == AP_UC_LETTER || ap_unicode_class(cp) == AP_UC_NUMBER;
 }
 
 static bool space_at(const char *s, size_t n, size_t at, size_t *k)
 {
     if (at >= n) return false;
-    return is_white_space(utf8_next((const unsigned char *)s + at, n - at, k));
+    return ap_unicode_is_space(ap_utf8_next((const unsigned char *)s + at, n - at, k));
 }
 
 /* The next added token in s[from..n): leftmost-longest (as Hugging Face's Aho-Corasick matcher), then widened by
@@ -1879,7 +1630,7 @@ static const char REPLACEMENT_CHAR[] = "\xEF\xBF\xBD";
 /* Append bytes as text: valid UTF-8 as is, else one U+FFFD per byte (Hugging Face's ByteFallback). */
 static bool push_bytes(enc *e, slist *out, const char *b, size_t n)
 {
-    if (utf8_valid(b, n)) return sl_push(e, out, b, n);
+    if (ap_utf8_valid(b, n)) return sl_push(e, out, b, n);
     for (size_t i = 0; i < n; i++)
         if (!sl_push(e, out, REPLACEMENT_CHAR, 3)) return false;
     return true;
@@ -1949,7 +1700,7 @@ static bool dec_step(enc *e, const dec_op *op, const slist *in, slist *out)
         case D_BYTELEVEL: {
             bool mapped = true;
             for (size_t j = 0, k; j < n && mapped; j += k) {
-                uint32_t cp = utf8_next((const unsigned char *)s + j, n - j, &k);
+                uint32_t cp = ap_utf8_next((const unsigned char *)s + j, n - j, &k);
                 mapped = cp < 324 && t->bl_back[cp] >= 0;
                 if (mapped) {
                     char c = (char)t->bl_back[cp];
@@ -1978,8 +1729,8 @@ static bool dec_join(enc *e, const slist *l, sbuf *out)
 {
     size_t n = l->n ? l->end[l->n - 1] : 0;
     for (size_t i = 0, k; i < n; i += k) {
-        uint32_t cp = utf8_next((const unsigned char *)l->all.p + i, n - i, &k);
-        if (!(cp == CP_INVALID ? sb_add(e, out, REPLACEMENT_CHAR, 3) : sb_add(e, out, l->all.p + i, k))) return false;
+        uint32_t cp = ap_utf8_next((const unsigned char *)l->all.p + i, n - i, &k);
+        if (!(cp == AP_CP_INVALID ? sb_add(e, out, REPLACEMENT_CHAR, 3) : sb_add(e, out, l->all.p + i, k))) return false;
     }
     return grow(e, (void **)&out->p, &out->cap, out->n + 1, 1);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_unicode_tables.py — models/ap_tokenizer_unicode.h is what gen_unicode_tables.py makes from this Python's
+"""test_unicode_tables.py — models/ap_unicode_tables.h is what gen_unicode_tables.py makes from this Python's
 unicodedata, and its letter/number classes agree with the regex module's \\p{L} / \\p{N} (the reference of the
 byte-level test) on every code point assigned in that Unicode version."""
 import os
@@ -13,11 +13,11 @@ import regex  # noqa: E402
 import unicodedata  # noqa: E402
 
 T = tokhelp.Tap()
-header = os.path.join(tokhelp.ROOT, "models", "ap_tokenizer_unicode.h")
+header = os.path.join(tokhelp.ROOT, "models", "ap_unicode_tables.h")
 gen = subprocess.run([sys.executable, os.path.join(tokhelp.HERE, "gen_unicode_tables.py")], capture_output=True,
                      text=True, check=True).stdout
 with open(header, encoding="utf-8") as f:
-    T.check(f.read() == gen, "ap_tokenizer_unicode.h is current (Unicode %s)" % unicodedata.unidata_version)
+    T.check(f.read() == gen, "ap_unicode_tables.h is current (Unicode %s)" % unicodedata.unidata_version)
 letter, number = regex.compile(r"\p{L}"), regex.compile(r"\p{N}")
 diff = [cp for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF and
         (bool(letter.match(chr(cp))) != unicodedata.category(chr(cp)).startswith("L") or
