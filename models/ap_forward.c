@@ -13,7 +13,7 @@
 
 #define ATT_TILE 64              /* queries per attention task: keys [0, tile end) only, so causal work is halved */
 #define ROW_SLICE_MIN 64         /* rows per sgemm slice at least, so packing the weight stays cheap */
-#define HEAD_LOGITS_FLOATS ((int64_t)1 << 21)   /* per-thread logits scratch of the head (8 MB) */
+#define HEAD_LOGITS_FLOATS ((int64_t)1 << 21)   /* per-thread logits scratch of the head: 8 MB, or 128 rows */
 
 /* ---- runtime ---------------------------------------------------------------------------------------------- */
 
@@ -413,7 +413,7 @@ ap_status ap_model_head_nll(const ap_model *m, const ap_batch *b, const int32_t 
     if ((s = fwd_begin(&f, m, err))) return s;
     int64_t H = m->cfg.hidden, V = m->cfg.vocab;
     int64_t chunk = HEAD_LOGITS_FLOATS / V;
-    chunk = chunk < 16 ? 16 : chunk > 256 ? 256 : chunk;
+    chunk = chunk < 128 ? 128 : chunk > 256 ? 256 : chunk;   /* >= 128 rows: the lm_head is streamed once per chunk */
     int64_t per_thread = chunk * H + chunk * V + V;
     float *scratch;
     struct ap_model_rt *rt = f.rt;
