@@ -17,6 +17,7 @@ static const ap_command commands[] = {
     {"run", ap_cli_run, "run a trusted Lua script with the full standard library, T and ap"},
     {"eval", ap_cli_eval, "perplexity of a model on a text (WikiText-2 test by default)"},
     {"prune", ap_cli_prune, "prune a model with a metric script, native Wanda/magnitude or SparseGPT"},
+    {"report", ap_cli_report, "write report.html with SVG charts of a search run"},
 };
 
 static void usage(FILE *f)
