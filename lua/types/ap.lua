@@ -61,6 +61,12 @@ local Metric = {}
 ---@return Metric
 function ap.metric(spec, limits) end
 
+---Check a metric as `autoprune check` does; never raises for a bad script.
+---@param spec string source text, a file path or a NAME of lua/metrics
+---@param limits? MetricLimits
+---@return {ok: boolean, group?: "row"|"layer", usage?: table, kind?: string, message?: string, line?: integer}
+function ap.check(spec, limits) end
+
 ---Score one layer in a fresh sandbox state; returns [out, in] scores. Raises an ApError on failure.
 ---@param W Tensor [out, in]
 ---@param X XStats|table
