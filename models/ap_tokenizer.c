@@ -1621,7 +1621,7 @@ static bool sl_push(enc *e, slist *l, const char *s, size_t n)
 static void sl_get(const slist *l, size_t i, const char **s, size_t *n)
 {
     size_t a = i ? l->end[i - 1] : 0;
-    *s = l->all.p + a;
+    *s = l->all.p ? l->all.p + a : "";   /* a fused list of nothing has no buffer (null + 0 is undefined) */
     *n = l->end[i] - a;
 }
 

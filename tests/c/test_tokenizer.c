@@ -156,6 +156,8 @@ static void test_sp_style(void)
         AP_CHECK(DEC_IS(t, 0, "<s> abc hello", 1, ID_SPABC, ID_SPHELLO), "decode keeping specials");
         AP_CHECK(DEC_IS(t, 1, "a\xC3\xA9", ID_SPA, 3 + 0xC3, 3 + 0xA9), "decode fuses byte tokens into UTF-8");
         AP_CHECK(DEC_IS(t, 1, "a\xEF\xBF\xBD", ID_SPA, 3 + 0xC3), "a lone byte token decodes to U+FFFD");
+        AP_CHECK(dec_is(t, NULL, 0, 1, "") && dec_is(t, (const int32_t[]){1, 2}, 2, 1, ""),
+                 "decoding nothing (no ids, or only skipped specials) gives an empty string");
         char *s = NULL;
         size_t len;
         AP_CHECK(ap_tokenizer_decode(t, (const int32_t[]){5000}, 1, 0, &s, &len, &err) == AP_E_ARG && !s,
