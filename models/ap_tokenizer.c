@@ -1578,6 +1578,7 @@ ap_status ap_tokenizer_encode(const ap_tokenizer *t, const char *text, size_t le
     *ids = NULL;
     *n_ids = 0;
     if (!t || (!text && len)) return ap_error_set(err, AP_E_ARG, "tokenizer encode: no tokenizer or no text");
+    if (!text) text = "";   /* no text at all: pointer arithmetic below needs an object */
     if (len > (size_t)INT32_MAX)
         return ap_error_set(err, AP_E_ARG, "%s: text of %zu bytes is too long to encode at once", t->label, len);
     enc e = {.t = t};

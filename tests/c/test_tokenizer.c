@@ -151,6 +151,7 @@ static void test_sp_style(void)
                  "special tokens matched in the text; each piece normalized on its own");
         AP_CHECK(ENC_IS(t, "</s></s>", 0, 2, 2), "adjacent special tokens");
         AP_CHECK(ENC_IS(t, "", 1, 1), "empty text: only BOS");
+        AP_CHECK(enc_is(t, NULL, 0, 1, (const int32_t[]){1}, 1), "no text (NULL, 0): only BOS");
         AP_CHECK(enc_is(t, "a\0b", 3, 0, (const int32_t[]){ID_SPA, 3, ID_B}, 3), "a NUL byte is a byte token");
         AP_CHECK(DEC_IS(t, 1, "abc hello", 1, ID_SPABC, ID_SPHELLO), "decode skipping specials");
         AP_CHECK(DEC_IS(t, 0, "<s> abc hello", 1, ID_SPABC, ID_SPHELLO), "decode keeping specials");
