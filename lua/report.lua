@@ -82,7 +82,7 @@ local PAD = { left = 64, right = 180, top = 16, bottom = 44 }
 local function frame(parts, label, y_ticks, y0, y1, ylabel)
   local ph = H - PAD.top - PAD.bottom
   local function y_of(v) return PAD.top + ph * (1 - (v - y0) / (y1 - y0)) end
-  parts[#parts + 1] = string.format('<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="%s" '
+  parts[#parts + 1] = string.format('<svg role="img" aria-label="%s" '
     .. 'width="%d" height="%d" viewBox="0 0 %d %d">', esc(label), W, H, W, H)
   for _, v in ipairs(y_ticks) do
     local y = y_of(v)
