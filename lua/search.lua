@@ -459,6 +459,9 @@ local function main(args)
       best.fitness, S.final_result and (", test ppl %.2f"):format(S.final_result.ppl) or ""))
   end
   print("report: " .. config.run_dir .. "/report.md")
+  -- report.html with charts (lua/report.lua, as `autoprune report`); a failure there must not fail the search.
+  local ok, html = pcall(function() return require("report").write(config.run_dir) end)
+  print(ok and ("charts: " .. html) or ("charts: not written (" .. tostring(html) .. ")"))
 end
 
 main(arg)
