@@ -2,7 +2,8 @@
 # tests/fuzz/run.sh [SECONDS] [PATTERN] — builds every libFuzzer target (tests/fuzz/fuzz_*.c and
 # tests/formats/fuzz/fuzz_*.c) with clang, ASan and UBSan against the library sources (into build-fuzz/), runs
 # each for SECONDS (default 60) from its seed corpus (the folder beside it named after the target without
-# "fuzz_"), prints the executions libFuzzer ran, and fails on any finding (crash, leak, timeout, OOM, UB).
+# "fuzz_") and the inputs it once failed on (tests/fuzz/regress/<name>/), prints the executions libFuzzer
+# ran, and fails on any finding (crash, leak, timeout, OOM, UB).
 # Environment: FUZZ_BUILD (build folder, default build-fuzz), FUZZ_JOBS (make -j, default 2),
 # FUZZ_RSS_MB (default 2048), FUZZ_TIMEOUT (seconds per input, default 10), CLANG (default clang).
 set -uo pipefail
@@ -23,8 +24,8 @@ mkdir -p "$build"
 # The library, instrumented for coverage (fuzzer-no-link) and sanitized, through the Makefile's own rules
 # (clang does not know GCC's optimize attribute, which the kernels use for vectorisation hints).
 if ! make --no-print-directory -s -j"${FUZZ_JOBS:-2}" BUILD="$build" CC="$clang" OPT="-O1 -g -fno-omit-frame-pointer" \
-        SAN="-fsanitize=fuzzer-no-link $san -Wno-unknown-attributes" "$build/libautoprune.a" >"$build.log" 2>&1; then
-    cat "$build.log" >&2
+        SAN="-fsanitize=fuzzer-no-link $san -Wno-unknown-attributes" "$build/libautoprune.a" >"$build/lib.log" 2>&1; then
+    cat "$build/lib.log" >&2
     echo "tests/fuzz/run.sh: building the library with $clang failed" >&2
     exit 1
 fi
@@ -51,6 +52,7 @@ for src in tests/fuzz/fuzz_*.c tests/formats/fuzz/fuzz_*.c; do
     log=$build/fuzz/$name.log
     corpora=("$build/corpus/$name")
     [ -d "$seeds" ] && corpora+=("$seeds")
+    [ -d "tests/fuzz/regress/${name#fuzz_}" ] && corpora+=("tests/fuzz/regress/${name#fuzz_}")
     # New inputs go to the first (scratch) corpus only; the seeds in the repo stay as they are.
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
         "$bin" -max_total_time="$seconds" -rss_limit_mb="${FUZZ_RSS_MB:-2048}" -timeout="${FUZZ_TIMEOUT:-10}" \
