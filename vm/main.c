@@ -18,6 +18,7 @@ static const ap_command commands[] = {
     {"eval", ap_cli_eval, "perplexity of a model on a text (WikiText-2 test by default)"},
     {"prune", ap_cli_prune, "prune a model with a metric script, native Wanda/magnitude or SparseGPT"},
     {"report", ap_cli_report, "write report.html with SVG charts of a search run"},
+    {"repl", ap_cli_repl, "interactive Lua prompt with T, ap and optionally a model loaded"},
 };
 
 static void usage(FILE *f)
