@@ -1,4 +1,5 @@
 /* main.c — the autoprune command line: a table of commands, --version and --help. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Past a file-size limit (ulimit -f) write() fails with EFBIG, so a writer reports it and removes its temp file,
+     * instead of the process dying of SIGXFSZ with a half-written file left behind. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return AP_EXIT_USAGE;
