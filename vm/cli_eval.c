@@ -11,6 +11,7 @@
 #include "ap_model.h"
 #include "ap_threads.h"
 #include "ap_tokenizer.h"
+#include "ap_progress.h"
 #include "cli.h"
 
 #define TEXT_MAX_BYTES ((size_t)1 << 30)
@@ -141,35 +142,6 @@ static int load_ids(const eval_opts *o, const char *text_path, int32_t **ids, si
     return 0;
 }
 
-typedef struct progress {
-    int draw;
-    int seqlen;
-    double t0;
-} progress;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void on_progress(void *ud, int64_t done, int64_t total)
-{
-    progress *p = ud;
-    if (!p->draw) return;
-    double el = now() - p->t0, rate = el > 0 ? (double)done * p->seqlen / el : 0;
-    double eta = done > 0 ? el * (double)(total - done) / (double)done : 0;
-    char bar[31];
-    int fill = (int)(30 * done / (total ? total : 1));
-    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
-    bar[30] = '\0';
-    fprintf(stderr, "\r[%s] %lld/%lld windows  %.0f tok/s  ETA %.0fs   ", bar, (long long)done, (long long)total, rate,
-            eta);
-    if (done == total) fprintf(stderr, "\n");
-    fflush(stderr);
-}
-
 /* Logits of the first window to a raw float32 file. */
 static int dump_logits(const ap_model *m, const int32_t *ids, int seqlen, const char *path)
 {
@@ -263,9 +235,14 @@ int ap_cli_eval(int argc, char **argv)
     }
     if (!rc && o.dump_logits && dump_logits(m, ids, (int)o.seqlen, o.dump_logits)) rc = AP_EXIT_FAIL;
     if (!rc) {
-        progress p = {.draw = !o.quiet && isatty(2), .seqlen = (int)o.seqlen, .t0 = now()};
+        ap_progress p;
+        ap_progress_start(&p, ap_progress_wanted(o.quiet || o.json), "evaluate", "windows");
+        p.rate_unit = "tok";
+        p.rate_scale = (double)o.seqlen;
         ap_ppl_result r;
-        if (ap_model_perplexity(m, ids, n, (int)o.seqlen, o.windows, on_progress, &p, &r, &err)) {
+        int failed = ap_model_perplexity(m, ids, n, (int)o.seqlen, o.windows, ap_progress_update, &p, &r, &err);
+        ap_progress_done(&p);
+        if (failed) {
             fprintf(stderr, "autoprune eval: %s\n", err.msg);
             rc = AP_EXIT_FAIL;
         } else {

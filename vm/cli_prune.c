@@ -8,6 +8,7 @@
 
 #include "ap_prune_run.h"
 #include "autoprune.h"
+#include "ap_progress.h"
 #include "cli.h"
 
 static const char USAGE[] =
@@ -58,28 +59,28 @@ typedef struct cli_opts {
 
 typedef struct progress_state {
     int on;
-    const char *phase;
+    ap_progress bar;
 } progress_state;
 
+/* Each phase of the run is one step of the shared progress bar (ap_progress.h). */
 static void on_phase(void *ud, const char *phase)
 {
     progress_state *p = ud;
-    p->phase = phase;
-    if (p->on)
-        fprintf(stderr, "\r\033[K%s ...", phase);
+    const char *unit = strcmp(phase, "prune") == 0 ? "linears" : strcmp(phase, "evaluate") == 0 ? "windows"
+                     : strncmp(phase, "calib", 5) == 0 ? "windows" : "";
+    ap_progress_done(&p->bar);
+    ap_progress_start(&p->bar, p->on, phase, unit);
 }
 
 static void on_progress(void *ud, int64_t done, int64_t total)
 {
     progress_state *p = ud;
-    if (p->on)
-        fprintf(stderr, "\r\033[K%s %lld/%lld", p->phase ? p->phase : "", (long long)done, (long long)total);
+    ap_progress_update(&p->bar, done, total);
 }
 
 static void progress_end(progress_state *p)
 {
-    if (p->on)
-        fprintf(stderr, "\r\033[K");
+    ap_progress_done(&p->bar);
 }
 
 static int parse_double(const char *s, double *v)
@@ -243,7 +244,7 @@ int ap_cli_prune(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    progress_state ps = {isatty(STDERR_FILENO) && !o.quiet && !o.json, NULL};
+    progress_state ps = {ap_progress_wanted(o.quiet || o.json), {0}};
     o.run.progress = on_progress;
     o.run.phase = on_phase;
     o.run.pud = &ps;

@@ -11,6 +11,7 @@
 
 #include "ap_lua.h"
 #include "ap_paths.h"
+#include "ap_progress.h"
 #include "ap_prune_run.h"
 
 #define MODEL_MT "ap.model"
@@ -195,19 +196,6 @@ static int model_info(lua_State *L)
 
 /* ---- m:eval ---- */
 
-typedef struct prog {
-    int on;
-    const char *what;
-} prog;
-
-static void on_progress(void *ud, int64_t done, int64_t total)
-{
-    prog *p = ud;
-    if (p->on)
-        fprintf(stderr, "\r\033[K%s %lld/%lld%s", p->what, (long long)done, (long long)total,
-                done == total ? "\r\033[K" : "");
-}
-
 static int model_eval(lua_State *L)
 {
     lmodel *lm = check_model(L, 1);
@@ -226,7 +214,7 @@ static int model_eval(lua_State *L)
     double windows = opt_number(L, 2, "windows", 0);
     if (!(windows >= 0))
         return raise_status(L, AP_E_ARG, "windows must be >= 0");
-    prog p = {!opt_bool(L, 2, "quiet", 0) && isatty(STDERR_FILENO), "eval"};
+    int draw = ap_progress_wanted(opt_bool(L, 2, "quiet", 0));
     ap_error err = {0};
     if (!lm->eval_path || strcmp(lm->eval_path, text) != 0) {
         free(lm->eval_path);
@@ -240,7 +228,14 @@ static int model_eval(lua_State *L)
             return raise_status(L, AP_E_NOMEM, "no memory");
     }
     ap_ppl_result r;
-    if (ap_model_perplexity(lm->m, lm->eval_ids, lm->eval_n, seqlen, (int64_t)windows, on_progress, &p, &r, &err))
+    ap_progress p;
+    ap_progress_start(&p, draw, "evaluate", "windows");
+    p.rate_unit = "tok";
+    p.rate_scale = seqlen;
+    ap_status st = ap_model_perplexity(lm->m, lm->eval_ids, lm->eval_n, seqlen, (int64_t)windows, ap_progress_update,
+                                       &p, &r, &err);
+    ap_progress_done(&p);
+    if (st)
         return ap_lua_raise(L, &err);
     lua_createtable(L, 0, 6);
     set_num(L, "ppl", r.ppl);
@@ -281,7 +276,8 @@ static int model_calibrate(lua_State *L)
     }
     lua_pop(L, 1);
     int hessian = opt_bool(L, 2, "hessian", 0);
-    prog p = {!opt_bool(L, 2, "quiet", 0) && isatty(STDERR_FILENO), "calibrate"};
+    ap_progress p;
+    ap_progress_start(&p, ap_progress_wanted(opt_bool(L, 2, "quiet", 0)), "calibrate", "windows");
     lua_settop(L, 2);
     ap_error err = {0};
     int32_t *ids = NULL;
@@ -292,7 +288,8 @@ static int model_calibrate(lua_State *L)
     copy_weights(lm, lm->dense, 1);
     if (!st)
         st = ap_calib_collect(lm->m, ids, nsamples, seqlen, hessian, 4096 / seqlen > 0 ? 4096 / seqlen : 1,
-                              on_progress, &p, &s, &err);
+                              ap_progress_update, &p, &s, &err);
+    ap_progress_done(&p);
     copy_weights(lm, lm->undo, 1);
     free(ids);
     if (st)
@@ -460,8 +457,9 @@ static int model_prune(lua_State *L)
     lua_pop(L, 1);
     if (opt_bool(L, 2, "oneshot", 0))
         o.oneshot = 1;
-    prog p = {!opt_bool(L, 2, "quiet", 1) && isatty(STDERR_FILENO), "prune"};
-    o.progress = on_progress;
+    ap_progress p;
+    ap_progress_start(&p, ap_progress_wanted(opt_bool(L, 2, "quiet", 1)), "prune", "linears");
+    o.progress = ap_progress_update;
     o.pud = &p;
     /* from here on nothing raises until the result is known, so the snapshot is always restored or dropped */
     copy_weights(lm, lm->undo, 0);
@@ -470,6 +468,7 @@ static int model_prune(lua_State *L)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ap_status st = ap_prune_run(lm->m, &o, &r, &err);
+    ap_progress_done(&p);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (st) {
         copy_weights(lm, lm->undo, 1);
