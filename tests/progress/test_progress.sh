@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# test_progress.sh — output conventions shared by every command: a progress bar with rate and ETA on stderr only
+# when it is a terminal (script(1) provides one) and never with --quiet or --json nor in a pipe (eval, prune, and
+# ap.model's calibrate/eval/prune in a script); --json prints exactly one JSON line on stdout; every command answers
+# --help with status 0 and an unknown option with status 2 (exit statuses 0 ok, 1 failed, 2 usage).
+set -u
+AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
+PY=${PYTHON:-/usr/bin/python3}
+case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
+cd "$AP_ROOT" || exit 1
+work=$(mktemp -d /tmp/ap-progress.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+n=0 failed=0
+check() {  # check "description" command... : passes when the command succeeds
+    local what=$1
+    shift
+    n=$((n + 1))
+    if "$@"; then echo "ok $n - $what"; else failed=$((failed + 1)); echo "not ok $n - $what"; fi
+}
+on_tty() {  # on_tty OUT ARGS...: run autoprune ARGS on a pseudo-terminal (stdout and stderr both go to OUT)
+    local out=$1
+    shift
+    local cmd
+    printf -v cmd '%q ' "$AUTOPRUNE" "$@"
+    TERM=xterm timeout 300 script -qfec "$cmd" /dev/null </dev/null >"$out" 2>&1
+}
+bar_in() {  # bar_in FILE LABEL UNIT: a drawn bar of that step with a rate and an ETA
+    grep -aqE "$2 +\[[#.]{24}\] [0-9]+/[0-9]+ $3  [0-9.]+ [a-z]+/s  ETA [0-9]" "$1"
+}
+no_bar() { ! grep -aqE '\[[#.]{24}\]|ETA' "$1"; }
+
+command -v script >/dev/null || { echo "not ok 1 - script(1) (util-linux) is needed for the terminal checks"; exit 1; }
+EV=(eval --windows 3)
+PR=(prune --model models/ap-tiny --metric wanda --sparsity 0.5 --nsamples 4 --eval --eval-windows 2)
+
+check "eval on a terminal: a bar with tokens/s and ETA" eval 'on_tty "$work/t" "${EV[@]}" && bar_in "$work/t" evaluate windows && grep -aq "tok/s" "$work/t"'
+check "eval in a pipe: nothing on stderr" eval '"$AUTOPRUNE" "${EV[@]}" >"$work/o" 2>"$work/e" && [ ! -s "$work/e" ] && grep -q "^ppl" "$work/o"'
+check "eval --quiet on a terminal: no bar" eval 'on_tty "$work/t" "${EV[@]}" --quiet && no_bar "$work/t" && grep -aq "^ppl" "$work/t"'
+check "eval --json on a terminal: no bar, one JSON line" eval 'on_tty "$work/t" "${EV[@]}" --json && no_bar "$work/t" && [ "$(tr -d "\r" <"$work/t" | grep -c .)" -eq 1 ] && tr -d "\r" <"$work/t" | "$PY" -c "import json,sys; json.loads(sys.stdin.read())"'
+
+check "prune on a terminal: bars for pruning and evaluation" eval 'on_tty "$work/t" "${PR[@]}" && bar_in "$work/t" prune linears && bar_in "$work/t" evaluate windows'
+check "prune in a pipe: no bar on stderr" eval '"$AUTOPRUNE" "${PR[@]}" >"$work/o" 2>"$work/e" && no_bar "$work/e" && [ ! -s "$work/e" ]'
+check "prune --quiet on a terminal: no bar" eval 'on_tty "$work/t" "${PR[@]}" --quiet && no_bar "$work/t" && grep -aq "^realised sparsity" "$work/t"'
+check "prune --json: one JSON line on stdout, nothing on stderr" eval '"$AUTOPRUNE" "${PR[@]}" --json >"$work/o" 2>"$work/e" && [ "$(grep -c . "$work/o")" -eq 1 ] && "$PY" -c "import json,sys; json.load(open(sys.argv[1]))" "$work/o" && [ ! -s "$work/e" ]'
+
+cat >"$work/model.lua" <<'LUA'
+local m = ap.model.load(arg[1])
+local quiet = arg[2] == "quiet"
+local st = m:calibrate { nsamples = 4, seqlen = 128, quiet = quiet }
+m:prune { metric = "wanda", sparsity = 0.5, stats = st, quiet = quiet }
+print(("ppl %.2f"):format(m:eval { windows = 2, quiet = quiet }.ppl))
+LUA
+check "ap.model on a terminal: calibrate, prune and evaluate bars" eval 'on_tty "$work/t" run "$work/model.lua" models/ap-tiny && bar_in "$work/t" calibrate windows && bar_in "$work/t" prune linears && bar_in "$work/t" evaluate windows'
+check "ap.model with quiet = true on a terminal: no bar" eval 'on_tty "$work/t" run "$work/model.lua" models/ap-tiny quiet && no_bar "$work/t" && grep -aq "^ppl" "$work/t"'
+check "ap.model in a pipe: no bar" eval '"$AUTOPRUNE" run "$work/model.lua" models/ap-tiny >"$work/o" 2>"$work/e" && [ ! -s "$work/e" ] && grep -q "^ppl" "$work/o"'
+
+# Every command: --help on stdout with status 0; an unknown option is a usage error (2) naming the usage.
+cmds=$("$AUTOPRUNE" --help | awk '/^commands:/{f=1;next} f && /^  [a-z]/{print $1}')
+check "the command table lists check run eval prune report repl" eval '[ "$(echo $cmds)" = "check run eval prune report repl" ]'
+for c in $cmds; do
+    check "$c --help: status 0, usage on stdout" eval '"$AUTOPRUNE" $c --help >"$work/o" 2>"$work/e" && grep -q "^usage: autoprune $c" "$work/o" && [ ! -s "$work/e" ]'
+    check "$c --no-such-option: status 2 with the usage on stderr" eval '"$AUTOPRUNE" $c --no-such-option </dev/null >"$work/o" 2>"$work/e"; [ $? -eq 2 ] && grep -q "usage: autoprune $c" "$work/e"'
+done
+check "--help of the commands documents the exit statuses" eval 'for c in $cmds; do "$AUTOPRUNE" $c --help | tr "\n" " " | grep -q "Exit status: 0" || { echo "    $c"; exit 1; }; done'
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
