@@ -204,6 +204,8 @@ function S.evaluate(c)
     c.error = ok and { kind = "nonfinite", message = "proxy perplexity is not finite" } or
               { kind = res.kind, message = res.message, line = res.line, signal = res.signal, stage = "proxy" }
   end
+  -- the archive first: a run killed between the two still has every result that an event announced
+  S.archive:save(config.run_dir .. "/archive.json")
   S.rec:event("evaluation", { id = c.id, status = c.status, fitness = c.fitness, realised = c.realised,
                               error = c.error, seconds = c.seconds })
 end
@@ -354,13 +356,18 @@ end
 
 -- Add proposals to the archive (de-duplicated) and evaluate the new ones, saving the archive after each.
 function S.run_generation(generation, proposals)
-  local fresh = {}
+  local fresh, added = {}, {}
   for _, p in ipairs(proposals) do
     p.generation = generation
     local c, dup = S.archive:add(p)
-    S.rec:event("candidate", { id = c.id, generation = generation, origin = p.origin, duplicate = dup,
-                               alloc = p.alloc, parents = p.parents, code = not dup and p.code or nil })
+    added[#added + 1] = { c = c, p = p, dup = dup }
     if not dup then fresh[#fresh + 1] = c end
+  end
+  -- the new ids are saved before they are announced, so a killed run never hands an announced id out again
+  S.archive:save(config.run_dir .. "/archive.json")
+  for _, a in ipairs(added) do
+    S.rec:event("candidate", { id = a.c.id, generation = generation, origin = a.p.origin, duplicate = a.dup,
+                               alloc = a.p.alloc, parents = a.p.parents, code = not a.dup and a.p.code or nil })
   end
   -- also finish candidates a killed run left unevaluated
   for _, c in ipairs(S.archive.candidates) do

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,8 +76,11 @@ static void write_all(int fd, const char *p, size_t n)
 }
 
 /* In the worker: limit, run fn (at stack index 1), send 'R'/'E' + JSON, and _exit without running atexit code. */
-static void run_worker(lua_State *L, int fd, const isolate_opts *o)
+static void run_worker(lua_State *L, int fd, const isolate_opts *o, pid_t parent)
 {
+    /* A worker never outlives its search: if the parent is killed (SIGKILL, OOM killer), the kernel kills it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(1);
     struct rlimit cpu = {(rlim_t)o->cpu_s, (rlim_t)o->cpu_s + 1};
     setrlimit(RLIMIT_CPU, &cpu);
     if (o->mem_mb > 0) {
@@ -206,6 +210,7 @@ static int isolate(lua_State *L)
         return luaL_error(L, "ap.isolate: pipe failed: %s", strerror(errno));
     fflush(NULL);                                     /* or buffered output is written twice */
     double start = now_s();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -214,7 +219,7 @@ static int isolate(lua_State *L)
     }
     if (pid == 0) {
         close(fds[0]);
-        run_worker(L, fds[1], &o);
+        run_worker(L, fds[1], &o, parent);
     }
     close(fds[1]);
     char *buf = NULL;

@@ -9,8 +9,31 @@ local function mkdir_p(path)
   if not ok then error({ kind = "io", message = "cannot create folder " .. path }) end
 end
 
+-- A run killed (or out of disk) in the middle of a record leaves a torn last line; appending after it would glue
+-- the next record onto it, so a resumed run first drops the torn tail (rewriting the file atomically).
+local function drop_torn_tail(path)
+  local f = io.open(path, "rb")
+  if not f then return end
+  local text = f:read("a")
+  f:close()
+  if text == "" or text:sub(-1) == "\n" then return end
+  local keep = text:match("^(.*\n)") or ""
+  local tmp = path .. ".tmp"
+  local out, err = io.open(tmp, "wb")
+  if not out then error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(err) }) end
+  local ok, werr = out:write(keep)
+  local fok, ferr = out:flush()
+  out:close()
+  if not (ok and fok) then
+    os.remove(tmp)
+    error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(werr or ferr) })
+  end
+  assert(os.rename(tmp, path))
+end
+
 function R.open(dir)
   mkdir_p(dir)
+  drop_torn_tail(dir .. "/events.jsonl")
   local f, err = io.open(dir .. "/events.jsonl", "a")
   if not f then error({ kind = "io", message = "cannot open " .. dir .. "/events.jsonl: " .. tostring(err) }) end
   f:setvbuf("full", 1 << 20)   -- one write(2) per record: a killed run never leaves half a line behind
