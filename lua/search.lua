@@ -35,6 +35,8 @@ local config = {
   time_budget = 1800,      -- seconds
   max_candidates = 2000,
   token_budget = 2000000,  -- LLM tokens (prompt + completion)
+  llm_timeout = 120,       -- seconds per LLM request attempt
+  llm_retries = 3,         -- retries of a failed LLM request (timeouts, dropped connections, 429, 5xx)
   candidate_timeout = 300, -- seconds, wall clock, per isolated evaluation
   isolate = true,          -- evaluate each candidate in a forked worker
   runs_dir = "runs",
@@ -48,7 +50,8 @@ local function usage(msg)
   io.stderr:write((msg and ("search.lua: " .. msg .. "\n") or "") ..
     "usage: autoprune run lua/search.lua [--model DIR] [--sparsity S] [--generations N] [--population N]\n" ..
     "       [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs LIST] [--proxy-windows N]\n" ..
-    "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n")
+    "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n" ..
+    "       [--llm-timeout S] [--llm-retries N]\n")
   os.exit(msg and 2 or 0)
 end
 
@@ -85,6 +88,8 @@ local function parse_args(args)
     elseif a == "--time-budget" then config.time_budget = number()
     elseif a == "--max-candidates" then config.max_candidates = math.floor(number())
     elseif a == "--token-budget" then config.token_budget = number()
+    elseif a == "--llm-timeout" then config.llm_timeout = number()
+    elseif a == "--llm-retries" then config.llm_retries = math.floor(number())
     elseif a == "--seed" then config.seed = math.floor(number())
     elseif a == "--runs-dir" then config.runs_dir = value()
     elseif a == "--graph" then config.graph = value()
@@ -300,7 +305,8 @@ function S.llm_candidates(n, generation)
     local calls = {}
     for i, r in ipairs(requests) do
       calls[i] = { messages = r.messages, temperature = r.temperature or 0.7, max_tokens = 1500,
-                   seed = config.seed * 1000 + generation * 37 + i }
+                   seed = config.seed * 1000 + generation * 37 + i, timeout = config.llm_timeout,
+                   retries = config.llm_retries }
       S.rec:event("prompt", { generation = generation, node = r.node.id, branch = r.branch, chars = #r.messages[2].content })
     end
     local results = ap.llm.chat_many(calls)
