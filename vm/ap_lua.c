@@ -19,6 +19,7 @@
 #include "lap_json.h"
 #include "lap_llm.h"
 #include "lap_model.h"
+#include "lap_progress.h"
 #include "lap_sys.h"
 #include "lap_tensor.h"
 
@@ -35,6 +36,7 @@ static const struct {
     {"isolate", lap_isolate_open},
     {"llm", lap_llm_open},          /* ap.llm: OpenAI-compatible chat client (vm/lap_llm.c) */
     {"model", lap_model_open},      /* ap.model: models and the pruning core (vm/lap_model.c) */
+    {"progress", lap_progress_open}, /* ap.progress: the shared progress bar (vm/lap_progress.c) */
 };
 
 /* Functions that add fields to ap itself (luaL_setfuncs into the table at the top). One line each. */

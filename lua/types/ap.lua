@@ -31,6 +31,25 @@ function ap.watch_interrupt() end
 ---@return boolean
 function ap.interrupted() end
 
+---A progress bar on stderr (drawn only on a terminal).
+---@class Progress
+local Progress = {}
+
+---A progress bar for a script's own loop: `label [####....] done/total unit  rate  ETA`.
+---@param label string
+---@param unit? string what is counted
+---@param opts? {quiet?: boolean, rate_unit?: string, rate_scale?: number}
+---@return Progress
+function ap.progress(label, unit, opts) end
+
+---Redraw with the count so far (at most 10 times a second).
+---@param done integer
+---@param total integer
+function Progress:update(done, total) end
+
+---Clear the bar's line (before printing; update draws it again).
+function Progress:done() end
+
 ---Read a safetensors file; F32/F16/BF16 become float32, shapes 2-D.
 ---@param path string
 ---@return table<string, Tensor>

@@ -1,6 +1,6 @@
 -- enumerate.lua — prints every name the trusted environment registers, one per line, for test_reference.sh:
 -- T.<fn>, ap.<field>, ap.<sub>.<fn>, and the methods of tensors, models, statistics and metric objects
--- (tensor:<m>, model:<m>, stats:<m>, metric:<m>). Run with `autoprune run enumerate.lua MODEL_DIR`.
+-- (tensor:<m>, model:<m>, stats:<m>, metric:<m>, progress:<m>). Run with `autoprune run enumerate.lua MODEL_DIR`.
 local names = {}
 local function add(n) names[#names + 1] = n end
 
@@ -29,6 +29,7 @@ methods("model", m)
 local st = m:calibrate { nsamples = 1, seqlen = 16, quiet = true }
 methods("stats", st)
 methods("metric", ap.metric("wanda"))
+methods("progress", ap.progress("enumerate", "", { quiet = true }))
 
 table.sort(names)
 for _, n in ipairs(names) do print(n) end

@@ -37,7 +37,7 @@ done <"$work/registered"
 # such as `ap.json` counts when some registered name lies under it).
 stale=0
 while IFS= read -r doc; do
-    case "$doc" in T.*|ap.*|model:*|stats:*|metric:*) ;; *) continue ;; esac
+    case "$doc" in T.*|ap.*|model:*|stats:*|metric:*|progress:*) ;; *) continue ;; esac
     grep -qxF "$doc" "$work/registered" || grep -qF "$doc." "$work/registered" ||
         { stale=$((stale + 1)); echo "    documented but not registered: $doc"; }
 done <"$work/documented"
@@ -56,6 +56,7 @@ while IFS= read -r name; do
         model:*) pat="^function Model:${name#model:}\(" ;;
         stats:*) pat="^function Stats:${name#stats:}\(" ;;
         metric:*) pat="^function Metric:${name#metric:}\(" ;;
+        progress:*) pat="^function Progress:${name#progress:}\(" ;;
     esac
     grep -qE "$pat" "$work/types" || { missing=$((missing + 1)); echo "    not annotated in lua/types: $name"; }
 done <"$work/registered"

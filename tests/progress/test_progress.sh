@@ -56,6 +56,14 @@ check "ap.model on a terminal: calibrate, prune and evaluate bars" eval 'on_tty 
 check "ap.model with quiet = true on a terminal: no bar" eval 'on_tty "$work/t" run "$work/model.lua" models/ap-tiny quiet && no_bar "$work/t" && grep -aq "^ppl" "$work/t"'
 check "ap.model in a pipe: no bar" eval '"$AUTOPRUNE" run "$work/model.lua" models/ap-tiny >"$work/o" 2>"$work/e" && [ ! -s "$work/e" ] && grep -q "^ppl" "$work/o"'
 
+cat >"$work/bar.lua" <<'LUA'
+local b = ap.progress("gen 1", "candidates", { quiet = arg[1] == "quiet" })
+for i = 1, 3 do b:done(); print("candidate " .. i); b:update(i, 3) end
+b:done()
+LUA
+check "ap.progress on a terminal: the same bar, lines printed in between stay clean" eval 'on_tty "$work/t" run "$work/bar.lua" && bar_in "$work/t" "gen 1" candidates && [ "$(tr "\r" "\n" <"$work/t" | sed "s/\x1b\[K//g" | grep -c "^candidate [123]$")" -eq 3 ]'
+check "ap.progress with quiet, and in a pipe: no bar" eval 'on_tty "$work/t" run "$work/bar.lua" quiet && no_bar "$work/t" && "$AUTOPRUNE" run "$work/bar.lua" >"$work/o" 2>"$work/e" && [ ! -s "$work/e" ] && [ "$(grep -c "^candidate" "$work/o")" -eq 3 ]'
+
 # Every command: --help on stdout with status 0; an unknown option is a usage error (2) naming the usage.
 cmds=$("$AUTOPRUNE" --help | awk '/^commands:/{f=1;next} f && /^  [a-z]/{print $1}')
 check "the command table lists check run eval prune report repl" eval '[ "$(echo $cmds)" = "check run eval prune report repl" ]'
