@@ -384,15 +384,21 @@ function S.run_generation(generation, proposals)
     end
   end
   local fitness, failed = {}, 0
-  for _, c in ipairs(fresh) do
+  -- a bar with rate and ETA under the candidate lines (only on a terminal; cleared before each line)
+  local bar = ap.progress(("gen %d"):format(generation), "candidates")
+  bar:update(0, #fresh)
+  for i, c in ipairs(fresh) do
     local stop = out_of_budget()
-    if stop then return stop end
+    if stop then bar:done() return stop end
     S.evaluate(c)
     S.archive:save(config.run_dir .. "/archive.json")
     if c.status == "ok" then fitness[#fitness + 1] = c.fitness else failed = failed + 1 end
+    bar:done()
     print(("  gen %d  #%-4d %-8s %-8s %s"):format(generation, c.id, c.origin, c.alloc or "",
       c.status == "ok" and ("ppl %.2f"):format(c.fitness) or ("failed: " .. tostring(c.error and c.error.kind))))
+    bar:update(i, #fresh)
   end
+  bar:done()
   local best = S.archive:best()
   local g = { generation = generation, candidates = #fresh, valid = #fitness, failed = failed,
               best = best and best.fitness, median = median(fitness) }
