@@ -64,6 +64,8 @@ LUA
 check "ap.progress on a terminal: the same bar, lines printed in between stay clean" eval 'on_tty "$work/t" run "$work/bar.lua" && bar_in "$work/t" "gen 1" candidates && [ "$(tr "\r" "\n" <"$work/t" | sed "s/\x1b\[K//g" | grep -c "^candidate [123]$")" -eq 3 ]'
 check "ap.progress with quiet, and in a pipe: no bar" eval 'on_tty "$work/t" run "$work/bar.lua" quiet && no_bar "$work/t" && "$AUTOPRUNE" run "$work/bar.lua" >"$work/o" 2>"$work/e" && [ ! -s "$work/e" ] && [ "$(grep -c "^candidate" "$work/o")" -eq 3 ]'
 
+check "the search on a terminal: calibration and a bar per generation with ETA" eval 'on_tty "$work/t" run lua/search.lua --quick --generations 0 --no-final --llm off --name p --runs-dir "$work/runs" && bar_in "$work/t" calibrate windows && bar_in "$work/t" "gen 0" candidates && grep -aq "gen 0  #1 " "$work/t"'
+
 # Every command: --help on stdout with status 0; an unknown option is a usage error (2) naming the usage.
 cmds=$("$AUTOPRUNE" --help | awk '/^commands:/{f=1;next} f && /^  [a-z]/{print $1}')
 check "the command table lists check run eval prune report repl" eval '[ "$(echo $cmds)" = "check run eval prune report repl" ]'
