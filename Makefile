@@ -7,7 +7,7 @@ PREFIX  ?= /usr/local
 CC      ?= cc
 PKGS    := lua5.4 openblas libcurl libcjson
 DEB_BUILD_PKGS := build-essential pkg-config liblua5.4-dev libopenblas-dev liblapacke-dev libcurl4-openssl-dev libcjson-dev libreadline-dev
-DEB_TEST_PKGS  := python3-numpy python3-torch python3-sentencepiece python3-regex valgrind clang libclang-rt-14-dev chromium
+DEB_TEST_PKGS  := python3-numpy python3-torch python3-sentencepiece python3-regex valgrind clang libclang-rt-14-dev chromium man-db
 
 OPT     ?= -O2 -g
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
