@@ -46,7 +46,8 @@ void ap_model_free(ap_model *m);
 /* For a model assembled by hand (calloc'd, cfg and weights filled, every pointer malloc'd so ap_model_free can
  * free it): make its runtime. ap_model_load does this itself. */
 ap_status ap_model_prepare(ap_model *m, ap_error *err);
-/* Save to an HF folder in the checkpoint's dtype (tokenizer/config copied from m->dir). */
+/* Save to an HF folder, every tensor in m->dtype (the loaded checkpoint's, taken from its embedding), one file up
+ * to 5 GB and shards + index beyond; lm_head.weight left out when tied; tokenizer/config copied from m->dir. */
 ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err);
 
 /* Called with the input of one linear: x is [n_rows, in] float32, contiguous, rows in batch order
@@ -58,8 +59,8 @@ ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err);
  *   down         silu(gate) * up                         [rows, ffn]
  * q, k and v are all observed before any of the three runs, gate and up before either runs; each linear reads
  * its weights (m->blocks[layer].lin[k].w) only after its observer calls returned, so an observer may edit them.
- * Observers run in the calling thread while the model's runtime is locked: they must not call ap_model_embed,
- * ap_model_block or ap_model_head_nll on the same model. OpenBLAS has its usual thread count inside them. */
+ * Observers run in the calling thread while the model's runtime is locked: they must not call ap_model_block,
+ * ap_model_head_nll or ap_model_perplexity on the same model. OpenBLAS has its usual thread count inside them. */
 typedef void (*ap_linear_observer)(void *ud, int layer, ap_linear_kind which, const float *x,
                                    int64_t n_rows, int64_t in);
 
