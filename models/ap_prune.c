@@ -143,6 +143,36 @@ static ap_status name_error(ap_status st, ap_error *err, int layer, ap_linear_ki
     return st;
 }
 
+/* The metric as SparseGPT's saliency (reconstruct = 2): asked at every column block on the current weights. */
+typedef struct adaptive_ctx {
+    const ap_prune_opts *o;
+    int layer;
+    ap_linear_kind kind;
+    const ap_xview *x;
+    double target;
+} adaptive_ctx;
+
+static ap_status adaptive_score(void *ud, const float *W, int64_t out, int64_t in, float *scores, ap_error *err)
+{
+    const adaptive_ctx *c = ud;
+    return c->o->score(c->o->score_ud, c->layer, c->kind, W, out, in, c->x, c->target, scores, err);
+}
+
+static ap_status prune_adaptive(ap_linear *L, int l, ap_linear_kind k, const ap_block_stats *bs, const ap_prune_opts *o,
+                                double target, scratch *s, ap_error *err)
+{
+    const ap_input_kind ik = ap_linear_input(k);
+    if (o->pattern.group == AP_GROUP_NM)
+        return ap_error_set(err, AP_E_ARG, "adaptive reconstruct is unstructured only");
+    if (!bs->acc[ik].xtx)
+        return ap_error_set(err, AP_E_ARG, "reconstruct needs Hessian statistics");
+    ap_xacc_hessian(&bs->acc[ik], s->H);
+    adaptive_ctx c = {o, l, k, &bs->x[ik].v, target};
+    ap_sgpt_scorer sc = {adaptive_score, &c, o->pattern.group == AP_GROUP_ROW};
+    return ap_sparsegpt_scored(L->w, L->out, L->in, s->H, target, &sc, o->sgpt_blocksize > 0 ? o->sgpt_blocksize : 128,
+                               o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01, err);
+}
+
 static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_block_stats *bs, const ap_prune_opts *o,
                               scratch *s, ap_prune_report *rep, ap_error *err)
 {
@@ -166,12 +196,25 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
         return name_error(st, err, l, k);
     }
     double t0 = now_s();
+    if (o->reconstruct == 2) {
+        st = prune_adaptive(L, l, k, bs, o, target, s, err);
+        rep->t_mask += now_s() - t0;
+        return name_error(st, err, l, k);
+    }
     st = o->score(o->score_ud, l, k, L->w, L->out, L->in, &bs->x[ik].v, target, s->scores, err);
     double t1 = now_s();
     rep->t_score += t1 - t0;
     if (!st)
         st = ap_mask_compute(s->scores, L->out, L->in, o->pattern, target, s->keep, NULL, err);
-    if (!st)
+    if (!st && o->reconstruct) {
+        /* the metric chooses the mask, SparseGPT's OBS update repairs the kept weights (same H as SparseGPT) */
+        const ap_xacc *a = &bs->acc[ik];
+        if (!a->xtx)
+            return name_error(ap_error_set(err, AP_E_ARG, "reconstruct needs Hessian statistics"), err, l, k);
+        ap_xacc_hessian(a, s->H);
+        st = ap_sparsegpt_update(L->w, L->out, L->in, s->H, s->keep, o->sgpt_blocksize > 0 ? o->sgpt_blocksize : 128,
+                                 o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01, err);
+    } else if (!st)
         ap_mask_apply(L->w, s->keep, L->out * L->in);
     rep->t_mask += now_s() - t1;
     return name_error(st, err, l, k);
@@ -202,13 +245,13 @@ ap_status ap_prune_oneshot(ap_model *m, const ap_calib_stats *st, const ap_prune
         return rc;
     if (!st || st->n_layers != m->cfg.n_layers)
         return ap_error_set(err, AP_E_ARG, "prune: statistics do not match the model");
-    if (o->method == AP_METHOD_SPARSEGPT && !st->hessian)
-        return ap_error_set(err, AP_E_ARG, "prune: SparseGPT needs statistics gathered with Hessians");
+    if ((o->method == AP_METHOD_SPARSEGPT || o->reconstruct) && !st->hessian)
+        return ap_error_set(err, AP_E_ARG, "prune: SparseGPT and reconstruct need statistics gathered with Hessians");
     rc = report_init(rep, m, err);
     if (rc)
         return rc;
     scratch s;
-    rc = scratch_init(&s, m, o->method == AP_METHOD_SPARSEGPT, err);
+    rc = scratch_init(&s, m, o->method == AP_METHOD_SPARSEGPT || o->reconstruct, err);
     int total = m->cfg.n_layers * AP_LIN_COUNT, done = 0;
     for (int l = 0; l < m->cfg.n_layers && !rc; l++)
         for (int k = 0; k < AP_LIN_COUNT && !rc; k++) {
@@ -270,7 +313,7 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
     int batch = o->batch > 0 ? o->batch : 8;
     if (batch > nsamples)
         batch = nsamples;
-    int hess = o->method == AP_METHOD_SPARSEGPT;
+    int hess = o->method == AP_METHOD_SPARSEGPT || o->reconstruct;
     rc = report_init(rep, m, err);
     if (rc)
         return rc;

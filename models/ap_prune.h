@@ -35,6 +35,10 @@ typedef struct ap_prune_opts {
     const double *targets;       /* [n_layers · AP_LIN_COUNT] per-linear targets (borrowed), NULL = all sparsity */
     int sgpt_blocksize;          /* SparseGPT column block (0 = 128) */
     double sgpt_percdamp;        /* SparseGPT dampening (< 0 = 0.01) */
+    int reconstruct;             /* AP_METHOD_SCORE, needs Hessian statistics: 1 = after the metric's mask,
+                                  * SparseGPT's OBS update of the kept weights with that mask (ap_sparsegpt_update);
+                                  * 2 = adaptive: SparseGPT with the metric as its saliency, asked at every column
+                                  * block on the updated weights (ap_sparsegpt_scored; unstructured only) */
     int batch;                   /* windows per forward batch (0 = 8) */
     ap_progress_fn progress;     /* (linears done, total), may be NULL */
     void *pud;

@@ -137,11 +137,15 @@ typedef struct sgpt_work {
     float *Hinv, *W1, *Err1, *dg;
     unsigned char *dead, *mask;
     sgpt_ranked *rank;
+    const unsigned char *keep;   /* given mask ([out, in], 1 = keep) or NULL: SparseGPT chooses it */
+    const ap_sgpt_scorer *scorer;   /* or: a caller's saliency, asked at every block on the current W */
+    float *scores;               /* [out, in] the scorer's answer (scorer only) */
 } sgpt_work;
 
 static void sgpt_work_free(sgpt_work *w)
 {
     free(w->Hinv); free(w->W1); free(w->Err1); free(w->dg); free(w->dead); free(w->mask); free(w->rank);
+    free(w->scores);
 }
 
 /* One column block [i1, i1+cnt): mask, OBS update column by column, write back, lazy update of the rest. */
@@ -152,11 +156,16 @@ static void sgpt_block(float *W, int64_t out, int64_t in, int64_t i1, int64_t cn
     float *W1 = w->W1, *Err1 = w->Err1;
     for (int64_t r = 0; r < out; r++) memcpy(W1 + r * cnt, W + r * in + i1, (size_t)cnt * sizeof *W1);
     for (int64_t c = 0; c < cnt; c++) w->dg[c] = Hinv[(i1 + c) * in + i1 + c];
-    if (prune_m == 0) sgpt_block_mask(W1, out, cnt, w->dg, k, w->rank, w->mask);
+    if (w->scorer) {
+        /* the mask of this block was chosen from the scorer's saliency by the caller (sgpt_scored_mask) */
+    } else if (prune_m == 0 && !w->keep) sgpt_block_mask(W1, out, cnt, w->dg, k, w->rank, w->mask);
     else memset(w->mask, 0, (size_t)(out * cnt));
+    if (w->keep)   /* the caller's mask: the block's columns of it */
+        for (int64_t r = 0; r < out; r++)
+            for (int64_t c = 0; c < cnt; c++) w->mask[r * cnt + c] = !w->keep[r * in + i1 + c];
 
     for (int64_t i = 0; i < cnt; i++) {
-        if (prune_m > 0 && i % prune_m == 0) sgpt_group_mask(W1, out, cnt, w->dg, i, prune_n, prune_m, w->mask);
+        if (!w->keep && !w->scorer && prune_m > 0 && i % prune_m == 0) sgpt_group_mask(W1, out, cnt, w->dg, i, prune_n, prune_m, w->mask);
         const float d = w->dg[i], *hrow = Hinv + (i1 + i) * in + i1;
         for (int64_t r = 0; r < out; r++) {
             float *wr = W1 + r * cnt;
@@ -174,8 +183,41 @@ static void sgpt_block(float *W, int64_t out, int64_t in, int64_t i1, int64_t cn
                     (int)cnt, Hinv + i1 * in + i2, (int)in, 1.0f, W + i2, (int)in);
 }
 
-ap_status ap_sparsegpt_prune(float *W, int64_t out, int64_t in, const double *H, double sparsity, int prune_n,
-                             int prune_m, int blocksize, double percdamp, ap_error *err)
+/* Mask of the block [i1, i1+cnt) from the scorer's saliency of the current W (lowest scores pruned, ties to the
+ * lower index): the block quota k pooled over all rows, or per row the difference of cumulative floors of in·s. */
+static ap_status sgpt_scored_mask(float *W, int64_t out, int64_t in, int64_t i1, int64_t cnt, int64_t k,
+                                  double sparsity, sgpt_work *w, ap_error *err)
+{
+    const ap_sgpt_scorer *sc = w->scorer;
+    ap_status st = sc->score(sc->ud, W, out, in, w->scores, err);
+    if (st != AP_OK) return st;
+    memset(w->mask, 0, (size_t)(out * cnt));
+    for (int64_t r = 0; r < out; r++)
+        for (int64_t c = 0; c < cnt; c++) {
+            float v = w->scores[r * in + i1 + c];
+            if (!isfinite(v))
+                return ap_error_set(err, AP_E_NONFINITE, "sparsegpt: score [%lld, %lld] is not finite",
+                                    (long long)r, (long long)(i1 + c));
+            w->rank[r * cnt + c] = (sgpt_ranked){ v, r * cnt + c };
+        }
+    if (!sc->per_row) {
+        if (k <= 0) return AP_OK;
+        qsort(w->rank, (size_t)(out * cnt), sizeof *w->rank, sgpt_ranked_cmp);
+        for (int64_t i = 0; i < k; i++) w->mask[w->rank[i].idx] = 1;
+        return AP_OK;
+    }
+    int64_t kr = (int64_t)floor((double)(i1 + cnt) * sparsity) - (int64_t)floor((double)i1 * sparsity);
+    for (int64_t r = 0; r < out && kr > 0; r++) {
+        sgpt_ranked *row = w->rank + r * cnt;
+        qsort(row, (size_t)cnt, sizeof *row, sgpt_ranked_cmp);
+        for (int64_t i = 0; i < kr && i < cnt; i++) w->mask[row[i].idx] = 1;
+    }
+    return AP_OK;
+}
+
+static ap_status sgpt_run(float *W, int64_t out, int64_t in, const double *H, double sparsity, int prune_n,
+                          int prune_m, int blocksize, double percdamp, const unsigned char *keep,
+                          const ap_sgpt_scorer *scorer, ap_error *err)
 {
     ap_status st = sgpt_check_args(W, out, in, H, sparsity, prune_n, prune_m, blocksize, percdamp, err);
     if (st == AP_OK) st = sgpt_check_finite(W, out, in, H, err);
@@ -186,9 +228,12 @@ ap_status ap_sparsegpt_prune(float *W, int64_t out, int64_t in, const double *H,
         .Hinv = malloc((size_t)in * (size_t)in * sizeof(float)), .W1 = malloc((size_t)(out * bs) * sizeof(float)),
         .Err1 = malloc((size_t)(out * bs) * sizeof(float)), .dg = malloc((size_t)bs * sizeof(float)),
         .dead = malloc((size_t)in), .mask = malloc((size_t)(out * bs)),
-        .rank = prune_m == 0 ? malloc((size_t)(out * bs) * sizeof(sgpt_ranked)) : NULL,
+        .keep = keep, .scorer = scorer,
+        .scores = scorer ? malloc((size_t)(out * in) * sizeof(float)) : NULL,
+        .rank = prune_m == 0 && !keep ? malloc((size_t)(out * bs) * sizeof(sgpt_ranked)) : NULL,
     };
-    if (!w.Hinv || !w.W1 || !w.Err1 || !w.dg || !w.dead || !w.mask || (prune_m == 0 && !w.rank)) {
+    if (!w.Hinv || !w.W1 || !w.Err1 || !w.dg || !w.dead || !w.mask || (prune_m == 0 && !keep && !w.rank) ||
+        (scorer && !w.scores)) {
         sgpt_work_free(&w);
         return ap_error_set(err, AP_E_NOMEM, "sparsegpt: no memory for a [%lld, %lld] layer",
                             (long long)out, (long long)in);
@@ -203,8 +248,29 @@ ap_status ap_sparsegpt_prune(float *W, int64_t out, int64_t in, const double *H,
         /* block quota: the difference of cumulative floors, so the matrix total is exactly floor(out·in·s) */
         int64_t k = (int64_t)floor((double)out * (double)(i1 + cnt) * sparsity) -
                     (int64_t)floor((double)out * (double)i1 * sparsity);
+        if (scorer && (st = sgpt_scored_mask(W, out, in, i1, cnt, k, sparsity, &w, err)) != AP_OK) break;
         sgpt_block(W, out, in, i1, cnt, k, prune_n, prune_m, &w);
     }
     sgpt_work_free(&w);
-    return AP_OK;
+    return st;
+}
+
+ap_status ap_sparsegpt_prune(float *W, int64_t out, int64_t in, const double *H, double sparsity, int prune_n,
+                             int prune_m, int blocksize, double percdamp, ap_error *err)
+{
+    return sgpt_run(W, out, in, H, sparsity, prune_n, prune_m, blocksize, percdamp, NULL, NULL, err);
+}
+
+ap_status ap_sparsegpt_update(float *W, int64_t out, int64_t in, const double *H, const unsigned char *keep,
+                              int blocksize, double percdamp, ap_error *err)
+{
+    if (!keep) return ap_error_set(err, AP_E_ARG, "sparsegpt update: a mask is required");
+    return sgpt_run(W, out, in, H, 0.0, 0, 0, blocksize, percdamp, keep, NULL, err);
+}
+
+ap_status ap_sparsegpt_scored(float *W, int64_t out, int64_t in, const double *H, double sparsity,
+                              const ap_sgpt_scorer *scorer, int blocksize, double percdamp, ap_error *err)
+{
+    if (!scorer || !scorer->score) return ap_error_set(err, AP_E_ARG, "sparsegpt scored: a scorer is required");
+    return sgpt_run(W, out, in, H, sparsity, 0, 0, blocksize, percdamp, NULL, scorer, err);
 }

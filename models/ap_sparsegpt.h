@@ -29,4 +29,27 @@
 ap_status ap_sparsegpt_prune(float *W, int64_t out, int64_t in, const double *H, double sparsity, int prune_n,
                              int prune_m, int blocksize, double percdamp, ap_error *err);
 
+/* SparseGPT's OBS weight update with a mask given by the caller (a metric's mask) instead of SparseGPT's own choice:
+ * columns left to right in blocks, each weight with keep[r·in + c] == 0 is set to 0 and its error
+ * w/[U]_cc is propagated to the later columns of its row through U, the upper Cholesky factor of (H + λI)⁻¹ —
+ * exactly the update of ap_sparsegpt_prune with the mask fixed. keep [out, in] borrowed (1 = keep). Kept weights
+ * change; pruned weights become exactly 0.0f (dead inputs are zeroed as in ap_sparsegpt_prune). Errors as above. */
+ap_status ap_sparsegpt_update(float *W, int64_t out, int64_t in, const double *H, const unsigned char *keep,
+                              int blocksize, double percdamp, ap_error *err);
+
+/* A caller's saliency for ap_sparsegpt_scored: score(ud, W, out, in, scores, err) fills scores [out, in] for the
+ * current (partly updated) W; higher = keep. per_row: quota per row (else pooled over the rows of a block). */
+typedef struct ap_sgpt_scorer {
+    ap_status (*score)(void *ud, const float *W, int64_t out, int64_t in, float *scores, ap_error *err);
+    void *ud;
+    int per_row;
+} ap_sgpt_scorer;
+
+/* SparseGPT with its saliency w²/d² replaced by the caller's: at the start of every column block the scorer is
+ * asked for scores of the current W (earlier blocks' OBS updates included), the block's mask is its lowest scores
+ * (block quota as ap_sparsegpt_prune, or per row), then the same OBS update and lazy batch update. Unstructured
+ * only. Errors as ap_sparsegpt_prune, plus the scorer's own and AP_E_NONFINITE for a non-finite score. */
+ap_status ap_sparsegpt_scored(float *W, int64_t out, int64_t in, const double *H, double sparsity,
+                              const ap_sgpt_scorer *scorer, int blocksize, double percdamp, ap_error *err);
+
 #endif

@@ -226,8 +226,8 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     const ap_calib_stats *stats = o->stats;
     int need_dense = !o->targets && !st && (scripted || spec.kind == AP_ALLOC_OWL);
     int need_ids = o->oneshot ? !stats : 1;
-    if (!st && stats && sgpt && !stats->hessian)
-        st = ap_error_set(err, AP_E_ARG, "SparseGPT needs statistics gathered with Hessians");
+    if (!st && stats && (sgpt || o->reconstruct) && !stats->hessian)
+        st = ap_error_set(err, AP_E_ARG, "SparseGPT and reconstruct need statistics gathered with Hessians");
     if (!st && need_ids) {
         phase(o, "tokenize");
         double t0 = now_s();
@@ -237,7 +237,8 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     if (!st && !stats && (o->oneshot || need_dense)) {
         phase(o, "calibrate");
         double t0 = now_s();
-        st = ap_calib_collect(m, ids, r->nsamples, r->seqlen, o->oneshot && sgpt, batch_for(r->seqlen), o->progress,
+        st = ap_calib_collect(m, ids, r->nsamples, r->seqlen, o->oneshot && (sgpt || o->reconstruct),
+                              batch_for(r->seqlen), o->progress,
                               o->pud, &own_stats, err);
         stats = own_stats;
         r->t_stats = now_s() - t0;
@@ -265,6 +266,7 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
         po.targets = r->targets;
         po.sgpt_blocksize = o->sgpt_blocksize;
         po.sgpt_percdamp = o->sgpt_percdamp;
+        po.reconstruct = sgpt ? 0 : o->reconstruct;
         po.batch = batch_for(r->seqlen);
         po.progress = o->progress;
         po.pud = o->pud;
@@ -316,6 +318,7 @@ cJSON *ap_prune_run_json(const ap_model *m, const ap_prune_run_opts *o, const ap
     cJSON_AddStringToObject(j, "metric", o->metric ? o->metric : "");
     cJSON_AddStringToObject(j, "metric_name", r->metric_name);
     cJSON_AddStringToObject(j, "method", !strcmp(o->metric ? o->metric : "", "sparsegpt") ? "sparsegpt" : "score");
+    cJSON_AddStringToObject(j, "reconstruct", o->reconstruct == 2 ? "adaptive" : o->reconstruct ? "mask" : "none");
     cJSON_AddNumberToObject(j, "sparsity", o->sparsity);
     cJSON_AddStringToObject(j, "pattern", pattern_str(&r->pattern, buf, sizeof buf));
     cJSON_AddStringToObject(j, "group", ap_group_name(r->pattern.group));

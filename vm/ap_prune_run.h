@@ -32,6 +32,8 @@ typedef struct ap_prune_run_opts {
     const ap_limits *limits;     /* sandbox limits for the metric (NULL = defaults) */
     int sgpt_blocksize;          /* 0 = 128 */
     double sgpt_percdamp;        /* < 0 = 0.01 */
+    int reconstruct;             /* score metrics: 1 = SparseGPT's OBS update of the kept weights with the metric's
+                                  * mask; 2 = adaptive (the metric as SparseGPT's saliency); see ap_prune_opts */
     ap_progress_fn progress;     /* (done, total) of the current phase; may be NULL */
     void (*phase)(void *pud, const char *phase);   /* called as a phase starts ("tokenize", "calibrate", ...) */
     void *pud;

@@ -14,8 +14,8 @@
 static const char USAGE[] =
     "autoprune prune --model DIR --metric FILE|NAME --sparsity S [--pattern unstructured|N:M] [--group row|layer]\n"
     "       [--alloc uniform|owl|sdsa|FILE] [--alloc-param KEY=VALUE]... [--calib FILE] [--nsamples N] [--seqlen N]\n"
-    "       [--seed N] [--sequential|--oneshot] [--out DIR] [--eval] [--eval-text FILE] [--eval-windows N]\n"
-    "       [--json] [--quiet]";
+    "       [--seed N] [--sequential|--oneshot] [--reconstruct[-adaptive]] [--out DIR] [--eval] [--eval-text FILE]\n"
+    "       [--eval-windows N] [--json] [--quiet]";
 
 static const char HELP[] =
     "Prune the seven linears of every decoder block of a model and report the realised sparsity.\n"
@@ -39,6 +39,8 @@ static const char HELP[] =
     "  --seed N             random windows drawn with this seed (default: evenly spaced, as PROTOCOL.md)\n"
     "  --sequential         statistics block by block from the already-pruned model (default, Wanda's way)\n"
     "  --oneshot            statistics of the dense model, gathered once\n"
+    "  --reconstruct        after a metric's mask, SparseGPT's OBS update of the kept weights (same Hessian)\n"
+    "  --reconstruct-adaptive  SparseGPT with the metric as its saliency, asked at every column block\n"
     "  --out DIR            write the pruned model there (checkpoint dtype) and DIR/prune.json\n"
     "  --eval               perplexity of the pruned model (default text data/wikitext-2-raw/wiki.test.raw)\n"
     "  --eval-text FILE     text for --eval\n"
@@ -145,6 +147,8 @@ static int parse_args(int argc, char **argv, cli_opts *o)
         if (!strcmp(a, "--json")) { o->json = 1; continue; }
         if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
         if (!strcmp(a, "--oneshot")) { o->run.oneshot = 1; continue; }
+        if (!strcmp(a, "--reconstruct")) { o->run.reconstruct = 1; continue; }
+        if (!strcmp(a, "--reconstruct-adaptive")) { o->run.reconstruct = 2; continue; }
         if (!strcmp(a, "--sequential")) { o->run.oneshot = 0; continue; }
         if (a[0] != '-' || a[1] != '-')
             return ap_cli_usage_error("prune", USAGE, "unexpected argument '%s'", a);

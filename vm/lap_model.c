@@ -457,6 +457,15 @@ static int model_prune(lua_State *L)
     lua_pop(L, 1);
     if (opt_bool(L, 2, "oneshot", 0))
         o.oneshot = 1;
+    if (lua_getfield(L, 2, "reconstruct") == LUA_TSTRING) {
+        const char *r = lua_tostring(L, -1);
+        if (strcmp(r, "adaptive") && strcmp(r, "mask"))
+            return raise_status(L, AP_E_ARG, "prune: reconstruct must be true, false, \"mask\" or \"adaptive\"");
+        o.reconstruct = strcmp(r, "adaptive") ? 1 : 2;
+    } else {
+        o.reconstruct = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
     ap_progress p;
     ap_progress_start(&p, ap_progress_wanted(opt_bool(L, 2, "quiet", 1)), "prune", "linears");
     o.progress = ap_progress_update;
