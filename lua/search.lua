@@ -20,6 +20,14 @@ local config = {
   population = 8,          -- candidates per generation
   elite = 3,               -- best candidates kept as parents
   allocs = { "uniform", "owl", "sdsa" },   -- allocation is part of each candidate's genome
+  seed_allocs = nil,       -- the allocations generation 0 tries each seed metric with (nil: allocs)
+  alloc_genes = true,      -- OWL's M and λ, SDSA's τ, λ and granularity evolve with the metric (alloc_params)
+  reconstruct = "off",     -- weight reconstruction with SparseGPT's OBS update (same Hessian and dampening):
+                           -- "mask": after the metric's mask; "adaptive": SparseGPT's procedure with the metric as
+                           -- its saliency, asked at every column block; "gene": evolved per candidate among
+                           -- none/mask/adaptive; "off": never (no Hessians gathered)
+  seed_reconstruct = { false, "mask", "adaptive" },   -- with "gene": the modes the seeds are evaluated in
+  reference = false,       -- also score native SparseGPT under the proxy once, as a yardstick (never a candidate)
   group = nil,             -- nil: each metric's own choice (row unless it says layer)
   pattern = "unstructured",
   calib = home .. "/data/calib.txt",
@@ -51,7 +59,8 @@ local function usage(msg)
     "usage: autoprune run lua/search.lua [--model DIR] [--sparsity S] [--generations N] [--population N]\n" ..
     "       [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs LIST] [--proxy-windows N]\n" ..
     "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n" ..
-    "       [--llm-timeout S] [--llm-retries N]\n")
+    "       [--llm-timeout S] [--llm-retries N] [--reconstruct gene|mask|adaptive|off]\n" ..
+    "       [--seed-reconstruct none,mask,adaptive] [--seed-allocs LIST] [--no-alloc-genes] [--[no-]reference]\n")
   os.exit(msg and 2 or 0)
 end
 
@@ -80,6 +89,9 @@ local function parse_args(args)
     elseif a == "--allocs" then
       config.allocs = {}
       for x in value():gmatch("[^,]+") do config.allocs[#config.allocs + 1] = x end
+    elseif a == "--seed-allocs" then
+      config.seed_allocs = {}
+      for x in value():gmatch("[^,]+") do config.seed_allocs[#config.seed_allocs + 1] = x end
     elseif a == "--group" then config.group = value()
     elseif a == "--pattern" then config.pattern = value()
     elseif a == "--proxy-windows" then config.proxy_windows = math.floor(number())
@@ -94,15 +106,27 @@ local function parse_args(args)
     elseif a == "--runs-dir" then config.runs_dir = value()
     elseif a == "--graph" then config.graph = value()
     elseif a == "--no-final" then config.final = false
+    elseif a == "--reconstruct" then config.reconstruct = value()
+    elseif a == "--seed-reconstruct" then
+      config.seed_reconstruct = {}
+      for x in value():gmatch("[^,]+") do
+        config.seed_reconstruct[#config.seed_reconstruct + 1] = (x ~= "none" and x ~= "off") and x or false
+      end
+    elseif a == "--no-alloc-genes" then config.alloc_genes = false
+    elseif a == "--no-reference" then config.reference = false
+    elseif a == "--reference" then config.reference = true
     elseif a == "--no-isolate" then config.isolate = false
     elseif a == "--quick" then   -- `make run`: about a minute on the shipped model
       config.generations, config.population, config.nsamples, config.proxy_windows = 3, 6, 32, 8
       config.final_nsamples = 64
+      config.reconstruct, config.reference = "off", false
     else usage("unknown argument " .. a) end
     i = i + 1
   end
   if not (config.sparsity > 0 and config.sparsity < 1) then usage("--sparsity must be in (0, 1)") end
   if config.population < 1 or config.generations < 0 then usage("--population must be >= 1, --generations >= 0") end
+  local modes = { gene = true, mask = true, adaptive = true, off = true }
+  if not modes[config.reconstruct] then usage("--reconstruct must be gene, mask, adaptive or off") end
 end
 
 ------------------------------------------------------------------------------------------------ helpers
@@ -138,6 +162,49 @@ local function render_facts(facts)
   return table.concat(L, "\n")
 end
 
+-- A candidate's pruning set-up in words: allocation with its parameters, and the reconstruction flag.
+local function setup_label(c)
+  local params = {}
+  for k, v in pairs(type(c.alloc_params) == "table" and c.alloc_params or {}) do
+    params[#params + 1] = type(v) == "number" and ("%s=%g"):format(k, v) or (k .. "=" .. tostring(v))
+  end
+  table.sort(params)
+  return (c.alloc or "uniform") .. (#params > 0 and ("(" .. table.concat(params, ",") .. ")") or "") ..
+         (c.reconstruct == "adaptive" and "+adaptive" or c.reconstruct and "+rec" or "")
+end
+
+-- The CLI flags that reproduce a candidate's set-up with `autoprune prune`.
+local function setup_flags(c)
+  local f = { "--alloc " .. (c.alloc or "uniform") }
+  local keys = {}
+  for k in pairs(type(c.alloc_params) == "table" and c.alloc_params or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do f[#f + 1] = ("--alloc-param %s=%s"):format(k, tostring(c.alloc_params[k])) end
+  if c.reconstruct == "adaptive" then f[#f + 1] = "--reconstruct-adaptive"
+  elseif c.reconstruct then f[#f + 1] = "--reconstruct" end
+  return table.concat(f, " ")
+end
+
+-- Allocation genes: each kind's parameters move on a small grid around the published defaults.
+local GENES = {
+  owl = { owl_m = { 3, 4, 5, 7, 10 }, owl_lambda = { 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2 } },
+  sdsa = { tau = { 0.25, 0.5, 1, 2, 4 }, lambda = { 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2 },
+           granularity = { "block", "linear" } },
+}
+
+-- A copy of params with one gene of the allocation kind moved to another grid value (nil when the kind has none).
+local function mutate_params(kind, params)
+  local genes = GENES[kind]
+  if not genes then return nil end
+  local out, names = {}, {}
+  for k, v in pairs(params or {}) do if genes[k] then out[k] = v end end
+  for k in pairs(genes) do names[#names + 1] = k end
+  table.sort(names)
+  local k = names[rng(#names)]
+  out[k] = genes[k][rng(#genes[k])]
+  return out
+end
+
 ------------------------------------------------------------------------------------------------ the search
 local S = {}
 
@@ -162,11 +229,30 @@ function S.setup()
   print(("search %s: model %s, sparsity %.2f, proposers: %s"):format(config.name, config.model, config.sparsity,
                                                                      config.proposers))
   S.rec:event("start", { config = config, resume = config.resume or false })
-  S.stats = S.model:calibrate { text = config.calib, nsamples = config.nsamples, seqlen = config.seqlen }
+  -- Hessians (XᵀX per linear input) only when some candidate may reconstruct, or for the SparseGPT yardstick
+  S.stats = S.model:calibrate { text = config.calib, nsamples = config.nsamples, seqlen = config.seqlen,
+                                hessian = config.reconstruct ~= "off" or config.reference }
   S.facts = S.model:facts(S.stats)
   S.dense = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
   S.rec:event("dense", { ppl = S.dense.ppl, windows = S.dense.windows })
   if ap.watch_interrupt then ap.watch_interrupt() end
+  if config.reference then S.score_reference() end
+end
+
+-- SparseGPT (native, weight update) under the same proxy: the yardstick a metric must beat. Not a candidate.
+function S.score_reference()
+  S.reference = S.archive.reference
+  if S.reference then return end
+  local ok, res = ap.isolate(function()
+    S.model:prune { metric = "sparsegpt", sparsity = config.sparsity, pattern = config.pattern, stats = S.stats }
+    return S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
+  end, { timeout = config.candidate_timeout })
+  if ok and type(res) == "table" then
+    S.reference = { method = "sparsegpt", alloc = "uniform", ppl = res.ppl }
+    S.archive.reference = S.reference
+    S.rec:event("reference", S.reference)
+    print(("  reference: SparseGPT (uniform) proxy ppl %.2f"):format(res.ppl))
+  end
 end
 
 -- Check in the sandbox, then prune + evaluate in an isolated worker. Updates c in place.
@@ -180,7 +266,8 @@ function S.evaluate(c)
   end
   local function proxy()
     local pr = S.model:prune { metric = c.code, sparsity = config.sparsity, pattern = config.pattern,
-                               group = config.group, alloc = c.alloc, stats = S.stats }
+                               group = config.group, alloc = c.alloc, alloc_params = c.alloc_params,
+                               reconstruct = c.reconstruct or false, stats = S.stats }
     local ev = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
     if not config.isolate then S.model:reset() end
     return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds,
@@ -218,10 +305,27 @@ end
 -- The hand-designed metrics shipped in lua/metrics/ plus their expression trees: generation 0.
 function S.seed_candidates()
   local out = {}
-  for _, name in ipairs({ "magnitude", "wanda", "ria" }) do
-    for _, alloc in ipairs(config.allocs) do
-      out[#out + 1] = { code = read_file(home .. "/lua/metrics/" .. name .. ".lua"), origin = "seed", alloc = alloc,
-                        thought = "hand-designed baseline: " .. name, tree = symbolic.seeds[name], parents = {} }
+  local recs = config.reconstruct == "gene" and config.seed_reconstruct or
+               { config.reconstruct ~= "off" and config.reconstruct or false }
+  -- the shipped metrics as they are, plus Wanda's formula compared per layer (the group matters as much as the
+  -- formula once weights are reconstructed)
+  local metrics = {
+    { name = "magnitude", code = read_file(home .. "/lua/metrics/magnitude.lua"), group = "layer" },
+    { name = "wanda", code = read_file(home .. "/lua/metrics/wanda.lua"), group = "row" },
+    { name = "ria", code = read_file(home .. "/lua/metrics/ria.lua"), group = "layer" },
+  }
+  if recs[1] or recs[2] then
+    metrics[#metrics + 1] = { name = "wanda", code = symbolic.emit(symbolic.seeds.wanda, "layer"), group = "layer",
+                              variant = " (per layer)" }
+  end
+  for _, rec in ipairs(recs) do
+    for _, mt in ipairs(metrics) do
+      for _, alloc in ipairs(config.seed_allocs or config.allocs) do
+        out[#out + 1] = { code = mt.code, origin = "seed", alloc = alloc,
+                          thought = "hand-designed baseline: " .. mt.name .. (mt.variant or "") ..
+                                    (rec and (" + reconstruction (" .. tostring(rec) .. ")") or ""),
+                          tree = symbolic.seeds[mt.name], group = mt.group, reconstruct = rec, parents = {} }
+      end
     end
   end
   return out
@@ -243,25 +347,42 @@ function S.symbolic_candidates(n)
   local out, tries = {}, 0
   while #out < n and tries < n * 20 do
     tries = tries + 1
-    local tree, parents, alloc, group
+    local tree, parents, alloc, group, params, rec
+    local how = "tree"
     if #pool == 0 then
       tree, parents = symbolic.random_tree(rng, 4), {}
     else
       local a = select_parent(pool)
-      parents, alloc, group = { a.id }, a.alloc, a.group
-      if rng(3) == 1 and #pool > 1 then
+      parents, alloc, group, params, rec = { a.id }, a.alloc, a.group, a.alloc_params, a.reconstruct
+      -- a third of the children keep the parent's formula and vary only its set-up (allocation genes, flags)
+      if config.alloc_genes and rng(3) == 1 then
+        tree, how = symbolic.copy(a.tree), "setup"
+      elseif rng(3) == 1 and #pool > 1 then
         local b = select_parent(pool)
         tree, parents[2] = symbolic.crossover(rng, a.tree, b.tree), b.id
       else
         tree = symbolic.mutate(rng, a.tree)
       end
     end
-    if rng(5) == 1 then alloc = config.allocs[rng(#config.allocs)] end
-    if rng(6) == 1 or not group then group = (rng(2) == 1) and "row" or "layer" end
+    local g = how == "setup" and 2 or 5   -- set-up children change their set-up more often
+    if rng(g) == 1 then
+      local kind = config.allocs[rng(#config.allocs)]
+      if kind ~= alloc then alloc, params = kind, nil end
+    end
+    if config.alloc_genes and rng(how == "setup" and 1 or 4) == 1 then
+      params = mutate_params(alloc or config.allocs[1], params) or params
+    end
+    if config.reconstruct == "gene" and rng(how == "setup" and 4 or 10) == 1 then
+      rec = ({ false, "mask", "adaptive" })[rng(3)]
+    end
+    if config.reconstruct ~= "gene" then rec = config.reconstruct ~= "off" and config.reconstruct or false end
+    if rng(how == "setup" and 4 or 6) == 1 or not group then group = (rng(2) == 1) and "row" or "layer" end
     if symbolic.uses_weight(tree) then
       out[#out + 1] = { code = symbolic.emit(tree, group), tree = tree, origin = "symbolic", parents = parents,
-                        alloc = alloc or config.allocs[1], group = group,
-                        thought = "symbolic variation: " .. symbolic.key(tree) }
+                        alloc = alloc or config.allocs[1], alloc_params = params, reconstruct = rec or false,
+                        group = group,
+                        thought = (how == "setup" and "set-up variation: " or "symbolic variation: ") ..
+                                  symbolic.key(tree) }
     end
   end
   return out
@@ -347,7 +468,9 @@ function S.llm_candidates(n, generation)
       end
       code = code or chunks[1] or reply
       out[#out + 1] = { code = code, origin = "llm", thought = run.branches[b].hypothesise,
-                        parents = best_c and { best_c.id } or {}, alloc = config.allocs[(b - 1) % #config.allocs + 1] }
+                        parents = best_c and { best_c.id } or {}, alloc = config.allocs[(b - 1) % #config.allocs + 1],
+                        reconstruct = config.reconstruct == "gene" and ({ false, "mask", "adaptive" })[b % 3 + 1] or
+                                      (config.reconstruct ~= "off" and config.reconstruct) or false }
     end
   end
   return out
@@ -365,6 +488,7 @@ function S.run_generation(generation, proposals)
   local fresh, added = {}, {}
   for _, p in ipairs(proposals) do
     p.generation = generation
+    p.setup = setup_label(p)
     local c, dup = S.archive:add(p)
     added[#added + 1] = { c = c, p = p, dup = dup }
     if not dup then fresh[#fresh + 1] = c end
@@ -373,7 +497,8 @@ function S.run_generation(generation, proposals)
   S.archive:save(config.run_dir .. "/archive.json")
   for _, a in ipairs(added) do
     S.rec:event("candidate", { id = a.c.id, generation = generation, origin = a.p.origin, duplicate = a.dup,
-                               alloc = a.p.alloc, parents = a.p.parents, code = not a.dup and a.p.code or nil })
+                               alloc = a.p.alloc, alloc_params = a.p.alloc_params, reconstruct = a.p.reconstruct,
+                               parents = a.p.parents, code = not a.dup and a.p.code or nil })
   end
   -- also finish candidates a killed run left unevaluated
   for _, c in ipairs(S.archive.candidates) do
@@ -394,7 +519,7 @@ function S.run_generation(generation, proposals)
     S.archive:save(config.run_dir .. "/archive.json")
     if c.status == "ok" then fitness[#fitness + 1] = c.fitness else failed = failed + 1 end
     bar:done()
-    print(("  gen %d  #%-4d %-8s %-8s %s"):format(generation, c.id, c.origin, c.alloc or "",
+    print(("  gen %d  #%-4d %-8s %-28s %s"):format(generation, c.id, c.origin, setup_label(c),
       c.status == "ok" and ("ppl %.2f"):format(c.fitness) or ("failed: " .. tostring(c.error and c.error.kind))))
     bar:update(i, #fresh)
   end
@@ -406,7 +531,7 @@ function S.run_generation(generation, proposals)
   S.rec:event("generation", g)
   if not config.use_llm and best then
     S.archive:add_insight(generation, ("best so far #%d (%s, %s) at proxy ppl %.2f: %s"):format(best.id, best.origin,
-      best.alloc or "uniform", best.fitness, best.tree and symbolic.key(best.tree) or "LLM-written"))
+      setup_label(best), best.fitness, best.tree and symbolic.key(best.tree) or "LLM-written"))
   end
   S.archive.generation = generation
   S.archive:save(config.run_dir .. "/archive.json")
@@ -429,16 +554,20 @@ end
 function S.final()
   local best = S.archive:best()
   if not best then return end
-  Record.write_atomic(config.run_dir .. "/best.lua", ("-- best metric of search %s: candidate %d, allocation %s, proxy ppl %.3f\n%s")
-    :format(config.name, best.id, best.alloc or "uniform", best.fitness, best.code))
+  Record.write_atomic(config.run_dir .. "/best.lua", ("-- best metric of search %s: candidate %d, set-up %s, proxy ppl %.3f\n" ..
+    "-- reproduce: autoprune prune --model %s --metric best.lua --sparsity %g %s --eval\n%s")
+    :format(config.name, best.id, setup_label(best), best.fitness, config.model, config.sparsity, setup_flags(best),
+            best.code))
   if not config.final then return end
   S.model:reset()
   local pr = S.model:prune { metric = best.code, sparsity = config.sparsity, pattern = config.pattern,
-                             group = config.group, alloc = best.alloc,
+                             group = config.group, alloc = best.alloc, alloc_params = best.alloc_params,
+                             reconstruct = best.reconstruct or false,
                              calib = { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen } }
   local ev = S.model:eval { text = config.test, seqlen = config.seqlen }
   S.model:reset()
-  S.final_result = { id = best.id, ppl = ev.ppl, realised = pr.realised, windows = ev.windows }
+  S.final_result = { id = best.id, ppl = ev.ppl, realised = pr.realised, windows = ev.windows, setup = setup_label(best),
+                     flags = setup_flags(best) }
   S.rec:event("final", S.final_result)
 end
 
@@ -467,14 +596,16 @@ local function main(args)
     stop = S.run_generation(generation, proposals)
   end
   if stop then print("search stopped: " .. stop) end
+  S.search_seconds = S.rec:now() - S.started
   S.write_facts()
   if stop ~= "interrupted" then S.final() end
-  S.rec:write_report(S.archive, config, { dense_ppl = S.dense.ppl, generations = S.generations, final = S.final_result })
+  S.rec:write_report(S.archive, config, { dense_ppl = S.dense.ppl, generations = S.generations, final = S.final_result,
+                                          reference = S.reference, elapsed = S.search_seconds })
   S.rec:event("end", { reason = stop or "done", candidates = #S.archive.candidates, tokens = S.tokens })
   S.rec:close()
   local best = S.archive:best()
   if best then
-    print(("best: candidate %d (%s, %s), proxy ppl %.2f%s"):format(best.id, best.origin, best.alloc or "uniform",
+    print(("best: candidate %d (%s, %s), proxy ppl %.2f%s"):format(best.id, best.origin, setup_label(best),
       best.fitness, S.final_result and (", test ppl %.2f"):format(S.final_result.ppl) or ""))
   end
   print("report: " .. config.run_dir .. "/report.md")

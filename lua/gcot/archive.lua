@@ -14,10 +14,19 @@ function A.normalise(src)
   return s:match("^%s*(.-)%s*$")
 end
 
+-- The identity of a candidate: normalised code, allocation (with its parameters, sorted) and the reconstruction flag.
+function A.key_of(c)
+  local params = {}
+  for k, v in pairs(type(c.alloc_params) == "table" and c.alloc_params or {}) do params[#params + 1] = k .. "=" .. tostring(v) end
+  table.sort(params)
+  return A.normalise(c.code) .. "\0" .. (c.alloc or "") .. "\0" .. table.concat(params, ",") ..
+         (c.reconstruct and ("\0reconstruct=" .. tostring(c.reconstruct)) or "")
+end
+
 -- Add a candidate node. c = {code, thought, parents = {id,...}, origin = "llm"|"symbolic"|"seed", generation,
--- tree (symbolic), alloc}. Returns the node, or the existing node with the same normalised code.
+-- tree (symbolic), alloc, alloc_params, reconstruct}. Returns the node, or the existing node with the same key.
 function A:add(c)
-  local key = A.normalise(c.code) .. "\0" .. (c.alloc or "")
+  local key = A.key_of(c)
   local seen = self.by_key[key]
   if seen then return seen, true end
   c.id = self.next_id
@@ -84,7 +93,7 @@ function A:to_table()
     cands[i] = copy
   end
   return { version = 1, generation = self.generation, next_id = self.next_id, candidates = cands,
-           insights = self.insights }
+           insights = self.insights, reference = self.reference }
 end
 
 function A.from_table(t)
@@ -94,9 +103,10 @@ function A.from_table(t)
     -- a candidate that was in flight when the run died is evaluated again
     if c.status == "running" then c.status = "new" end
     a.candidates[#a.candidates + 1] = c
-    a.by_key[A.normalise(c.code) .. "\0" .. (c.alloc or "")] = c
+    a.by_key[A.key_of(c)] = c
   end
   a.insights = t.insights or {}
+  a.reference = t.reference
   a.next_id = math.max(t.next_id or 1, #a.candidates + 1)
   return a
 end

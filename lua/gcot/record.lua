@@ -96,6 +96,16 @@ function R:write_report(archive, cfg, extra)
       :format(cfg.model, cfg.sparsity * 100, table.concat(cfg.allocs, "/"), cfg.nsamples, cfg.proxy_windows,
               cfg.seqlen or 0))
   add(("Proposers: %s. Dense validation perplexity (proxy windows): %s."):format(cfg.proposers, fmt(extra.dense_ppl)))
+  if extra.reference then
+    add(("Yardstick: native %s (%s) under the same proxy: %s."):format(extra.reference.method,
+        extra.reference.alloc or "uniform", fmt(extra.reference.ppl)))
+  end
+  if extra.elapsed and extra.elapsed > 0 then
+    local n = 0
+    for _, c in ipairs(archive.candidates) do if c.status == "ok" or c.status == "failed" then n = n + 1 end end
+    add(("Evaluated %d candidates in %.0f s of search (%.0f candidates per hour)."):format(n, extra.elapsed,
+        n * 3600 / extra.elapsed))
+  end
   add("")
   add("## Progress per generation")
   add("")
@@ -112,8 +122,8 @@ function R:write_report(archive, cfg, extra)
   add("|---:|---:|---|---|---|---:|---:|---|")
   for i, c in ipairs(archive:ranked()) do
     if i > 10 then break end
-    add(("| %d | %d | %s | %s | %s | %s | %d | %s |"):format(i, c.id, c.origin, c.alloc or "uniform", c.group or "row",
-        fmt(c.fitness), c.generation or 0, table.concat(c.parents or {}, ",")))
+    add(("| %d | %d | %s | %s | %s | %s | %d | %s |"):format(i, c.id, c.origin, c.setup or c.alloc or "uniform",
+        c.group or "row", fmt(c.fitness), c.generation or 0, table.concat(c.parents or {}, ",")))
   end
   local best = archive:best()
   if best then
@@ -125,10 +135,19 @@ function R:write_report(archive, cfg, extra)
            "(realised sparsity %.4f)."):format(cfg.sparsity * 100, fmt(extra.final.ppl), extra.final.realised or 0))
       add("")
     end
+    add(("Set-up: %s, group %s."):format(best.setup or best.alloc or "uniform", best.group or "row"))
+    if extra.final and extra.final.flags then
+      add("")
+      add(("Reproduce: `autoprune prune --model %s --metric best.lua --sparsity %g %s --eval`"):format(cfg.model,
+          cfg.sparsity, extra.final.flags))
+    end
+    add("")
     if best.thought and best.thought ~= "" then add("Idea: " .. best.thought:gsub("\n", " "):sub(1, 600)); add("") end
     add("Lineage: " .. (function()
       local ids = { tostring(best.id) }
-      for _, p in ipairs(archive:lineage(best)) do ids[#ids + 1] = tostring(p.id) .. " (" .. fmt(p.fitness) .. ")" end
+      for _, p in ipairs(archive:lineage(best)) do
+        ids[#ids + 1] = tostring(p.id) .. " (" .. fmt(p.fitness) .. ", " .. (p.setup or p.alloc or "uniform") .. ")"
+      end
       return table.concat(ids, " <- ")
     end)())
     add("")

@@ -14,8 +14,10 @@ M.leaves = {
   std    = "X.std",
   absmax = "X.absmax",
   amean  = "X.mean:abs()",
+  kurt   = "(X.kurt + 3)",      -- kurtosis (excess + 3) >= 1: heavy-tailed input channels
+  askew  = "X.skew:abs()",
 }
-local leaf_names = { "A", "l2", "sq", "std", "absmax", "amean" }
+local leaf_names = { "A", "l2", "sq", "std", "absmax", "amean", "kurt", "askew" }
 
 -- Unary operators: name -> function(expr) returning Lua source.
 M.unary = {
@@ -27,8 +29,13 @@ M.unary = {
   rownorm = function(a) return "(" .. a .. " / (" .. a .. ":sum(2) + 1e-8))" end,  -- share of its row
   rowrank = function(a) return a .. ":rank(2)" end,
   sigmoid = function(a) return a .. ":sigmoid()" end,
+  pow075 = function(a) return a .. ":pow(0.75)" end,
+  pow15  = function(a) return a .. ":pow(1.5)" end,
+  colmax = function(a) return "(" .. a .. " / (" .. a .. ":amax(1) + 1e-8))" end,  -- relative to its column's max
+  rowmean = function(a) return "(" .. a .. " / (" .. a .. ":mean(2) + 1e-8))" end, -- relative to its row's mean
 }
-local unary_names = { "sqrt", "square", "log1p", "root4", "colnorm", "rownorm", "rowrank", "sigmoid" }
+local unary_names = { "sqrt", "square", "log1p", "root4", "colnorm", "rownorm", "rowrank", "sigmoid", "pow075",
+                      "pow15", "colmax", "rowmean" }
 
 M.binary = {
   add = function(a, b) return "(" .. a .. " + " .. b .. ")" end,
