@@ -9,7 +9,12 @@
 #
 # Usage: bench/results.sh [--models "ap-tiny ap-small"] [--only KEYREGEX] [--render-only] [--force] [--jobs N]
 # Environment: AUTOPRUNE (default build/autoprune), AP_SMALL (ap-small folder, default ../shared/models/ap-small),
-#              NICE (default "nice -n 10"), AP_THREADS (threads per run, passed as --threads when set).
+#              NICE (default "nice -n 10"), EVAL_WINDOWS_<model> (e.g. EVAL_WINDOWS_ap_small=128: evaluate that
+#              model on the first N test windows only, to save time; the table then says so; default all 793).
+# Methods: magnitude = native:magnitude (per-matrix, bit-identical masks to lua/metrics/magnitude.lua),
+#          wanda = native:wanda (per-row, identical to lua/metrics/wanda.lua), ria = lua/metrics/ria.lua
+#          (per-matrix, as it declares), sparsegpt = the native SparseGPT. Calibration: the protocol's default
+#          (128 evenly spaced windows of 512 tokens of data/calib.txt, sequential).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -39,22 +44,21 @@ model_dir() { case "$1" in ap-tiny) echo "$ROOT/models/ap-tiny" ;; ap-small) ech
 # key → autoprune arguments. Keys: dense | METHOD@S+ALLOC | METHOD@N:M
 METHODS="magnitude wanda ria sparsegpt"
 ALLOCS="uniform owl sdsa"
-SPARSITIES="0.5 0.6 0.7 0.8"
-keys() {
+keys() {  # most wanted first (70%, the search's target, then N:M), so a partial run is still useful
     echo dense
-    for m in $METHODS; do
-        for s in $SPARSITIES; do for a in $ALLOCS; do echo "$m@$s+$a"; done; done
-        echo "$m@2:4"; echo "$m@4:8"
-    done
+    for s in 0.7; do for m in $METHODS; do for a in $ALLOCS; do echo "$m@$s+$a"; done; done; done
+    for m in $METHODS; do echo "$m@2:4"; echo "$m@4:8"; done
+    for s in 0.5 0.6 0.8; do for m in $METHODS; do for a in $ALLOCS; do echo "$m@$s+$a"; done; done; done
 }
 args_for() {  # key
     local key=$1 m s a
     case "$key" in
-        dense) echo "--sparsity 0" ;;
-        *@*:*) m=${key%@*}; echo "--metric $m --pattern ${key#*@}" ;;
-        *) m=${key%@*}; s=${key#*@}; a=${s#*+}; s=${s%+*}; echo "--metric $m --sparsity $s --alloc $a" ;;
+        *@*:*) m=${key%@*}; echo "--metric $(metric_arg "$m") --pattern ${key#*@}" ;;
+        *) m=${key%@*}; s=${key#*@}; a=${s#*+}; s=${s%+*}
+           echo "--metric $(metric_arg "$m") --sparsity $s --alloc $a" ;;
     esac
 }
+metric_arg() { case "$1" in magnitude|wanda) echo "native:$1" ;; *) echo "$1" ;; esac; }
 
 run_one() {  # model key
     local model=$1 key=$2 dir out tmp
@@ -62,12 +66,17 @@ run_one() {  # model key
     out=$DATA/$model/$key.json
     [ -s "$out" ] && [ "$FORCE" -eq 0 ] && return 0
     tmp=$(mktemp "$DATA/$model/.run.XXXXXX")
-    local threads=()
-    [ -n "${AP_THREADS:-}" ] && threads=(--threads "$AP_THREADS")
+    local var=EVAL_WINDOWS_${model//-/_} windows=()
+    [ -n "${!var:-}" ] && windows=(--eval-windows "${!var}")
     local start=$SECONDS
-    # shellcheck disable=SC2046
-    if $NICE "$AUTOPRUNE" prune --model "$dir" $(args_for "$key") "${threads[@]}" --eval --eval-text "$TEST" \
-            --json >"$tmp" 2>"$tmp.err"; then
+    local cmd
+    if [ "$key" = dense ]; then
+        cmd=("$AUTOPRUNE" eval --model "$dir" --text "$TEST" ${windows[@]+--windows "${windows[1]}"} --json)
+    else
+        # shellcheck disable=SC2046
+        cmd=("$AUTOPRUNE" prune --model "$dir" $(args_for "$key") --eval --eval-text "$TEST" "${windows[@]}" --json)
+    fi
+    if $NICE "${cmd[@]}" >"$tmp" 2>"$tmp.err"; then
         mv "$tmp" "$out"
         echo "$model $key: done in $((SECONDS - start)) s" >&2
     else

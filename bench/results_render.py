@@ -23,7 +23,7 @@ def ppl_of(rec):
 
 
 def eval_info(rec):
-    e = rec.get("eval") if isinstance(rec.get("eval"), dict) else {}
+    e = rec.get("eval") if isinstance(rec.get("eval"), dict) else rec     # prune record, or an eval record
     return e.get("seqlen"), e.get("windows")
 
 
@@ -56,12 +56,20 @@ def reference_key(method, s, alloc):
 def model_section(model, recs, ref):
     lines = []
     dense = ppl_of(recs["dense"]) if "dense" in recs else None
-    seqlen, windows = eval_info(recs["dense"]) if "dense" in recs else (None, None)
+    infos = {eval_info(r) for r in recs.values() if ppl_of(r) is not None}
+    seqlen, windows = sorted(infos, key=lambda x: (x[1] or 0))[0] if infos else (None, None)
     refm = (ref or {}).get("models", {}).get(model, {})
+    full = windows in (None, refm.get("windows", 793))
+    if not full:
+        refm = {}                      # reference values are over the whole file: not comparable
     lines.append(f"## {model}\n")
-    lines.append(f"Dense: **{fmt(dense)}** (reference {fmt(refm.get('dense_ppl_ref'))}); WikiText-2 test, seqlen "
-                 f"{seqlen or 512}, {windows or 793} windows. Cells: perplexity; in brackets the reference "
-                 "implementation's value where results.json has it.\n")
+    lines.append(f"Dense: **{fmt(dense)}**" + (f" (reference {fmt(refm.get('dense_ppl_ref'))})" if full else "") +
+                 f"; WikiText-2 test, seqlen {seqlen or 512}, " +
+                 (f"all {windows or 793} windows" if full else f"**first {windows} windows only** (of 793)") +
+                 ". Cells: perplexity" + ("; in brackets the reference implementation's value where "
+                                          "results.json has it" if full else "") + ".\n")
+    if len(infos) > 1:
+        lines.append(f"Note: records with different evaluation windows are mixed here: {sorted(infos)}.\n")
     lines.append("| method | alloc | 50% | 60% | 70% | 80% |")
     lines.append("|---|---|---|---|---|---|")
     for m in METHODS:
@@ -127,6 +135,39 @@ def sdsa_verdict(model, recs):
     return out
 
 
+def tuning_section(d):
+    """The SDSA tuning runs (tools/sdsa_tune.sh output, JSON lines, on WikiText-2 validation)."""
+    if not os.path.isdir(d):
+        return []
+    out = ["## SDSA tuning (WikiText-2 validation, never test)\n",
+           "Each line: `tools/sdsa_tune.sh MODEL native:wanda 0.7 WINDOWS CONFIG...` — Wanda at 70%, sequential, "
+           "the protocol's calibration, perplexity on the first WINDOWS windows of `wiki.valid.raw` (0 = all 704). "
+           "Config `sdsa:τ:λ:granularity`.\n"]
+    for f in sorted(os.listdir(d)):
+        if not f.endswith(".jsonl"):
+            continue
+        rows = []
+        with open(os.path.join(d, f)) as fh:
+            for line in fh:
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    pass
+        if not rows:
+            continue
+        base = next((r["valid_ppl"] for r in rows if r.get("config") == "uniform" and "valid_ppl" in r), None)
+        out.append(f"`{f}`\n")
+        out.append("| config | valid ppl | vs uniform | windows |")
+        out.append("|---|---|---|---|")
+        for r in rows:
+            if "valid_ppl" not in r:
+                continue
+            rel = f"{(r['valid_ppl'] / base - 1) * 100:+.1f}%" if base else ""
+            out.append(f"| {r['config']} | {r['valid_ppl']:.1f} | {rel} | {r.get('windows')} |")
+        out.append("")
+    return out
+
+
 def main():
     data, out = sys.argv[1], sys.argv[2]
     ref = None
@@ -155,6 +196,7 @@ def main():
         lines.append("## Missing runs\n")
         lines.extend(missing)
         lines.append("")
+    lines.extend(tuning_section(os.path.join(data, "tuning")))
     tail = os.path.join(os.path.dirname(out), "results-tail.md")
     if os.path.exists(tail):
         with open(tail) as fh:
