@@ -6,6 +6,8 @@
 #include <cJSON.h>
 #include <lauxlib.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LAP_JSON_MAX_DEPTH 200
@@ -68,7 +70,19 @@ static cJSON *to_json(lua_State *L, int idx, int depth)
         return cJSON_CreateBool(lua_toboolean(L, idx));
     case LUA_TNUMBER: {
         double v = lua_tonumber(L, idx);
-        return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+        if (!isfinite(v))
+            return cJSON_CreateNull();
+        if (lua_isinteger(L, idx))
+            return cJSON_CreateNumber(v);
+        /* cJSON prints 15 digits whenever they come within an epsilon of the value; the shortest form that reads
+         * back exactly instead, so a result crossing ap.isolate's pipe or archive.json keeps every bit */
+        char buf[40];
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v)
+                break;
+        }
+        return cJSON_CreateRaw(buf);
     }
     case LUA_TSTRING:
         return cJSON_CreateString(lua_tostring(L, idx));

@@ -34,6 +34,12 @@ counter = 0
 local ok, r = ap.isolate(function() counter = counter + 1; return { a = { 1, 2.5, "x" }, s = ("y"):rep(100000) } end)
 check(ok and r.a[2] == 2.5 and r.a[3] == "x" and #r.s == 100000, "a result comes back as a value (100 kB string)")
 check(counter == 0, "the worker's changes stay in the worker")
+local exact = { 0.1 + 0.2, 237.99764938608303, 1 / 3, 5e-324, 1e300, -2.5e-8 }
+ok, r = ap.isolate(function() return exact end)
+local same = ok
+for i, v in ipairs(exact) do same = same and r[i] == v end
+for _, v in ipairs(exact) do same = same and ap.json.decode(ap.json.encode({ v }))[1] == v end
+check(same, "numbers cross the pipe and ap.json bit for bit (cJSON alone keeps 15 digits)")
 
 ok, r = ap.isolate(function() os.execute("kill -SEGV $PPID"); while true do end end, { timeout = 20 })
 -- under ASan the sanitizer's SEGV handler reports and aborts (abort_on_error=1)
