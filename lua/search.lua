@@ -173,13 +173,22 @@ local function setup_label(c)
          (c.reconstruct == "adaptive" and "+adaptive" or c.reconstruct and "+rec" or "")
 end
 
--- The CLI flags that reproduce a candidate's set-up with `autoprune prune`.
+-- The CLI flags that reproduce a candidate's set-up with `autoprune prune`: every parameter of its allocation as
+-- the proxy used it (alloc_used, defaults filled in), so the line stays valid if the defaults change.
+local USED = { owl = { "owl_m", "owl_lambda" }, sdsa = { "tau", "lambda", "granularity" } }
 local function setup_flags(c)
   local f = { "--alloc " .. (c.alloc or "uniform") }
-  local keys = {}
-  for k in pairs(type(c.alloc_params) == "table" and c.alloc_params or {}) do keys[#keys + 1] = k end
+  local params, keys = {}, {}
+  for k, v in pairs(type(c.alloc_params) == "table" and c.alloc_params or {}) do params[k] = v end
+  for _, k in ipairs(USED[c.alloc] or {}) do
+    if params[k] == nil and type(c.alloc_used) == "table" then params[k] = c.alloc_used[k] end
+  end
+  for k in pairs(params) do keys[#keys + 1] = k end
   table.sort(keys)
-  for _, k in ipairs(keys) do f[#f + 1] = ("--alloc-param %s=%s"):format(k, tostring(c.alloc_params[k])) end
+  for _, k in ipairs(keys) do
+    local v = params[k]
+    f[#f + 1] = ("--alloc-param %s=%s"):format(k, type(v) == "number" and ("%.10g"):format(v) or tostring(v))
+  end
   if c.reconstruct == "adaptive" then f[#f + 1] = "--reconstruct-adaptive"
   elseif c.reconstruct then f[#f + 1] = "--reconstruct" end
   return table.concat(f, " ")
@@ -271,6 +280,7 @@ function S.evaluate(c)
     local ev = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
     if not config.isolate then S.model:reset() end
     return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds,
+             alloc_used = pr.alloc,
              layers = c.origin == "seed" and pr.layers or nil }
   end
   local t0 = S.rec:now()
@@ -289,7 +299,7 @@ function S.evaluate(c)
   end
   c.seconds = S.rec:now() - t0
   if ok and type(res) == "table" and type(res.ppl) == "number" and res.ppl == res.ppl and res.ppl < math.huge then
-    c.status, c.fitness, c.realised, c.layers = "ok", res.ppl, res.realised, res.layers
+    c.status, c.fitness, c.realised, c.layers, c.alloc_used = "ok", res.ppl, res.realised, res.layers, res.alloc_used
     c.scores[tostring(config.sparsity)] = res.ppl
   else
     c.status = "failed"

@@ -417,6 +417,23 @@ static void push_prune_result(lua_State *L, const ap_prune_run_result *r, double
     lua_setfield(L, -2, "layers");
 }
 
+/* result.alloc: the allocation with every parameter as used (defaults filled in), so a caller can record a
+ * set-up that stays reproducible when the defaults change. */
+static void push_alloc_used(lua_State *L, const ap_prune_run_opts *o)
+{
+    const ap_alloc_spec *a = &o->alloc_spec;
+    lua_createtable(L, 0, 8);
+    set_str(L, "kind", o->alloc ? o->alloc : "uniform");
+    set_num(L, "owl_m", a->owl_m);
+    set_num(L, "owl_lambda", a->owl_lambda);
+    set_num(L, "tau", a->sdsa.tau);
+    set_num(L, "lambda", a->sdsa.lambda);
+    set_num(L, "lo", a->lo);
+    set_num(L, "hi", a->hi);
+    set_str(L, "granularity", a->sdsa.granularity == AP_ALLOC_PER_LINEAR ? "linear" : "block");
+    lua_setfield(L, -2, "alloc");
+}
+
 static int model_prune(lua_State *L)
 {
     lmodel *lm = check_model(L, 1);
@@ -484,6 +501,7 @@ static int model_prune(lua_State *L)
         return ap_lua_raise(L, &err);
     }
     push_prune_result(L, &r, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    push_alloc_used(L, &o);
     ap_prune_run_result_free(&r);
     return 1;
 }
