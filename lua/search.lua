@@ -59,7 +59,7 @@ local function usage(msg)
     "usage: autoprune run lua/search.lua [--model DIR] [--sparsity S] [--generations N] [--population N]\n" ..
     "       [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs LIST] [--proxy-windows N]\n" ..
     "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n" ..
-    "       [--llm-timeout S] [--llm-retries N] [--reconstruct gene|mask|adaptive|off]\n" ..
+    "       [--calib FILE] [--valid FILE] [--llm-timeout S] [--llm-retries N] [--reconstruct gene|mask|adaptive|off]\n" ..
     "       [--seed-reconstruct none,mask,adaptive] [--seed-allocs LIST] [--no-alloc-genes] [--[no-]reference]\n")
   os.exit(msg and 2 or 0)
 end
@@ -100,6 +100,8 @@ local function parse_args(args)
     elseif a == "--time-budget" then config.time_budget = number()
     elseif a == "--max-candidates" then config.max_candidates = math.floor(number())
     elseif a == "--token-budget" then config.token_budget = number()
+    elseif a == "--calib" then config.calib = value()
+    elseif a == "--valid" then config.valid = value()
     elseif a == "--llm-timeout" then config.llm_timeout = number()
     elseif a == "--llm-retries" then config.llm_retries = math.floor(number())
     elseif a == "--seed" then config.seed = math.floor(number())
