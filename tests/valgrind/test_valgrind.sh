@@ -59,7 +59,8 @@ else
     echo "not ok $n - the pruned folder was written under valgrind"; failed=$((failed + 1))
 fi
 vg search run lua/search.lua --name V --runs-dir "$tmp/runs" --no-isolate --no-final --generations 2 \
-    --population 1 --nsamples 2 --proxy-windows 1 --seqlen 64 --allocs uniform
+    --population 1 --nsamples 2 --proxy-windows 1 --seqlen 64 --allocs uniform --calib "$tmp/small.txt" \
+    --valid "$tmp/small.txt"
 n=$((n + 1))
 if grep -q '"type":"end"' "$tmp/runs/V/events.jsonl" 2>/dev/null && grep -q "gen 2" "$tmp/search.out"; then
     echo "ok $n - the search under valgrind ran two generations to its end"
