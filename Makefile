@@ -54,15 +54,20 @@ deps:
 test-deps:
 	@tools/deps.sh $(DEB_TEST_PKGS)
 
-run: deps all
+# The packages first, then a parallel build (a plain `make` stays serial unless asked with -j).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+run: deps
+	$(MAKE) -j$(JOBS) all
 	$(BUILD)/autoprune run lua/search.lua --quick
 
-test: deps test-deps all
+test: deps test-deps
+	$(MAKE) -j$(JOBS) all
 	AP_BUILD=$(BUILD) tests/run.sh
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build folder.
 asan: deps test-deps
-	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+	$(MAKE) -j$(JOBS) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 AP_SANITIZED=1 AP_BUILD=build-asan tests/run.sh
 
 fuzz: deps test-deps
