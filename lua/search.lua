@@ -563,14 +563,19 @@ function S.write_facts()
     facts = S.facts, allocations = allocations }, true))
 end
 
-function S.final()
+-- best.lua: the best candidate's source with its set-up and the command that reproduces it (also when interrupted).
+function S.write_best()
   local best = S.archive:best()
   if not best then return end
   Record.write_atomic(config.run_dir .. "/best.lua", ("-- best metric of search %s: candidate %d, set-up %s, proxy ppl %.3f\n" ..
     "-- reproduce: autoprune prune --model %s --metric best.lua --sparsity %g %s --eval\n%s")
     :format(config.name, best.id, setup_label(best), best.fitness, config.model, config.sparsity, setup_flags(best),
             best.code))
-  if not config.final then return end
+end
+
+function S.final()
+  local best = S.archive:best()
+  if not best or not config.final then return end
   S.model:reset()
   local pr = S.model:prune { metric = best.code, sparsity = config.sparsity, pattern = config.pattern,
                              group = config.group, alloc = best.alloc, alloc_params = best.alloc_params,
@@ -610,6 +615,7 @@ local function main(args)
   if stop then print("search stopped: " .. stop) end
   S.search_seconds = S.rec:now() - S.started
   S.write_facts()
+  S.write_best()
   if stop ~= "interrupted" then S.final() end
   S.rec:write_report(S.archive, config, { dense_ppl = S.dense.ppl, generations = S.generations, final = S.final_result,
                                           reference = S.reference, elapsed = S.search_seconds })
