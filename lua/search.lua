@@ -60,7 +60,8 @@ local function usage(msg)
     "       [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs LIST] [--proxy-windows N]\n" ..
     "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n" ..
     "       [--calib FILE] [--valid FILE] [--llm-timeout S] [--llm-retries N] [--reconstruct gene|mask|adaptive|off]\n" ..
-    "       [--seed-reconstruct none,mask,adaptive] [--seed-allocs LIST] [--no-alloc-genes] [--[no-]reference]\n")
+    "       [--seed-reconstruct none,mask,adaptive] [--seed-allocs LIST] [--no-alloc-genes] [--[no-]reference]\n" ..
+    "       [--candidate-timeout S]\n")
   os.exit(msg and 2 or 0)
 end
 
@@ -108,6 +109,7 @@ local function parse_args(args)
     elseif a == "--runs-dir" then config.runs_dir = value()
     elseif a == "--graph" then config.graph = value()
     elseif a == "--no-final" then config.final = false
+    elseif a == "--candidate-timeout" then config.candidate_timeout = number()
     elseif a == "--reconstruct" then config.reconstruct = value()
     elseif a == "--seed-reconstruct" then
       config.seed_reconstruct = {}
