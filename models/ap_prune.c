@@ -173,6 +173,21 @@ static ap_status prune_adaptive(ap_linear *L, int l, ap_linear_kind k, const ap_
                                o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01, err);
 }
 
+/* Weights changed by an OBS update are rounded to the checkpoint's dtype at once, so that the model evaluated (and
+ * the statistics the next block gathers) are exactly the model that ap_model_save writes. */
+static void round_to_checkpoint(const ap_model *m, ap_linear *L)
+{
+    if (m->dtype == AP_DT_F32)
+        return;
+    uint16_t half[4096];
+    const size_t n = (size_t)(L->out * L->in);
+    for (size_t i = 0; i < n; i += 4096) {
+        size_t c = n - i < 4096 ? n - i : 4096;
+        ap_dtype_from_f32(m->dtype, L->w + i, half, c);
+        ap_dtype_to_f32(m->dtype, half, L->w + i, c);
+    }
+}
+
 static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_block_stats *bs, const ap_prune_opts *o,
                               scratch *s, ap_prune_report *rep, ap_error *err)
 {
@@ -192,12 +207,16 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
         st = ap_sparsegpt_prune(L->w, L->out, L->in, s->H, target, nm ? o->pattern.n : 0, nm ? o->pattern.m : 0,
                                 o->sgpt_blocksize > 0 ? o->sgpt_blocksize : 128,
                                 o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01, err);
+        if (!st)
+            round_to_checkpoint(m, L);
         rep->t_mask += now_s() - t0;
         return name_error(st, err, l, k);
     }
     double t0 = now_s();
     if (o->reconstruct == 2) {
         st = prune_adaptive(L, l, k, bs, o, target, s, err);
+        if (!st)
+            round_to_checkpoint(m, L);
         rep->t_mask += now_s() - t0;
         return name_error(st, err, l, k);
     }
@@ -214,6 +233,8 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
         ap_xacc_hessian(a, s->H);
         st = ap_sparsegpt_update(L->w, L->out, L->in, s->H, s->keep, o->sgpt_blocksize > 0 ? o->sgpt_blocksize : 128,
                                  o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01, err);
+        if (!st)
+            round_to_checkpoint(m, L);
     } else if (!st)
         ap_mask_apply(L->w, s->keep, L->out * L->in);
     rep->t_mask += now_s() - t1;
