@@ -17,6 +17,7 @@ struct ap_pool {
     uint64_t generation;         /* bumped for every job; workers wait for a new one */
     int active;                  /* workers still busy with the current job */
     int quit;
+    int want;                    /* threads asked for */
     pid_t owner;                 /* the process whose threads these are: a fork()ed child has none of them */
     ap_pool_fn fn;
     void *ud;
@@ -66,6 +67,28 @@ int ap_cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* Start want - 1 workers for the calling process (a fork()ed child starts its own: it inherits none). */
+static void start_workers(ap_pool *p)
+{
+    pthread_mutex_init(&p->run_lock, NULL);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->start, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->generation = 0;
+    p->active = 0;
+    p->quit = 0;
+    p->n = 1;
+    p->owner = getpid();
+    for (int i = 1; i < p->want; i++) {
+        worker_arg *a = malloc(sizeof *a);
+        if (!a) break;
+        a->p = p;
+        a->index = i;
+        if (pthread_create(&p->tid[i - 1], NULL, worker, a) != 0) { free(a); break; }
+        p->n++;
+    }
+}
+
 ap_status ap_pool_new(ap_pool **out, int n_threads, ap_error *err)
 {
     *out = NULL;
@@ -76,20 +99,8 @@ ap_status ap_pool_new(ap_pool **out, int n_threads, ap_error *err)
     if (!p) return ap_error_set(err, AP_E_NOMEM, "thread pool: out of memory");
     p->tid = calloc((size_t)n_threads, sizeof *p->tid);
     if (!p->tid) { free(p); return ap_error_set(err, AP_E_NOMEM, "thread pool: out of memory"); }
-    pthread_mutex_init(&p->run_lock, NULL);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->start, NULL);
-    pthread_cond_init(&p->done, NULL);
-    p->n = 1;
-    p->owner = getpid();
-    for (int i = 1; i < n_threads; i++) {
-        worker_arg *a = malloc(sizeof *a);
-        if (!a) break;
-        a->p = p;
-        a->index = i;
-        if (pthread_create(&p->tid[i - 1], NULL, worker, a) != 0) { free(a); break; }
-        p->n++;
-    }
+    p->want = n_threads;
+    start_workers(p);
     *out = p;   /* fewer threads than asked (a failed pthread_create) still works */
     return AP_OK;
 }
@@ -97,7 +108,7 @@ ap_status ap_pool_new(ap_pool **out, int n_threads, ap_error *err)
 void ap_pool_free(ap_pool *p)
 {
     if (!p) return;
-    if (p->owner != getpid()) {       /* in a fork()ed child the workers do not exist: nothing to join */
+    if (p->owner != getpid()) {       /* a fork()ed child that never ran a job: no workers of its own to join */
         free(p->tid);
         free(p);
         return;
@@ -120,8 +131,10 @@ int ap_pool_size(const ap_pool *p) { return p ? p->n : 1; }
 void ap_pool_run(ap_pool *p, int64_t n_tasks, ap_pool_fn fn, void *ud)
 {
     if (n_tasks <= 0) return;
-    /* nothing to share, or a fork()ed child (ap.isolate's workers) where the pool's threads do not exist: inline */
-    if (!p || p->n == 1 || n_tasks == 1 || p->owner != getpid()) {
+    /* In a fork()ed child (ap.isolate's workers) the parent's threads do not exist: start the child's own. */
+    if (p && p->owner != getpid())
+        start_workers(p);
+    if (!p || p->n == 1 || n_tasks == 1) {      /* nothing to share: run inline */
         for (int64_t t = 0; t < n_tasks; t++) fn(ud, t, 0);
         return;
     }
