@@ -23,6 +23,7 @@ import time
 ROOT = os.environ.get("AP_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AUTOPRUNE = os.environ.get("AUTOPRUNE") or os.path.join(ROOT, "build", "autoprune")
 KILLS = 12
+GENERATIONS = 60    # more work than the kills leave time for: the last resume then finishes one more generation
 n_checks = 0
 n_failed = 0
 
@@ -36,9 +37,9 @@ def check(cond, what):
     return cond
 
 
-def search_args(runs, name, resume):
+def search_args(runs, name, resume, generations=GENERATIONS):
     return [AUTOPRUNE, "run", "lua/search.lua", "--resume" if resume else "--name", name, "--runs-dir", runs,
-            "--no-final", "--generations", "3", "--population", "4", "--nsamples", "8", "--proxy-windows", "2"]
+            "--no-final", "--generations", str(generations), "--population", "4", "--nsamples", "8", "--proxy-windows", "2"]
 
 
 def read_record(run):
@@ -90,10 +91,17 @@ def kill_and_resume(tmp):
     kills = 0
     orphans = 0
     start = time.time()
-    for attempt in range(KILLS + 1):
-        last = attempt == KILLS
-        p = subprocess.Popen(search_args(runs, "X", attempt > 0), cwd=ROOT, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, start_new_session=True)
+    # Attempts go on until KILLS kills have landed (a run may end by itself before its kill on a busy machine);
+    # then one last resume must finish the search.
+    attempt = -1
+    while True:
+        attempt += 1
+        last = kills >= KILLS or attempt >= 3 * KILLS
+        if last:    # finish the generation in hand and one more, whatever the kills interrupted
+            _, _, archive, _ = read_record(run)
+            final_generation = (archive or {}).get("generation", 0) + 1
+        p = subprocess.Popen(search_args(runs, "X", attempt > 0, final_generation if last else GENERATIONS), cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         if last:
             _, err = p.communicate(timeout=600)
             check(p.returncode == 0, "the last resume finishes the search (exit %d%s)"
@@ -103,6 +111,9 @@ def kill_and_resume(tmp):
             delay = rng.uniform(0.2, 2.0) if attempt < 3 else rng.uniform(1.0, 6.0)
             try:
                 p.wait(timeout=delay)
+                if p.returncode != 0:
+                    problems.append("attempt %d: the search ended by itself with status %d: %s"
+                                    % (attempt, p.returncode, p.stderr.read().decode(errors="replace")[-300:]))
             except subprocess.TimeoutExpired:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
@@ -139,6 +150,8 @@ def kill_and_resume(tmp):
             if c is None or c.get("status") != status or c.get("fitness") != fitness:
                 problems.append("attempt %d: completed candidate %d (%s, %s) lost or changed: %s"
                                 % (attempt, cid, status, fitness, c and (c.get("status"), c.get("fitness"))))
+        if last:
+            break
     elapsed = time.time() - start
     check(kills >= 10, "killed the search with SIGKILL %d times at random moments (%.0f s in all)" % (kills, elapsed))
     lost = [p for p in problems if "lost" in p]
@@ -150,8 +163,8 @@ def kill_and_resume(tmp):
     cands = archive["candidates"] if archive else []
     check(cands and all(c["status"] in ("ok", "failed") for c in cands),
           "every candidate of the finished run was evaluated (%d)" % len(cands))
-    check(archive and archive.get("generation") == 3 and any(e.get("type") == "end" for e in events),
-          "the resumed run reached generation 3 and its end")
+    check(archive and archive.get("generation") == final_generation and any(e.get("type") == "end" for e in events),
+          "the resumed run reached generation %d and its end" % final_generation)
     ids = [c["id"] for c in cands]
     check(len(ids) == len(set(ids)), "candidate ids are unique")
     check(not [f for f in os.listdir(run) if ".tmp" in f], "no temp file left in the run folder")
