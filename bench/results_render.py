@@ -111,16 +111,16 @@ def sdsa_verdict(model, recs):
     for m in METHODS:
         for s in SPARSITIES:
             v = {a: ppl_of(recs.get(f"{m}@{s}+{a}", {})) for a in ALLOCS}
-            if any(x is None for x in v.values()):
+            if v["sdsa"] is None or v["uniform"] is None:
                 continue
-            others = {a: v[a] for a in ("uniform", "owl")}
+            others = {a: v[a] for a in ("uniform", "owl") if v[a] is not None}
             best_other = min(others, key=others.get)
-            item = (f"{m} {int(float(s) * 100)}%: SDSA {fmt(v['sdsa'])} vs uniform {fmt(v['uniform'])}, "
-                    f"OWL {fmt(v['owl'])}")
+            item = (f"{m} {int(float(s) * 100)}%: SDSA {fmt(v['sdsa'])} vs uniform {fmt(v['uniform'])}"
+                    + (f", OWL {fmt(v['owl'])}" if v["owl"] is not None else " (OWL not run)"))
             if v["sdsa"] < others[best_other]:
                 wins.append(item)
             elif v["sdsa"] > max(others.values()):
-                losses.append(item + " (worst of the three)")
+                losses.append(item + " (worst)")
             else:
                 ties.append(item + f" (between; best is {best_other})")
     out = [f"### SDSA on {model}\n"]
