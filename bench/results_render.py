@@ -197,10 +197,11 @@ def main():
         lines.extend(missing)
         lines.append("")
     lines.extend(tuning_section(os.path.join(data, "tuning")))
-    tail = os.path.join(os.path.dirname(out), "results-tail.md")
-    if os.path.exists(tail):
-        with open(tail) as fh:
-            lines.append(fh.read().rstrip() + "\n")
+    for name in ("results-tail.md", "results-search.md"):    # hand-written sections: the verdict, the search
+        tail = os.path.join(os.path.dirname(out), name)
+        if os.path.exists(tail):
+            with open(tail) as fh:
+                lines.append(fh.read().rstrip() + "\n")
     with open(out, "w") as fh:
         fh.write("\n".join(lines))
 
