@@ -113,18 +113,7 @@ end
 
 -- Write archive.json atomically: a temporary file in the same folder, flushed, then renamed over the old one.
 function A:save(path)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(err) }) end
-  local ok, werr = f:write(ap.json.encode(self:to_table(), true))
-  local fok, ferr = f:flush()
-  f:close()
-  if not ok or not fok then
-    os.remove(tmp)
-    error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(werr or ferr) })
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then error({ kind = "io", message = "cannot rename " .. tmp .. ": " .. tostring(rerr) }) end
+  require("gcot.record").write_atomic(path, ap.json.encode(self:to_table(), true))
 end
 
 function A.load(path)

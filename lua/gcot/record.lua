@@ -9,6 +9,22 @@ local function mkdir_p(path)
   if not ok then error({ kind = "io", message = "cannot create folder " .. path }) end
 end
 
+-- Write a file whole or not at all: a temporary file beside it, flushed, then renamed over the old one.
+function R.write_atomic(path, text)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "w")
+  if not f then error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(err) }) end
+  local ok, werr = f:write(text)
+  local fok, ferr = f:flush()
+  f:close()
+  if not (ok and fok) then
+    os.remove(tmp)
+    error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(werr or ferr) })
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then error({ kind = "io", message = "cannot rename " .. tmp .. ": " .. tostring(rerr) }) end
+end
+
 -- A run killed (or out of disk) in the middle of a record leaves a torn last line; appending after it would glue
 -- the next record onto it, so a resumed run first drops the torn tail (rewriting the file atomically).
 local function drop_torn_tail(path)
@@ -17,18 +33,7 @@ local function drop_torn_tail(path)
   local text = f:read("a")
   f:close()
   if text == "" or text:sub(-1) == "\n" then return end
-  local keep = text:match("^(.*\n)") or ""
-  local tmp = path .. ".tmp"
-  local out, err = io.open(tmp, "wb")
-  if not out then error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(err) }) end
-  local ok, werr = out:write(keep)
-  local fok, ferr = out:flush()
-  out:close()
-  if not (ok and fok) then
-    os.remove(tmp)
-    error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(werr or ferr) })
-  end
-  assert(os.rename(tmp, path))
+  R.write_atomic(path, text:match("^(.*\n)") or "")
 end
 
 function R.open(dir)
@@ -66,20 +71,6 @@ function R.read_events(dir)
   return out
 end
 
-local function write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "w")
-  if not f then error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(err) }) end
-  local ok, werr = f:write(text)
-  local fok, ferr = f:flush()
-  f:close()
-  if not (ok and fok) then
-    os.remove(tmp)
-    error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(werr or ferr) })
-  end
-  assert(os.rename(tmp, path))
-end
-R.write_atomic = write_atomic
 
 function R:close() self.events:close() end
 
@@ -171,7 +162,7 @@ function R:write_report(archive, cfg, extra)
     add("")
     for _, ins in ipairs(archive.insights) do add(("- generation %d: %s"):format(ins.generation, ins.text)) end
   end
-  write_atomic(self.dir .. "/report.md", table.concat(L, "\n") .. "\n")
+  R.write_atomic(self.dir .. "/report.md", table.concat(L, "\n") .. "\n")
 end
 
 return R
