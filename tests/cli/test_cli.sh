@@ -2,22 +2,7 @@
 # test_cli.sh — the CLI frame (--help, --version, exit statuses), `autoprune check` (text and --json, limits,
 # several files) and `autoprune run` (arg, require "ap", T, ap.load_tensors/save_tensors round trips including
 # F16/BF16/1-D files written by Python, ap.metric scoring and its error table, os.exit status).
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-PY=${PYTHON:-/usr/bin/python3}
-case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
-cd "$AP_ROOT" || exit 1
-work=$(mktemp -d /tmp/ap-cli.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-
-n=0 failed=0
-check() {  # check "description" command... : passes when the command succeeds
-    local what=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $what"; else failed=$((failed + 1)); echo "not ok $n - $what"; fi
-}
+. "$(dirname "$0")/../lib.sh" cli
 status_is() {  # status_is N command... : the command's exit status is N (output kept in $work/out, $work/err)
     local want=$1
     shift

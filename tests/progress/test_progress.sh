@@ -3,22 +3,7 @@
 # when it is a terminal (script(1) provides one) and never with --quiet or --json nor in a pipe (eval, prune, and
 # ap.model's calibrate/eval/prune in a script); --json prints exactly one JSON line on stdout; every command answers
 # --help with status 0 and an unknown option with status 2 (exit statuses 0 ok, 1 failed, 2 usage).
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-PY=${PYTHON:-/usr/bin/python3}
-case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
-cd "$AP_ROOT" || exit 1
-work=$(mktemp -d /tmp/ap-progress.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-
-n=0 failed=0
-check() {  # check "description" command... : passes when the command succeeds
-    local what=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $what"; else failed=$((failed + 1)); echo "not ok $n - $what"; fi
-}
+. "$(dirname "$0")/../lib.sh" progress
 on_tty() {  # on_tty OUT ARGS...: run autoprune ARGS on a pseudo-terminal (stdout and stderr both go to OUT)
     local out=$1
     shift

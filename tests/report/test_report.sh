@@ -2,22 +2,7 @@
 # test_report.sh — `autoprune report`: a small offline search run, its report.html rendered in headless Chromium
 # (Debian's chromium), the rendered DOM checked against the run's data (tests/report/check_dom.py), a screenshot
 # taken, HTML escaping of a hostile best.lua, a folder with missing files, and the command's usage errors.
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-PY=${PYTHON:-/usr/bin/python3}
-case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
-cd "$AP_ROOT" || exit 1
-work=$(mktemp -d /tmp/ap-report.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-
-n=0 failed=0
-check() {  # check "description" command... : passes when the command succeeds
-    local what=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $what"; else failed=$((failed + 1)); echo "not ok $n - $what"; fi
-}
+. "$(dirname "$0")/../lib.sh" report
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 render() {  # render FILE.html OUT.dom [OUT.png]: the DOM after layout (and a screenshot)
     local flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
