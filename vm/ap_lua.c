@@ -105,6 +105,20 @@ const char *ap_lua_describe_error(lua_State *L, int idx, char *buf, size_t n)
     return buf;
 }
 
+int ap_lua_traceback(lua_State *L)
+{
+    char buf[1024];
+    const char *msg;
+    if (lua_type(L, 1) == LUA_TSTRING)
+        msg = lua_tostring(L, 1);
+    else if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+        msg = lua_tostring(L, -1);
+    else
+        msg = ap_lua_describe_error(L, 1, buf, sizeof buf);
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
 static int raise_status(lua_State *L, ap_status code, const char *fmt, const char *arg)
 {
     ap_error e;

@@ -34,5 +34,8 @@ int ap_lua_raise(lua_State *L, const ap_error *err);
 /* A one-line description of the error value at idx into buf (the caller's): a string as is, an ap error table as
  * "kind: message (line N)", anything else by its type. Calls no metamethod. Returns buf. */
 const char *ap_lua_describe_error(lua_State *L, int idx, char *buf, size_t n);
+/* A message handler for lua_pcall in the trusted state (run, repl): the error in one line (a string, an object's
+ * __tostring, or an ap error table described), then a traceback. */
+int ap_lua_traceback(lua_State *L);
 
 #endif

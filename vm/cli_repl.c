@@ -35,21 +35,6 @@ static const char HELP[] =
 
 /* ---- evaluation ---------------------------------------------------------------------------------------- */
 
-/* Message handler: the error in one line, then a traceback (the description works for ap error tables). */
-static int msghandler(lua_State *L)
-{
-    char buf[1024];
-    const char *msg;
-    if (lua_type(L, 1) == LUA_TSTRING)
-        msg = lua_tostring(L, 1);
-    else if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-        msg = lua_tostring(L, -1);
-    else
-        msg = ap_lua_describe_error(L, 1, buf, sizeof buf);
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
 /* Compile `return <src>` (an expression) or else src itself (a statement). Returns the load status; the chunk or
  * the error message is on the stack. */
 static int compile(lua_State *L, const char *src, size_t len)
@@ -96,7 +81,7 @@ static void print_results(lua_State *L, int base)
 static int run_chunk(lua_State *L)
 {
     int base = lua_gettop(L) - 1;
-    lua_pushcfunction(L, msghandler);
+    lua_pushcfunction(L, ap_lua_traceback);
     lua_insert(L, base + 1);
     int status = lua_pcall(L, 0, LUA_MULTRET, base + 1);
     lua_remove(L, base + 1);

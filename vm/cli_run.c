@@ -22,21 +22,6 @@ static const char HELP[] =
     "Exit status: 0 when the script ends normally (or what it passes to os.exit), 1 when it raises an error\n"
     "(message and traceback on stderr), 2 usage error.\n";
 
-/* Message handler: the error described in one line, then a traceback. Runs in the trusted state. */
-static int traceback(lua_State *L)
-{
-    char buf[1024];
-    const char *msg;
-    if (lua_type(L, 1) == LUA_TSTRING)
-        msg = lua_tostring(L, 1);
-    else if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
-        msg = lua_tostring(L, -1);
-    else
-        msg = ap_lua_describe_error(L, 1, buf, sizeof buf);
-    luaL_traceback(L, L, msg, 1);
-    return 1;
-}
-
 int ap_cli_run(int argc, char **argv)
 {
     int i = 1;
@@ -71,7 +56,7 @@ int ap_cli_run(int argc, char **argv)
     }
     lua_setglobal(L, "arg");
     int status = AP_EXIT_OK;
-    lua_pushcfunction(L, traceback);
+    lua_pushcfunction(L, ap_lua_traceback);
     int rc = luaL_loadfilex(L, strcmp(script, "-") == 0 ? NULL : script, NULL);
     if (rc != LUA_OK) {
         fprintf(stderr, "autoprune run: %s\n", lua_tostring(L, -1));
