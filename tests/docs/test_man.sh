@@ -1,21 +1,7 @@
 #!/usr/bin/env bash
 # test_man.sh — doc/autoprune.1 stays in step with the binary: it renders without warnings, has a section for
 # every command of `autoprune --help`, and names every option each command's --help lists.
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
-cd "$AP_ROOT" || exit 1
-work=$(mktemp -d /tmp/ap-man.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-
-n=0 failed=0
-check() {
-    local what=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $what"; else failed=$((failed + 1)); echo "not ok $n - $what"; fi
-}
+. "$(dirname "$0")/../lib.sh" man
 
 check "man -l renders doc/autoprune.1 without warnings" eval 'MANWIDTH=200 man -l doc/autoprune.1 >"$work/man.txt" 2>"$work/err" && [ ! -s "$work/err" ] && grep -q "^NAME" "$work/man.txt"'
 for c in $("$AUTOPRUNE" --help | awk '/^commands:/{f=1;next} f && /^  [a-z]/{print $1}'); do

@@ -2,22 +2,7 @@
 # test_reconstruct.sh — `prune --reconstruct` / `--reconstruct-adaptive` and m:prune{reconstruct=...} on ap-tiny:
 # the metric's sparsity is kept exactly, the weight update lowers the perplexity, the run record says which mode
 # ran, the adaptive mode refuses N:M, and one-shot statistics without Hessians are refused with a clear error.
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-PY=${PYTHON:-/usr/bin/python3}
-case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
-cd "$AP_ROOT" || exit 1
-work=$(mktemp -d /tmp/ap-rec.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-
-n=0 failed=0
-check() {
-    local what=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $what"; else failed=$((failed + 1)); echo "not ok $n - $what"; fi
-}
+. "$(dirname "$0")/../lib.sh" rec
 field() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
 common=(--model models/ap-tiny --sparsity 0.7 --oneshot --nsamples 16 --eval
