@@ -1,13 +1,11 @@
 /* ap_json.c — the pre-scan and checks that make cJSON safe for untrusted model files. */
 #include "ap_json.h"
+#include "ap_file.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not valid (RFC 3629: no overlongs,
@@ -167,40 +165,14 @@ ap_status ap_json_read_file(const char *path, size_t max, char **text, size_t *l
 {
     *text = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ap_error_set(err, AP_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ap_error_set(err, AP_E_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > max) {
-        close(fd);
-        return ap_error_set(err, AP_E_FORMAT, "%s: file is %lld bytes, larger than the limit of %zu", path,
-                            (long long)sb.st_size, max);
-    }
-    size_t n = (size_t)sb.st_size, got = 0;
-    char *buf = malloc(n + 1);
-    if (!buf) {
-        close(fd);
-        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory reading %zu bytes", path, n);
-    }
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return ap_error_set(err, AP_E_IO, "%s: read failed: %s", path, r < 0 ? strerror(e) : "file shrank");
-        }
-        got += (size_t)r;
-    }
+    int fd;
+    size_t n;
+    ap_status s = ap_file_open_regular(path, max, &fd, &n, err);
+    if (s) return s;
+    s = ap_file_read_all(fd, n, path, text, err);
     close(fd);
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return AP_OK;
+    if (!s) *len = n;
+    return s;
 }
 
 int ap_json_utf8_ok(const char *s, size_t n)

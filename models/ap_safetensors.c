@@ -1,6 +1,7 @@
 /* ap_safetensors.c — the safetensors reader (mmap or buffer, full validation), dtype conversion, checkpoints
  * (one file or index + shards) and the atomic writer. */
 #include "ap_safetensors.h"
+#include "ap_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -525,40 +526,13 @@ ap_status ap_safetensors_open_buffer(ap_safetensors **out, const void *buf, size
     return open_common(out, st, buf ? buf : empty, buf ? len : 0, err);
 }
 
-/* read() the whole file into the heap: no SIGBUS possible, costs the file's size in memory. */
-static ap_status read_all(int fd, size_t len, void **out, const char *path, ap_error *err)
-{
-    uint8_t *p = malloc(len ? len : 1);
-    if (!p) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory reading %zu bytes", path, len);
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = pread(fd, p + got, len - got, (off_t)got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            free(p);
-            return ap_error_set(err, AP_E_IO, "%s: read failed: %s", path, r < 0 ? strerror(errno) : "file shrank");
-        }
-        got += (size_t)r;
-    }
-    *out = p;
-    return AP_OK;
-}
-
 ap_status ap_safetensors_open_flags(ap_safetensors **out, const char *path, unsigned flags, ap_error *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ap_error_set(err, AP_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ap_error_set(err, AP_E_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > SIZE_MAX) {
-        close(fd);
-        return ap_error_set(err, AP_E_IO, "%s: file too large", path);
-    }
-    size_t len = (size_t)sb.st_size;
+    int fd;
+    size_t len;
+    ap_status os = ap_file_open_regular(path, SIZE_MAX, &fd, &len, err);
+    if (os) return os;
     ap_safetensors *st = new_file(path);
     if (!st) {
         close(fd);
@@ -577,7 +551,10 @@ ap_status ap_safetensors_open_flags(ap_safetensors **out, const char *path, unsi
         st->map_len = len;
         buf = m;
     } else if (len >= 8) {
-        ap_status s = read_all(fd, len, &st->heap, path, err);
+        /* read() the whole file into the heap: no SIGBUS possible, costs the file's size in memory */
+        char *heap;
+        ap_status s = ap_file_read_all(fd, len, path, &heap, err);
+        st->heap = heap;
         if (s) {
             close(fd);
             ap_safetensors_close(st);
