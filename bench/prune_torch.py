@@ -10,31 +10,19 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
 import sentencepiece as spm
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+import aptest  # noqa: E402  (the safetensors reader the tests use)
+
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        if info["dtype"] == "BF16":
-            arr = (np.frombuffer(data[a:b], dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
-        elif info["dtype"] == "F16":
-            arr = np.frombuffer(data[a:b], dtype=np.float16).astype(np.float32)
-        else:
-            arr = np.frombuffer(data[a:b], dtype=np.float32).copy()
-        out[name] = torch.from_numpy(arr.reshape(info["shape"]).copy())
-    return out
+    return {k: torch.from_numpy(v.copy()) for k, v in aptest.read_safetensors(path).items()}
 
 
 def rmsnorm(x, w, eps):

@@ -7,33 +7,20 @@ import json
 import math
 import os
 import struct
+import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import aptest  # noqa: E402
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None}
 
 
 def read_safetensors(path):
     """name -> float32 torch tensor."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (hlen,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + hlen])
-    base = 8 + hlen
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = t["data_offsets"]
-        buf = raw[base + b:base + e]
-        if t["dtype"] == "BF16":
-            u = np.frombuffer(buf, dtype=np.uint16).astype(np.uint32) << 16
-            a = u.view(np.float32)
-        else:
-            a = np.frombuffer(buf, dtype=DTYPES[t["dtype"]]).astype(np.float32)
-        out[name] = torch.from_numpy(a.reshape(t["shape"]).copy())
-    return out
+    return {k: torch.from_numpy(v.copy()) for k, v in aptest.read_safetensors(path).items()}
 
 
 def to_bf16_bits(a):

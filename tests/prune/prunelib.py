@@ -5,7 +5,8 @@ import os
 import subprocess
 import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aptest import Tap, read_safetensors  # noqa: E402,F401  (shared with the other tests)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("AP_ROOT") or os.path.dirname(os.path.dirname(HERE))
@@ -13,26 +14,6 @@ BUILD = os.environ.get("AP_BUILD") or os.path.join(ROOT, "build")
 AUTOPRUNE = os.environ.get("AUTOPRUNE") or os.path.join(BUILD, "autoprune")
 REFERENCE = json.load(open(os.path.join(HERE, "reference.json")))
 LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def check(self, cond, what):
-        self.n += 1
-        if not cond:
-            self.failed += 1
-        print(("ok %d - %s" if cond else "not ok %d - %s") % (self.n, what), flush=True)
-        return cond
-
-    def note(self, text):
-        print("# " + text, flush=True)
-
-    def done(self):
-        print("1..%d" % self.n)
-        sys.exit(1 if self.failed else 0)
 
 
 def run(args, check=True):
@@ -70,29 +51,6 @@ def prune(model, key, extra=(), eval_=False, out=None, metric=None):
 
 def rel(a, b):
     return abs(a - b) / abs(b)
-
-
-def read_safetensors(path):
-    """{name: float32 ndarray} of a safetensors file (F32, F16, BF16)."""
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        raw = data[a:b]
-        if info["dtype"] == "BF16":
-            u = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
-            arr = u.view(np.float32)
-        elif info["dtype"] == "F16":
-            arr = np.frombuffer(raw, dtype=np.float16).astype(np.float32)
-        else:
-            arr = np.frombuffer(raw, dtype=np.float32).copy()
-        out[name] = arr.reshape(info["shape"])
-    return out
 
 
 def linear_name(layer0, lin):

@@ -5,6 +5,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aptest import Tap  # noqa: E402,F401  (shared with the other tests)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("AP_ROOT") or os.path.dirname(os.path.dirname(HERE))
 BUILD = os.environ.get("AP_BUILD") or os.path.join(ROOT, "build")
@@ -13,23 +16,6 @@ if not os.path.isabs(BUILD):
 SANITIZED = bool(os.environ.get("AP_SANITIZED"))
 TINY_JSON = os.path.join(ROOT, "models", "ap-tiny", "tokenizer.json")
 TINY_SPM = os.path.join(ROOT, "models", "ap-tiny", "tokenizer.model")
-
-
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def check(self, cond, what):
-        self.n += 1
-        if not cond:
-            self.failed += 1
-        print(("ok" if cond else "not ok") + " %d - %s" % (self.n, what), flush=True)
-        return cond
-
-    def done(self):
-        print("1..%d" % self.n)
-        sys.exit(1 if self.failed else 0)
 
 
 def build_driver(tmp):
