@@ -369,7 +369,9 @@ static void read_alloc_params(lua_State *L, int t, ap_alloc_spec *a)
         a->sdsa.lambda = opt_number(L, p, "lambda", a->sdsa.lambda);
         a->lo = a->sdsa.lo = opt_number(L, p, "lo", a->lo);
         a->hi = a->sdsa.hi = opt_number(L, p, "hi", a->hi);
-        const char *g = opt_string(L, p, "granularity", "block");
+        /* an absent key keeps the default (per linear): alloc_params = { tau = 1 } changes tau alone */
+        const char *g = opt_string(L, p, "granularity",
+                                   a->sdsa.granularity == AP_ALLOC_PER_LINEAR ? "linear" : "block");
         if (strcmp(g, "block") && strcmp(g, "linear"))
             raise_status(L, AP_E_ARG, "alloc_params.granularity must be block or linear");
         a->sdsa.granularity = strcmp(g, "linear") ? AP_ALLOC_PER_BLOCK : AP_ALLOC_PER_LINEAR;

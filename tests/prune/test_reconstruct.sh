@@ -37,9 +37,17 @@ local ok, err = pcall(m.prune, m, { metric = "wanda", sparsity = 0.5, stats = st
 print(ok, type(err) == "table" and err.message or tostring(err))
 local ok2, err2 = pcall(m.prune, m, { metric = "wanda", sparsity = 0.5, stats = st, reconstruct = "bogus" })
 print(ok2, type(err2) == "table" and err2.message or tostring(err2))
+for _, params in ipairs { { tau = 1 }, { tau = 1, granularity = "block" } } do
+  local pr = m:prune { metric = "wanda", sparsity = 0.5, stats = st, alloc = "sdsa", alloc_params = params }
+  print("granularity", params.granularity or "-", pr.alloc.granularity, pr.alloc.tau)
+  m:reset()
+end
 EOF
 "$AUTOPRUNE" run "$work/noh.lua" >"$work/noh.out" 2>&1
 check "one-shot stats without Hessians: reconstruct refused, saying why" grep -q "false.*Hessian" "$work/noh.out"
 check "reconstruct = 'bogus' refused" grep -q 'false.*reconstruct must be' "$work/noh.out"
+check "alloc_params = { tau = 1 } keeps the default granularity (per linear)" \
+    grep -q '^granularity	-	linear	1' "$work/noh.out"
+check "alloc_params granularity = block is taken" grep -q '^granularity	block	block	1' "$work/noh.out"
 echo "1..$n"
 [ "$failed" -eq 0 ]
