@@ -243,6 +243,7 @@ function S.setup()
                                                                      config.proposers))
   S.rec:event("start", { config = config, resume = config.resume or false })
   -- Hessians (XᵀX per linear input) only when some candidate may reconstruct, or for the SparseGPT yardstick
+  symbolic.use_hessian(config.reconstruct ~= "off")
   S.stats = S.model:calibrate { text = config.calib, nsamples = config.nsamples, seqlen = config.seqlen,
                                 hessian = config.reconstruct ~= "off" or config.reference }
   S.facts = S.model:facts(S.stats)
@@ -331,10 +332,14 @@ function S.seed_candidates()
   if recs[1] or recs[2] then
     metrics[#metrics + 1] = { name = "wanda", code = symbolic.emit(symbolic.seeds.wanda, "layer"), group = "layer",
                               variant = " (per layer)" }
+    -- SparseGPT's own saliency w²/d² as a script (X.hinv exists because reconstruction gathers Hessians): under
+    -- the adaptive update it is SparseGPT itself, the point the search starts from to beat it
+    metrics[#metrics + 1] = { name = "obs", code = symbolic.emit(symbolic.seeds.obs, "layer"), group = "layer",
+                              variant = " (SparseGPT's saliency w²/d² as a script)" }
   end
   for _, rec in ipairs(recs) do
     for _, mt in ipairs(metrics) do
-      for _, alloc in ipairs(config.seed_allocs or config.allocs) do
+      for _, alloc in ipairs((rec or mt.name ~= "obs") and (config.seed_allocs or config.allocs) or {}) do
         out[#out + 1] = { code = mt.code, origin = "seed", alloc = alloc,
                           thought = "hand-designed baseline: " .. mt.name .. (mt.variant or "") ..
                                     (rec and (" + reconstruction (" .. tostring(rec) .. ")") or ""),
@@ -391,7 +396,8 @@ function S.symbolic_candidates(n)
     end
     if config.reconstruct ~= "gene" then rec = config.reconstruct ~= "off" and config.reconstruct or false end
     if rng(how == "setup" and 4 or 6) == 1 or not group then group = (rng(2) == 1) and "row" or "layer" end
-    if symbolic.uses_weight(tree) then
+    -- X.hinv exists only where Hessians are gathered: a run that reconstructs (the final evaluation is sequential)
+    if symbolic.uses_weight(tree) and (rec or not symbolic.uses_leaf(tree, "ihinv")) then
       out[#out + 1] = { code = symbolic.emit(tree, group), tree = tree, origin = "symbolic", parents = parents,
                         alloc = alloc or config.allocs[1], alloc_params = params, reconstruct = rec or false,
                         group = group,

@@ -215,7 +215,7 @@ ap_status ap_xderived_make(ap_xderived *d, const ap_xacc *a, ap_error *err)
         sk[j] = flat ? 0.0f : (float)(m3 / (m2 * sqrt(m2)));
         ku[j] = flat ? 0.0f : (float)(m4 / (m2 * m2) - 3.0);
     }
-    d->v = (ap_xview){in, (double)a->n, l2, sq, mean, sd, mx, sk, ku};
+    d->v = (ap_xview){in, (double)a->n, l2, sq, mean, sd, mx, sk, ku, NULL};
     return AP_OK;
 }
 

@@ -45,6 +45,8 @@ typedef struct ap_xview {
     int64_t in;
     double tokens;
     const float *l2, *sq, *mean, *std, *absmax, *skew, *kurt;   /* borrowed from the owner (ap_xderived) */
+    const float *hinv;   /* diagonal of SparseGPT's inverse-Hessian factor (ap_sparsegpt_hinv_diag), or NULL: set
+                          * by the pruning driver when the run holds Hessians, never by ap_xderived */
 } ap_xview;
 
 /* Owner of one ap_xview's arrays (one allocation of 7·in floats). */

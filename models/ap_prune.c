@@ -99,6 +99,8 @@ typedef struct scratch {
     float *scores;
     uint8_t *keep;
     double *H;
+    float *hinv;                 /* X.hinv of input (hinv_layer, hinv_input), computed once for its linears */
+    int hinv_layer, hinv_input;
 } scratch;
 
 static void scratch_free(scratch *s)
@@ -106,6 +108,7 @@ static void scratch_free(scratch *s)
     free(s->scores);
     free(s->keep);
     free(s->H);
+    free(s->hinv);
 }
 
 static ap_status scratch_init(scratch *s, const ap_model *m, int hessian, ap_error *err)
@@ -119,9 +122,12 @@ static ap_status scratch_init(scratch *s, const ap_model *m, int hessian, ap_err
     }
     s->scores = malloc((size_t)most * sizeof *s->scores);
     s->keep = malloc((size_t)most);
-    if (hessian)
+    s->hinv_layer = -1;
+    if (hessian) {
         s->H = malloc((size_t)most_in * (size_t)most_in * sizeof *s->H);
-    if (!s->scores || !s->keep || (hessian && !s->H)) {
+        s->hinv = malloc((size_t)most_in * sizeof *s->hinv);
+    }
+    if (!s->scores || !s->keep || (hessian && (!s->H || !s->hinv))) {
         scratch_free(s);
         return ap_error_set(err, AP_E_NOMEM, "prune: no memory for scratch buffers of %lld weights", (long long)most);
     }
@@ -141,6 +147,31 @@ static ap_status name_error(ap_status st, ap_error *err, int layer, ap_linear_ki
         err->line = line;
     }
     return st;
+}
+
+static int sgpt_blocksize(const ap_prune_opts *o) { return o->sgpt_blocksize > 0 ? o->sgpt_blocksize : 128; }
+static double sgpt_percdamp(const ap_prune_opts *o) { return o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01; }
+
+/* The statistics a metric sees for input ik of block l: the contract's, plus X.hinv (SparseGPT's d, with the
+ * run's dampening) when the run holds Hessians. Linears that share an input share one factorisation. */
+static ap_status metric_view(const ap_block_stats *bs, int l, ap_input_kind ik, const ap_prune_opts *o, scratch *s,
+                             ap_xview *xv, ap_error *err)
+{
+    *xv = bs->x[ik].v;
+    const ap_xacc *a = &bs->acc[ik];
+    if (!a->xtx || !s->hinv)
+        return AP_OK;
+    if (s->hinv_layer != l || s->hinv_input != (int)ik) {
+        s->hinv_layer = -1;
+        ap_xacc_hessian(a, s->H);
+        ap_status st = ap_sparsegpt_hinv_diag(s->H, xv->in, sgpt_percdamp(o), s->hinv, err);
+        if (st)
+            return st;
+        s->hinv_layer = l;
+        s->hinv_input = (int)ik;
+    }
+    xv->hinv = s->hinv;
+    return AP_OK;
 }
 
 /* The metric as SparseGPT's saliency (reconstruct = 2): asked at every column block on the current weights. */
@@ -166,11 +197,14 @@ static ap_status prune_adaptive(ap_linear *L, int l, ap_linear_kind k, const ap_
         return ap_error_set(err, AP_E_ARG, "adaptive reconstruct is unstructured only");
     if (!bs->acc[ik].xtx)
         return ap_error_set(err, AP_E_ARG, "reconstruct needs Hessian statistics");
+    ap_xview xv;
+    ap_status st = metric_view(bs, l, ik, o, s, &xv, err);
+    if (st)
+        return st;
     ap_xacc_hessian(&bs->acc[ik], s->H);
-    adaptive_ctx c = {o, l, k, &bs->x[ik].v, target};
+    adaptive_ctx c = {o, l, k, &xv, target};
     ap_sgpt_scorer sc = {adaptive_score, &c, o->pattern.group == AP_GROUP_ROW};
-    return ap_sparsegpt_scored(L->w, L->out, L->in, s->H, target, &sc, o->sgpt_blocksize > 0 ? o->sgpt_blocksize : 128,
-                               o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01, err);
+    return ap_sparsegpt_scored(L->w, L->out, L->in, s->H, target, &sc, sgpt_blocksize(o), sgpt_percdamp(o), err);
 }
 
 /* Weights changed by an OBS update are rounded to the checkpoint's dtype at once, so that the model evaluated (and
@@ -205,8 +239,7 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
         ap_xacc_hessian(a, s->H);
         int nm = o->pattern.group == AP_GROUP_NM;
         st = ap_sparsegpt_prune(L->w, L->out, L->in, s->H, target, nm ? o->pattern.n : 0, nm ? o->pattern.m : 0,
-                                o->sgpt_blocksize > 0 ? o->sgpt_blocksize : 128,
-                                o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01, err);
+                                sgpt_blocksize(o), sgpt_percdamp(o), err);
         if (!st)
             round_to_checkpoint(m, L);
         rep->t_mask += now_s() - t0;
@@ -220,7 +253,10 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
         rep->t_mask += now_s() - t0;
         return name_error(st, err, l, k);
     }
-    st = o->score(o->score_ud, l, k, L->w, L->out, L->in, &bs->x[ik].v, target, s->scores, err);
+    ap_xview xv;
+    st = metric_view(bs, l, ik, o, s, &xv, err);
+    if (!st)
+        st = o->score(o->score_ud, l, k, L->w, L->out, L->in, &xv, target, s->scores, err);
     double t1 = now_s();
     rep->t_score += t1 - t0;
     if (!st)
@@ -231,8 +267,7 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
         if (!a->xtx)
             return name_error(ap_error_set(err, AP_E_ARG, "reconstruct needs Hessian statistics"), err, l, k);
         ap_xacc_hessian(a, s->H);
-        st = ap_sparsegpt_update(L->w, L->out, L->in, s->H, s->keep, o->sgpt_blocksize > 0 ? o->sgpt_blocksize : 128,
-                                 o->sgpt_percdamp >= 0 ? o->sgpt_percdamp : 0.01, err);
+        st = ap_sparsegpt_update(L->w, L->out, L->in, s->H, s->keep, sgpt_blocksize(o), sgpt_percdamp(o), err);
         if (!st)
             round_to_checkpoint(m, L);
     } else if (!st)
@@ -272,7 +307,7 @@ ap_status ap_prune_oneshot(ap_model *m, const ap_calib_stats *st, const ap_prune
     if (rc)
         return rc;
     scratch s;
-    rc = scratch_init(&s, m, o->method == AP_METHOD_SPARSEGPT || o->reconstruct, err);
+    rc = scratch_init(&s, m, st->hessian, err);   /* Hessians held: SparseGPT, reconstruction and X.hinv */
     int total = m->cfg.n_layers * AP_LIN_COUNT, done = 0;
     for (int l = 0; l < m->cfg.n_layers && !rc; l++)
         for (int k = 0; k < AP_LIN_COUNT && !rc; k++) {

@@ -255,6 +255,22 @@ static ap_status sgpt_run(float *W, int64_t out, int64_t in, const double *H, do
     return st;
 }
 
+ap_status ap_sparsegpt_hinv_diag(const double *H, int64_t in, double percdamp, float *d, ap_error *err)
+{
+    if (!H || !d || in <= 0 || !(percdamp >= 0))
+        return ap_error_set(err, AP_E_ARG, "sparsegpt: inverse-Hessian diagonal needs H, d, in > 0, percdamp >= 0");
+    float *U = malloc((size_t)in * (size_t)in * sizeof *U);
+    unsigned char *dead = malloc((size_t)in);
+    ap_status st = U && dead ? sgpt_inverse_factor(H, in, percdamp, U, dead, err)
+                             : ap_error_set(err, AP_E_NOMEM, "sparsegpt: no memory for a %lldx%lld factor",
+                                            (long long)in, (long long)in);
+    if (st == AP_OK)
+        for (int64_t j = 0; j < in; j++) d[j] = U[j * in + j];
+    free(U);
+    free(dead);
+    return st;
+}
+
 ap_status ap_sparsegpt_prune(float *W, int64_t out, int64_t in, const double *H, double sparsity, int prune_n,
                              int prune_m, int blocksize, double percdamp, ap_error *err)
 {

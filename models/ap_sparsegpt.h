@@ -37,6 +37,11 @@ ap_status ap_sparsegpt_prune(float *W, int64_t out, int64_t in, const double *H,
 ap_status ap_sparsegpt_update(float *W, int64_t out, int64_t in, const double *H, const unsigned char *keep,
                               int blocksize, double percdamp, ap_error *err);
 
+/* d [in] ← the diagonal of the upper Cholesky factor U of the dampened inverse Hessian, (H + λI)⁻¹ = UᵀU with
+ * λ = percdamp · mean(diag H): the d of SparseGPT's saliency w²/d² and of its OBS update (entries where H_jj == 0
+ * are computed as if H_jj were 1, as ap_sparsegpt_prune does). Errors as ap_sparsegpt_prune. */
+ap_status ap_sparsegpt_hinv_diag(const double *H, int64_t in, double percdamp, float *d, ap_error *err);
+
 /* A caller's saliency for ap_sparsegpt_scored: score(ud, W, out, in, scores, err) fills scores [out, in] for the
  * current (partly updated) W; higher = keep. per_row: quota per row (else pooled over the rows of a block). */
 typedef struct ap_sgpt_scorer {

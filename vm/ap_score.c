@@ -126,6 +126,12 @@ ap_status ap_scorer_score(void *ud, int layer, ap_linear_kind kind, const float 
         X.skew = x->skew;
         X.kurt = x->kurt;
         X.tokens = x->tokens;
+        if (x->hinv) {   /* X.hinv: only when the run holds Hessians (metric contract, doc/metric-api.md) */
+            static const char *const hinv_name[] = {"hinv"};
+            X.n_extra = 1;
+            X.extra_names = hinv_name;
+            X.extra = &x->hinv;
+        }
     }
     ap_layer_info info = {layer + 1, s->n_layers, ap_linear_name(kind), sparsity};
     int k = ap_sandbox_score(s->sb, W, out, in, x ? &X : NULL, &info, scores);

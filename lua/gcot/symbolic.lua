@@ -16,8 +16,17 @@ M.leaves = {
   amean  = "X.mean:abs()",
   kurt   = "(X.kurt + 3)",      -- kurtosis (excess + 3) >= 1: heavy-tailed input channels
   askew  = "X.skew:abs()",
+  ihinv  = "X.hinv:pow(-1)",    -- 1/d, SparseGPT's inverse-Hessian factor: only in runs that hold Hessians
 }
-local leaf_names = { "A", "l2", "sq", "std", "absmax", "amean", "kurt", "askew" }
+local base_leaves = { "A", "l2", "sq", "std", "absmax", "amean", "kurt", "askew" }
+local leaf_names = base_leaves
+
+-- Whether generated trees may read X.hinv (the run gathers Hessians; otherwise X.hinv is nil).
+function M.use_hessian(on)
+  leaf_names = {}
+  for i, n in ipairs(base_leaves) do leaf_names[i] = n end
+  if on then leaf_names[#leaf_names + 1] = "ihinv" end
+end
 
 -- Unary operators: name -> function(expr) returning Lua source.
 M.unary = {
@@ -53,6 +62,7 @@ M.seeds = {
   magnitude = leaf("A"),
   wanda = node("mul", leaf("A"), leaf("l2")),
   ria = node("mul", node("add", node("colnorm", leaf("A")), node("rownorm", leaf("A"))), node("sqrt", leaf("l2"))),
+  obs = node("square", node("mul", leaf("A"), leaf("ihinv"))),   -- SparseGPT's / OBS's saliency w²/d²
 }
 
 function M.copy(t)
@@ -160,14 +170,17 @@ function M.crossover(rng, a, b)
   return root.value
 end
 
--- Does the tree read the weight at all? A metric of activations alone ranks every row the same way.
-function M.uses_weight(t)
-  if t.leaf then return t.leaf == "A" end
+-- Does the tree read leaf `name`?
+function M.uses_leaf(t, name)
+  if t.leaf then return t.leaf == name end
   for _, a in ipairs(t.args) do
-    if M.uses_weight(a) then return true end
+    if M.uses_leaf(a, name) then return true end
   end
   return false
 end
+
+-- Does the tree read the weight at all? A metric of activations alone ranks every row the same way.
+function M.uses_weight(t) return M.uses_leaf(t, "A") end
 
 -- Serialisation for the archive (trees are plain tables already; this validates one read back).
 function M.valid(t, depth)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_reconstruct.sh — `prune --reconstruct` / `--reconstruct-adaptive` and m:prune{reconstruct=...} on ap-tiny:
 # the metric's sparsity is kept exactly, the weight update lowers the perplexity, the run record says which mode
-# ran, the adaptive mode refuses N:M, and one-shot statistics without Hessians are refused with a clear error.
+# ran, the adaptive mode refuses N:M, one-shot statistics without Hessians are refused with a clear error, and
+# X.hinv turns a script into SparseGPT itself.
 . "$(dirname "$0")/../lib.sh" rec
 field() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
@@ -49,5 +50,19 @@ check "reconstruct = 'bogus' refused" grep -q 'false.*reconstruct must be' "$wor
 check "alloc_params = { tau = 1 } keeps the default granularity (per linear)" \
     grep -q '^granularity	-	linear	1' "$work/noh.out"
 check "alloc_params granularity = block is taken" grep -q '^granularity	block	block	1' "$work/noh.out"
+# X.hinv (metric contract extension): SparseGPT's own saliency w²/d² written as a script, under the adaptive
+# update and compared per layer, is SparseGPT: the written models are byte for byte the same
+cat >"$work/obs.lua" <<'EOF'
+return { group = "layer", score = function(W, X, info) return W:square() / X.hinv:square() end }
+EOF
+check "autoprune check accepts a metric that reads X.hinv" "$AUTOPRUNE" check "$work/obs.lua"
+small=(--model models/ap-tiny --sparsity 0.6 --nsamples 16 --quiet)
+"$AUTOPRUNE" prune "${small[@]}" --metric "$work/obs.lua" --reconstruct-adaptive --out "$work/obs" >/dev/null 2>&1
+"$AUTOPRUNE" prune "${small[@]}" --metric sparsegpt --out "$work/sgpt" >/dev/null 2>&1
+check "w²/X.hinv² + adaptive update writes the same model as native SparseGPT" \
+    cmp -s "$work/obs/model.safetensors" "$work/sgpt/model.safetensors"
+check "without Hessians X.hinv is nil: the run fails naming the field" \
+    bash -c '! "$0" prune --model models/ap-tiny --metric "$1/obs.lua" --sparsity 0.5 --nsamples 4 --quiet \
+        2>"$1/nohinv.err" && grep -q "hinv" "$1/nohinv.err"' "$AUTOPRUNE" "$work"
 echo "1..$n"
 [ "$failed" -eq 0 ]
