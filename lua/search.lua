@@ -37,6 +37,10 @@ local config = {
   seqlen = nil,            -- nil: the model's context (capped at 2048)
   proxy_windows = 16,      -- validation windows of the proxy perplexity
   final_nsamples = 128,    -- the final evaluation follows the reference protocol
+  confirm = 0,             -- after the generations, the best N distinct candidates by proxy are pruned again under
+                           -- the final protocol (sequential, final_nsamples) and scored on confirm_windows windows
+                           -- of *validation*; the lowest is the pick. 0: the pick is the best proxy fitness
+  confirm_windows = 64,
   llm = "auto",            -- auto: use the LLM when configured; off: symbolic only; only: LLM only
   llm_share = 0.5,         -- with an LLM, this share of each generation comes from it, the rest is symbolic
   graph = "default",       -- lua/gcot/graphs/<graph>.lua
@@ -61,7 +65,7 @@ local function usage(msg)
     "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n" ..
     "       [--calib FILE] [--valid FILE] [--llm-timeout S] [--llm-retries N] [--reconstruct gene|mask|adaptive|off]\n" ..
     "       [--seed-reconstruct none,mask,adaptive] [--seed-allocs LIST] [--no-alloc-genes] [--[no-]reference]\n" ..
-    "       [--candidate-timeout S]\n")
+    "       [--candidate-timeout S] [--confirm N] [--confirm-windows N]\n")
   os.exit(msg and 2 or 0)
 end
 
@@ -110,6 +114,8 @@ local function parse_args(args)
     elseif a == "--graph" then config.graph = value()
     elseif a == "--no-final" then config.final = false
     elseif a == "--candidate-timeout" then config.candidate_timeout = number()
+    elseif a == "--confirm" then config.confirm = math.floor(number())
+    elseif a == "--confirm-windows" then config.confirm_windows = math.floor(number())
     elseif a == "--reconstruct" then config.reconstruct = value()
     elseif a == "--seed-reconstruct" then
       config.seed_reconstruct = {}
@@ -581,6 +587,56 @@ function S.write_best()
             best.code))
 end
 
+-- The confirmation stage: prune + validation perplexity under the final protocol, in an isolated worker.
+local function confirm_one(prune_args)
+  local function run()
+    prune_args.calib = { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen }
+    prune_args.sparsity, prune_args.pattern = config.sparsity, config.pattern
+    S.model:prune(prune_args)
+    local ev = S.model:eval { text = config.valid, windows = config.confirm_windows, seqlen = config.seqlen,
+                              quiet = true }
+    if not config.isolate then S.model:reset() end
+    return ev.ppl
+  end
+  local ok, res
+  if config.isolate then ok, res = ap.isolate(run, { timeout = config.candidate_timeout * 4 })
+  else ok, res = pcall(run) if not ok then S.model:reset() end end
+  if ok and type(res) == "number" and res == res and res < math.huge then return res end
+  return false, type(res) == "table" and (res.message or res.kind) or tostring(res)
+end
+
+-- Re-evaluate the best distinct set-ups by proxy under the final protocol on validation (never test); with
+-- --reference also native SparseGPT under it. Resumable: a candidate confirmed before is not run again.
+function S.confirm()
+  if config.confirm <= 0 then return end
+  local picked, seen = {}, {}
+  for _, c in ipairs(S.archive:ranked()) do
+    if #picked >= config.confirm then break end
+    local key = Archive.normalise(c.code) .. setup_label(c) .. (c.group or "")
+    if not seen[key] then seen[key] = true picked[#picked + 1] = c end
+  end
+  print(("confirmation: %d candidates, sequential pruning with %d calibration windows, %d validation windows")
+        :format(#picked, config.final_nsamples, config.confirm_windows))
+  if config.reference and not S.archive.reference_confirm then
+    local ppl, why = confirm_one { metric = "sparsegpt" }
+    S.archive.reference_confirm = ppl or nil
+    S.rec:event("confirm", { reference = "sparsegpt", ppl = ppl or nil, error = why })
+    print(("  reference SparseGPT (uniform): %s"):format(ppl and ("%.2f"):format(ppl) or ("failed: " .. tostring(why))))
+  end
+  for _, c in ipairs(picked) do
+    if ap.interrupted and ap.interrupted() then return "interrupted" end
+    if c.confirm == nil then
+      local ppl, why = confirm_one { metric = c.code, group = config.group, alloc = c.alloc,
+                                     alloc_params = c.alloc_params, reconstruct = c.reconstruct or false }
+      c.confirm = ppl
+      S.archive:save(config.run_dir .. "/archive.json")
+      S.rec:event("confirm", { id = c.id, ppl = ppl or nil, error = why })
+      print(("  #%-4d %-40s proxy %.2f  confirm %s"):format(c.id, setup_label(c), c.fitness,
+            ppl and ("%.2f"):format(ppl) or ("failed: " .. tostring(why))))
+    end
+  end
+end
+
 function S.final()
   local best = S.archive:best()
   if not best or not config.final then return end
@@ -621,6 +677,7 @@ local function main(args)
     stop = S.run_generation(generation, proposals)
   end
   if stop then print("search stopped: " .. stop) end
+  if stop ~= "interrupted" then stop = S.confirm() or stop end
   S.search_seconds = S.rec:now() - S.started
   S.write_facts()
   S.write_best()

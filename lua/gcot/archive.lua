@@ -62,7 +62,15 @@ function A:ranked()
   return out
 end
 
-function A:best() return self:ranked()[1] end
+-- The pick: among candidates re-evaluated by the confirmation stage (c.confirm, a validation perplexity under the
+-- final protocol) the lowest; before that stage, the best proxy fitness.
+function A:best()
+  local pick
+  for _, c in ipairs(self.candidates) do
+    if c.status == "ok" and type(c.confirm) == "number" and (not pick or c.confirm < pick.confirm) then pick = c end
+  end
+  return pick or self:ranked()[1]
+end
 
 function A:failures(limit)
   local out = {}
@@ -93,7 +101,7 @@ function A:to_table()
     cands[i] = copy
   end
   return { version = 1, generation = self.generation, next_id = self.next_id, candidates = cands,
-           insights = self.insights, reference = self.reference }
+           insights = self.insights, reference = self.reference, reference_confirm = self.reference_confirm }
 end
 
 function A.from_table(t)
@@ -107,6 +115,7 @@ function A.from_table(t)
   end
   a.insights = t.insights or {}
   a.reference = t.reference
+  a.reference_confirm = t.reference_confirm
   a.next_id = math.max(t.next_id or 1, #a.candidates + 1)
   return a
 end

@@ -116,10 +116,30 @@ function R:write_report(archive, cfg, extra)
     add(("| %d | %d | %s | %s | %s | %s | %d | %s |"):format(i, c.id, c.origin, c.setup or c.alloc or "uniform",
         c.group or "row", fmt(c.fitness), c.generation or 0, table.concat(c.parents or {}, ",")))
   end
+  local confirmed = {}
+  for _, c in ipairs(archive.candidates) do if c.confirm ~= nil then confirmed[#confirmed + 1] = c end end
+  table.sort(confirmed, function(a, b) return (a.fitness or math.huge) < (b.fitness or math.huge) end)
+  if #confirmed > 0 then
+    add("")
+    add(("## Confirmation on validation (sequential pruning, %d calibration windows, %d validation windows)")
+        :format(cfg.final_nsamples or 128, cfg.confirm_windows or 0))
+    add("")
+    add("| id | set-up | group | proxy ppl | confirmation ppl |")
+    add("|---:|---|---|---:|---:|")
+    for _, c in ipairs(confirmed) do
+      add(("| %d | %s | %s | %s | %s |"):format(c.id, c.setup or c.alloc or "uniform", c.group or "row", fmt(c.fitness),
+          type(c.confirm) == "number" and fmt(c.confirm) or "failed"))
+    end
+    if archive.reference_confirm then
+      add("")
+      add("Native SparseGPT (uniform) under the same protocol: " .. fmt(archive.reference_confirm) .. ".")
+    end
+  end
   local best = archive:best()
   if best then
     add("")
-    add("## The best metric (candidate " .. best.id .. ")")
+    add("## The best metric (candidate " .. best.id .. (type(best.confirm) == "number" and
+        ", the lowest confirmation perplexity" or "") .. ")")
     add("")
     if extra.final then
       add(("Full evaluation on WikiText-2 **test**, sequential pruning at %.0f%%: perplexity **%s** " ..
