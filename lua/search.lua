@@ -65,7 +65,7 @@ local function usage(msg)
     "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n" ..
     "       [--calib FILE] [--valid FILE] [--llm-timeout S] [--llm-retries N] [--reconstruct gene|mask|adaptive|off]\n" ..
     "       [--seed-reconstruct none,mask,adaptive] [--seed-allocs LIST] [--no-alloc-genes] [--[no-]reference]\n" ..
-    "       [--candidate-timeout S] [--confirm N] [--confirm-windows N]\n")
+    "       [--candidate-timeout S] [--confirm N] [--confirm-windows N] [--final-nsamples N]\n")
   os.exit(msg and 2 or 0)
 end
 
@@ -101,6 +101,7 @@ local function parse_args(args)
     elseif a == "--pattern" then config.pattern = value()
     elseif a == "--proxy-windows" then config.proxy_windows = math.floor(number())
     elseif a == "--nsamples" then config.nsamples = math.floor(number())
+    elseif a == "--final-nsamples" then config.final_nsamples = math.floor(number())
     elseif a == "--seqlen" then config.seqlen = math.floor(number())
     elseif a == "--time-budget" then config.time_budget = number()
     elseif a == "--max-candidates" then config.max_candidates = math.floor(number())

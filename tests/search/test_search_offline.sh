@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/search/test_search_offline.sh — an offline GCoT search (symbolic proposer) on the shipped model: it finishes,
 # writes events.jsonl / archive.json / best.lua / report.md / facts.json, evaluates duplicates once, never reads the
-# test file for selection, and --resume continues a finished run without re-evaluating anything.
+# test file for selection, and --resume continues a finished run without re-evaluating anything; --confirm picks by
+# a validation stage under the final protocol.
 set -u
 AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
@@ -67,6 +68,49 @@ rc=$?
 after=$(grep -c '"type":"evaluation"' "$run/events.jsonl")
 check "resuming a finished run exits 0" '[ $rc -eq 0 ]'
 check "resuming a finished run evaluates nothing again ($before -> $after)" '[ "$before" -eq "$after" ]'
+
+# --confirm: the best distinct set-ups by proxy pruned again sequentially and scored on validation; the lowest is the
+# pick (best.lua), the report has the table, the reference SparseGPT is scored beside them; resume keeps them
+cargs=(run lua/search.lua --name c1 --runs-dir "$tmp" --generations 1 --population 2 --nsamples 8 --proxy-windows 2
+       --allocs uniform --reconstruct adaptive --seed-allocs uniform --reference --confirm 3 --confirm-windows 2
+       --final-nsamples 8 --no-final --seed 3)
+"$AUTOPRUNE" "${cargs[@]}" >"$tmp/out3" 2>"$tmp/err3"
+rc=$?
+check "search with --confirm exits 0 ($(head -c 300 "$tmp/err3"))" '[ $rc -eq 0 ]'
+$PY - "$tmp/c1" >"$tmp/py2" 2>&1 <<'PYEOF'
+import json, sys
+run = sys.argv[1]
+arch = json.load(open(run + "/archive.json"))
+conf = [c for c in arch["candidates"] if "confirm" in c]
+def ok(cond, what):
+    print(("ok" if cond else "not ok") + " - " + what)
+ok(len(conf) == 3 and all(isinstance(c["confirm"], float) and c["confirm"] > 1 for c in conf),
+   "three candidates confirmed with a perplexity each (%d)" % len(conf))
+ranked = sorted((c for c in arch["candidates"] if c["status"] == "ok"), key=lambda c: (c["fitness"], c["id"]))
+ok({c["id"] for c in conf} <= {c["id"] for c in ranked[:6]}, "the confirmed are among the best by proxy")
+pick = min(conf, key=lambda c: c["confirm"])
+ok(open(run + "/best.lua").read().endswith(pick["code"]) and ("candidate %d," % pick["id"]) in open(run + "/best.lua").read(),
+   "best.lua is the lowest confirmation perplexity (candidate %d)" % pick["id"])
+ok(isinstance(arch.get("reference_confirm"), float), "native SparseGPT scored under the confirmation protocol")
+report = open(run + "/report.md").read()
+ok("## Confirmation on validation" in report and ("candidate %d, the lowest confirmation" % pick["id"]) in report,
+   "report.md has the confirmation table and names the pick")
+ev = [json.loads(l) for l in open(run + "/events.jsonl")]
+ok(len([e for e in ev if e["type"] == "confirm"]) == 4, "one confirm event per candidate plus the reference")
+ok("hinv" in " ".join(c["code"] for c in arch["candidates"] if c["origin"] == "seed"),
+   "with reconstruction the seeds include SparseGPT's saliency written with X.hinv")
+PYEOF
+while read -r line; do
+    case "$line" in
+        "ok - "*) check "${line#ok - }" true ;;
+        "not ok - "*) check "${line#not ok - }" false ;;
+        *) echo "# $line" ;;
+    esac
+done <"$tmp/py2"
+before=$(grep -c '"type":"confirm"' "$tmp/c1/events.jsonl")
+"$AUTOPRUNE" "${cargs[@]/--name/--resume}" >/dev/null 2>&1
+after=$(grep -c '"type":"confirm"' "$tmp/c1/events.jsonl")
+check "resuming confirms nothing again ($before -> $after)" '[ "$before" -eq "$after" ]'
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
