@@ -7,10 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "ap_file.h"
 #include "ap_json.h"
 #include "ap_unicode.h"
 
@@ -925,32 +926,17 @@ ap_status ap_tokenizer_parse(ap_tokenizer **out, const char *json, size_t len, c
 ap_status ap_tokenizer_load(ap_tokenizer **out, const char *path, ap_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ap_error_set(err, AP_E_IO, "%s: cannot open", path);
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return ap_error_set(err, AP_E_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > AP_TOKENIZER_MAX_FILE_BYTES) {
-        fclose(f);
-        return ap_error_set(err, AP_E_FORMAT, "%s: %lld bytes, larger than the %u-byte limit for a tokenizer", path,
-                            (long long)sb.st_size, AP_TOKENIZER_MAX_FILE_BYTES);
-    }
-    size_t n = (size_t)sb.st_size;
-    char *buf = malloc(n + 1);
-    if (!buf) {
-        fclose(f);
-        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", path);
-    }
-    size_t got = fread(buf, 1, n, f);
-    fclose(f);
-    if (got != n) {
-        free(buf);
-        return ap_error_set(err, AP_E_IO, "%s: read %zu of %zu bytes", path, got, n);
-    }
-    buf[n] = '\0';
-    ap_status st = ap_tokenizer_parse(out, buf, n, path, err);
+    int fd;
+    size_t n;
+    char *buf;
+    ap_status st = ap_file_open_regular(path, AP_TOKENIZER_MAX_FILE_BYTES, &fd, &n, err);
+    if (st)
+        return st;
+    st = ap_file_read_all(fd, n, path, &buf, err);
+    close(fd);
+    if (st)
+        return st;
+    st = ap_tokenizer_parse(out, buf, n, path, err);
     free(buf);
     return st;
 }

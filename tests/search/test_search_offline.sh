@@ -12,6 +12,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0
 check() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
+forward_checks() {  # FILE: the "ok - ..." / "not ok - ..." lines a Python block wrote, counted as checks here
+    local line
+    while read -r line; do
+        case "$line" in
+            "ok - "*) check "${line#ok - }" true ;;
+            "not ok - "*) check "${line#not ok - }" false ;;
+            *) echo "# $line" ;;
+        esac
+    done <"$1"
+}
 
 args=(run lua/search.lua --name s1 --runs-dir "$tmp" --generations 2 --population 4 --nsamples 8
       --proxy-windows 2 --allocs uniform,sdsa --no-final --seed 7)
@@ -53,13 +63,7 @@ start = [e for e in events if e["type"] == "start"][0]
 ok("test" not in json.dumps([e for e in events if e["type"] in ("dense", "evaluation")]) and
    start["config"]["valid"].endswith("wiki.valid.raw"), "selection uses the validation file")
 PYEOF
-while read -r line; do
-    case "$line" in
-        "ok - "*) check "${line#ok - }" true ;;
-        "not ok - "*) check "${line#not ok - }" false ;;
-        *) echo "# $line" ;;
-    esac
-done <"$tmp/py"
+forward_checks "$tmp/py"
 
 before=$(grep -c '"type":"evaluation"' "$run/events.jsonl")
 "$AUTOPRUNE" run lua/search.lua --resume s1 --runs-dir "$tmp" --generations 2 --population 4 --nsamples 8 \
@@ -100,13 +104,7 @@ ok(len([e for e in ev if e["type"] == "confirm"]) == 4, "one confirm event per c
 ok("hinv" in " ".join(c["code"] for c in arch["candidates"] if c["origin"] == "seed"),
    "with reconstruction the seeds include SparseGPT's saliency written with X.hinv")
 PYEOF
-while read -r line; do
-    case "$line" in
-        "ok - "*) check "${line#ok - }" true ;;
-        "not ok - "*) check "${line#not ok - }" false ;;
-        *) echo "# $line" ;;
-    esac
-done <"$tmp/py2"
+forward_checks "$tmp/py2"
 before=$(grep -c '"type":"confirm"' "$tmp/c1/events.jsonl")
 "$AUTOPRUNE" "${cargs[@]/--name/--resume}" >/dev/null 2>&1
 after=$(grep -c '"type":"confirm"' "$tmp/c1/events.jsonl")
