@@ -3,26 +3,14 @@
 # <prefix>/share/autoprune, libautoprune.so exports only the public API of autoprune.h, doc/examples/embed.c and
 # the header's own worked example build through pkg-config against the installed library (shared and static)
 # and print the right scores, and `man -l` renders the installed man page.
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$(dirname "$0")/../lib.sh" install
 AP_BUILD=${AP_BUILD:-build}
 case "$AP_BUILD" in /*) ;; *) AP_BUILD=$AP_ROOT/$AP_BUILD ;; esac
-cd "$AP_ROOT" || exit 1
-work=$(mktemp -d /tmp/ap-install.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 P=$work/prefix
 export PKG_CONFIG_PATH=$P/lib/pkgconfig
 # Under the sanitizer build the library's objects need the sanitizer runtime in the example too.
 SAN=
 [ -n "${AP_SANITIZED:-}" ] && SAN="-fsanitize=address,undefined"
-
-n=0 failed=0
-check() {  # check "description" command... : passes when the command succeeds
-    local what=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $what"; else failed=$((failed + 1)); echo "not ok $n - $what"; fi
-}
 
 # Install what the build folder under test holds: `-o all` keeps make from rebuilding anything there (a rebuild
 # with the default flags would mix objects into a sanitizer build folder).

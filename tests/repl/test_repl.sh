@@ -2,21 +2,7 @@
 # test_repl.sh — `autoprune repl`: through a pipe (expressions printed as lua5.4 prints them, statements,
 # multi-line chunks, errors on stderr with the status, os.exit, --model) and on a pseudo-terminal made by
 # script(1) (banner, prompt, Readline tab completion of T.ab and m:cal, history recall with the up arrow).
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
-cd "$AP_ROOT" || exit 1
-work=$(mktemp -d /tmp/ap-repl.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-
-n=0 failed=0
-check() {  # check "description" command... : passes when the command succeeds
-    local what=$1
-    shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $what"; else failed=$((failed + 1)); echo "not ok $n - $what"; fi
-}
+. "$(dirname "$0")/../lib.sh" repl
 repl() {  # repl INPUT [ARGS...]: run the repl on INPUT through a pipe; stdout, stderr, status in $work/{out,err,rc}
     local input=$1
     shift
