@@ -159,7 +159,8 @@ static ap_status metric_view(const ap_block_stats *bs, int l, ap_input_kind ik, 
 {
     *xv = bs->x[ik].v;
     const ap_xacc *a = &bs->acc[ik];
-    if (!a->xtx || !s->hinv)
+    /* the native scores never read X.hinv: no factorisation for them */
+    if (!a->xtx || !s->hinv || o->score == ap_score_magnitude || o->score == ap_score_wanda)
         return AP_OK;
     if (s->hinv_layer != l || s->hinv_input != (int)ik) {
         s->hinv_layer = -1;
