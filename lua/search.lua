@@ -276,6 +276,15 @@ function S.score_reference()
   end
 end
 
+-- m:prune's arguments for candidate c at the run's target, with statistics `stats` (one-shot) or, when nil, the
+-- final protocol's sequential calibration. The proxy, the confirmation and the final all prune through this.
+local function prune_args(c, stats)
+  return { metric = c.code, sparsity = config.sparsity, pattern = config.pattern, group = config.group,
+           alloc = c.alloc, alloc_params = c.alloc_params, reconstruct = c.reconstruct or false, stats = stats,
+           calib = not stats and { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen }
+                   or nil }
+end
+
 -- Check in the sandbox, then prune + evaluate in an isolated worker. Updates c in place.
 function S.evaluate(c)
   c.status = "running"
@@ -286,9 +295,7 @@ function S.evaluate(c)
     return
   end
   local function proxy()
-    local pr = S.model:prune { metric = c.code, sparsity = config.sparsity, pattern = config.pattern,
-                               group = config.group, alloc = c.alloc, alloc_params = c.alloc_params,
-                               reconstruct = c.reconstruct or false, stats = S.stats }
+    local pr = S.model:prune(prune_args(c, S.stats))
     local ev = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
     if not config.isolate then S.model:reset() end
     return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds,
@@ -589,11 +596,9 @@ function S.write_best()
 end
 
 -- The confirmation stage: prune + validation perplexity under the final protocol, in an isolated worker.
-local function confirm_one(prune_args)
+local function confirm_one(c)
   local function run()
-    prune_args.calib = { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen }
-    prune_args.sparsity, prune_args.pattern = config.sparsity, config.pattern
-    S.model:prune(prune_args)
+    S.model:prune(prune_args(c))
     local ev = S.model:eval { text = config.valid, windows = config.confirm_windows, seqlen = config.seqlen,
                               quiet = true }
     if not config.isolate then S.model:reset() end
@@ -619,7 +624,7 @@ function S.confirm()
   print(("confirmation: %d candidates, sequential pruning with %d calibration windows, %d validation windows")
         :format(#picked, config.final_nsamples, config.confirm_windows))
   if config.reference and not S.archive.reference_confirm then
-    local ppl, why = confirm_one { metric = "sparsegpt" }
+    local ppl, why = confirm_one { code = "sparsegpt" }
     S.archive.reference_confirm = ppl or nil
     S.rec:event("confirm", { reference = "sparsegpt", ppl = ppl or nil, error = why })
     print(("  reference SparseGPT (uniform): %s"):format(ppl and ("%.2f"):format(ppl) or ("failed: " .. tostring(why))))
@@ -627,8 +632,7 @@ function S.confirm()
   for _, c in ipairs(picked) do
     if ap.interrupted and ap.interrupted() then return "interrupted" end
     if c.confirm == nil then
-      local ppl, why = confirm_one { metric = c.code, group = config.group, alloc = c.alloc,
-                                     alloc_params = c.alloc_params, reconstruct = c.reconstruct or false }
+      local ppl, why = confirm_one(c)
       c.confirm = ppl
       S.archive:save(config.run_dir .. "/archive.json")
       S.rec:event("confirm", { id = c.id, ppl = ppl or nil, error = why })
@@ -642,10 +646,7 @@ function S.final()
   local best = S.archive:best()
   if not best or not config.final then return end
   S.model:reset()
-  local pr = S.model:prune { metric = best.code, sparsity = config.sparsity, pattern = config.pattern,
-                             group = config.group, alloc = best.alloc, alloc_params = best.alloc_params,
-                             reconstruct = best.reconstruct or false,
-                             calib = { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen } }
+  local pr = S.model:prune(prune_args(best))
   local ev = S.model:eval { text = config.test, seqlen = config.seqlen }
   S.model:reset()
   S.final_result = { id = best.id, ppl = ev.ppl, realised = pr.realised, windows = ev.windows, setup = setup_label(best),
