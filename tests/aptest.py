@@ -1,6 +1,9 @@
-"""aptest.py — what the Python tests and checks share: TAP output with a closing plan, and a numpy reader of
-safetensors files (F32, F16, BF16 widened to float32). Import it after putting tests/ on sys.path."""
+"""aptest.py — what the Python tests and checks share: TAP output with a closing plan, a numpy reader of
+safetensors files (F32, F16, BF16 widened to float32), and the compile command of a C driver built against the
+library's internals. Import it after putting tests/ on sys.path."""
 import json
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -26,6 +29,25 @@ class Tap:
     def done(self):
         print("1..%d" % self.n)
         sys.exit(1 if self.failed else 0)
+
+
+def driver_command(build, sources, exe, opt="-O1"):
+    """The cc command line that builds a C driver (sources) against $AP_BUILD's libapcore.a + libautoprune.a, with
+    the include and link flags the Makefile wrote to $AP_BUILD/internal.flags (and the sanitizers under make asan).
+    Raises when the build folder has no internal.flags (the library is not built)."""
+    flags = os.path.join(build, "internal.flags")
+    if not os.path.exists(flags):
+        raise RuntimeError("%s is missing: build the library first (make BUILD=...)" % flags)
+    with open(flags) as f:
+        cflags, libs = (f.readline().split() for _ in range(2))
+    san = ["-fsanitize=address,undefined"] if os.environ.get("AP_SANITIZED") else []
+    return ["cc", "-std=c11", opt, "-g"] + san + cflags + ["-o", exe] + list(sources) + libs
+
+
+def driver_build(build, sources, exe, opt="-O1"):
+    """Build a C driver (driver_command); returns (exe or None, the compiler's last output)."""
+    r = subprocess.run(driver_command(build, sources, exe, opt), capture_output=True, text=True)
+    return (exe if r.returncode == 0 else None), (r.stderr or r.stdout)[-2000:]
 
 
 def read_safetensors(path):

@@ -11,10 +11,10 @@ cd "$(dirname "$0")/.."
 BUILD=${AP_BUILD:-build}
 exe=$BUILD/tools/sdsa_tune
 mkdir -p "$BUILD/tools"
-if [ ! -x "$exe" ] || [ tools/sdsa_tune.c -nt "$exe" ] || [ "$BUILD/libautoprune.a" -nt "$exe" ]; then
-    # shellcheck disable=SC2046
-    cc -std=c11 -O2 -Wall -Wextra -D_GNU_SOURCE -Istdlib -Ivm -Imodels -DAP_DATADIR="\"$PWD\"" \
-        $(pkg-config --cflags lua5.4 openblas libcjson) tools/sdsa_tune.c "$BUILD/libautoprune.a" \
-        $(pkg-config --libs lua5.4 openblas libcurl libcjson) -llapacke -lreadline -lm -pthread -o "$exe"
+if [ ! -x "$exe" ] || [ tools/sdsa_tune.c -nt "$exe" ] || [ "$BUILD/libapcore.a" -nt "$exe" ]; then
+    make -s BUILD="$BUILD" "$BUILD/internal.flags" "$BUILD/libapcore.a" "$BUILD/libautoprune.a"
+    { read -r cflags; read -r libs; } <"$BUILD/internal.flags"
+    # shellcheck disable=SC2086
+    cc -std=c11 -O2 -Wall -Wextra -DAP_DATADIR="\"$PWD\"" $cflags tools/sdsa_tune.c $libs -o "$exe"
 fi
 ${NICE:-nice -n 10} "$exe" "$@"

@@ -1,4 +1,4 @@
-/* ap_score.c — metric scripts as the pruning core's scoring callback, through the sandbox (vm/ap_sandbox.h). */
+/* ap_score.c — metric scripts as the pruning core's scoring callback, through the sandbox (vm/sandbox/ap_sandbox.h). */
 #include "ap_score.h"
 
 #include <stdio.h>

@@ -24,13 +24,13 @@
 #undef LLVMFuzzerInitialize
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fz_safetensors
-#include "../formats/fuzz/fuzz_safetensors.c"
+#include "../fuzz/fuzz_safetensors.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fz_st_index
-#include "../formats/fuzz/fuzz_st_index.c"
+#include "../fuzz/fuzz_st_index.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fz_config
-#include "../formats/fuzz/fuzz_config.c"
+#include "../fuzz/fuzz_config.c"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*fuzz_fn)(const uint8_t *, size_t);
@@ -39,9 +39,9 @@ static const struct { const char *name, *seeds; fuzz_fn fn; } TARGETS[] = {
     {"sandbox", "tests/fuzz/sandbox", fz_sandbox},
     {"tokenizer", "tests/fuzz/tokenizer", fz_tokenizer},
     {"tok_encode", "tests/fuzz/tok_encode", fz_tok_encode},
-    {"safetensors", "tests/formats/fuzz/safetensors", fz_safetensors},
-    {"st_index", "tests/formats/fuzz/st_index", fz_st_index},
-    {"config", "tests/formats/fuzz/config", fz_config},
+    {"safetensors", "tests/fuzz/safetensors", fz_safetensors},
+    {"st_index", "tests/fuzz/st_index", fz_st_index},
+    {"config", "tests/fuzz/config", fz_config},
 };
 
 static char *slurp(const char *path, size_t *n)

@@ -31,7 +31,7 @@ check "require searches <prefix>/share/autoprune/lua" eval '[ "$(env -u AUTOPRUN
 
 # Only the public API is exported: exactly the functions autoprune.h marks AP_API.
 nm -D --defined-only "$P/lib/libautoprune.so" | awk '{print $3}' | sort >"$work/exported"
-grep -oE '^AP_API [^(]*\(' vm/autoprune.h | sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort >"$work/public"
+grep -oE '^AP_API [^(]*\(' vm/sandbox/autoprune.h | sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort >"$work/public"
 check "libautoprune.so exports exactly the AP_API functions ($(wc -l <"$work/public") of them)" eval 'diff "$work/public" "$work/exported" && [ -s "$work/public" ]'
 
 want_embed() {  # the expected output of doc/examples/embed.c

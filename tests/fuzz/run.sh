@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh [SECONDS] [PATTERN] — builds every libFuzzer target (tests/fuzz/fuzz_*.c and
-# tests/formats/fuzz/fuzz_*.c) with clang, ASan and UBSan against the library sources (into build-fuzz/), runs
+# tests/fuzz/fuzz_*.c) with clang, ASan and UBSan against the library sources (into build-fuzz/), runs
 # each for SECONDS (default 60) from its seed corpus (the folder beside it named after the target without
 # "fuzz_") and the inputs it once failed on (tests/fuzz/regress/<name>/), prints the executions libFuzzer
 # ran, and fails on any finding (crash, leak, timeout, OOM, UB).
@@ -24,17 +24,17 @@ mkdir -p "$build"
 # The library, instrumented for coverage (fuzzer-no-link) and sanitized, through the Makefile's own rules
 # (clang does not know GCC's optimize attribute, which the kernels use for vectorisation hints).
 if ! make --no-print-directory -s -j"${FUZZ_JOBS:-2}" BUILD="$build" CC="$clang" OPT="-O1 -g -fno-omit-frame-pointer" \
-        SAN="-fsanitize=fuzzer-no-link $san -Wno-unknown-attributes" "$build/libautoprune.a" >"$build/lib.log" 2>&1; then
+        SAN="-fsanitize=fuzzer-no-link $san -Wno-unknown-attributes" "$build/libautoprune.a" "$build/libapcore.a" \
+        "$build/internal.flags" >"$build/lib.log" 2>&1; then
     cat "$build/lib.log" >&2
     echo "tests/fuzz/run.sh: building the library with $clang failed" >&2
     exit 1
 fi
-cflags="-std=c11 -O1 -g -fno-omit-frame-pointer -D_GNU_SOURCE -DAP_DATADIR=\"$root\" -Istdlib -Ivm -Imodels \
-$(pkg-config --cflags lua5.4 openblas libcurl libcjson)"
-libs="$(pkg-config --libs lua5.4 openblas libcurl libcjson) -llapacke -lreadline -lm -pthread"
+{ read -r inc; read -r libs; } <"$build/internal.flags"
+cflags="-std=c11 -O1 -g -fno-omit-frame-pointer -DAP_DATADIR=\"$root\" $inc"
 
 pass=0 fail=0
-for src in tests/fuzz/fuzz_*.c tests/formats/fuzz/fuzz_*.c; do
+for src in tests/fuzz/fuzz_*.c; do
     [ -f "$src" ] || continue
     name=$(basename "$src" .c)
     [ -n "$pattern" ] && [[ $name != *$pattern* ]] && continue
@@ -42,7 +42,7 @@ for src in tests/fuzz/fuzz_*.c tests/formats/fuzz/fuzz_*.c; do
     bin=$build/fuzz/$name
     mkdir -p "$build/fuzz" "$build/corpus/$name" "$build/artifacts/$name"
     # shellcheck disable=SC2086
-    if ! "$clang" $cflags -Wall -Werror -fsanitize=fuzzer $san -o "$bin" "$src" "$build/libautoprune.a" $libs \
+    if ! "$clang" $cflags -Wall -Werror -fsanitize=fuzzer $san -o "$bin" "$src" $libs \
             2>"$build/fuzz/$name.build.log"; then
         cat "$build/fuzz/$name.build.log" >&2
         echo "not ok - $name: does not build"

@@ -2,7 +2,7 @@
 """test_sparsegpt_oracle.py — autoprune's native SparseGPT against the published algorithm (Frantar & Alistarh
 2023, Algorithm 1 / the reference fasterprune) written here in torch float64, on random layers with correlated
 inputs: same mask, weights within a tight tolerance, unstructured (several blocks, a partial block, a dead input)
-and N:M. The C side runs through a tiny driver compiled against $AP_BUILD/libautoprune.a.
+and N:M. The C side runs through a tiny driver compiled against $AP_BUILD's libraries.
 
 The one deliberate difference from the reference code, mirrored here: a column block prunes exactly
 floor(out*i2*s) - floor(out*i1*s) weights (ties to the lower flat index) instead of every score <= the sorted
@@ -15,6 +15,9 @@ import tempfile
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aptest import driver_build  # noqa: E402
 
 ROOT = os.environ.get("AP_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("AP_BUILD") or os.path.join(ROOT, "build")
@@ -101,23 +104,15 @@ def run_native(driver, W, H, sparsity, n, m, bs, damp):
 
 
 def build_driver(tmpdir):
-    lib = os.path.join(BUILD, "libautoprune.a")
-    exe = os.path.join(tmpdir, "sparsegpt_driver")
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "lua5.4", "openblas", "libcurl", "libcjson"],
-                           capture_output=True, text=True).stdout.split()
-    san = ["-fsanitize=address,undefined"] if os.environ.get("AP_SANITIZED") else []
-    cmd = ["cc", "-std=c11", "-O1", "-D_GNU_SOURCE", "-I" + os.path.join(ROOT, "stdlib"),
-           "-I" + os.path.join(ROOT, "models"), *san, "-o", exe, os.path.join(ROOT, "tests", "prune", "sparsegpt_driver.c"),
-           lib, *flags, "-llapacke", "-lreadline", "-lm", "-pthread"]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    return exe if res.returncode == 0 else None, res.stderr[-2000:]
+    return driver_build(BUILD, [os.path.join(ROOT, "tests", "prune", "sparsegpt_driver.c")],
+                        os.path.join(tmpdir, "sparsegpt_driver"))
 
 
 def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmpdir:
         driver, log = build_driver(tmpdir)
-        check(driver is not None, "the driver builds against $AP_BUILD/libautoprune.a" + ("" if driver else ": " + log))
+        check(driver is not None, "the driver builds against $AP_BUILD's libraries" + ("" if driver else ": " + log))
         if driver is None:
             return 1
         gen = torch.Generator().manual_seed(20230102)

@@ -9,7 +9,7 @@ n=0 failed=0
 check() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
 out=$(/usr/bin/python3 tools/hostile_table.py --check 2>&1)
 check "hostile table in step: $out" '/usr/bin/python3 tools/hostile_table.py --check >/dev/null 2>&1'
-for src in tests/fuzz/fuzz_*.c tests/formats/fuzz/fuzz_*.c; do
+for src in tests/fuzz/fuzz_*.c tests/fuzz/fuzz_*.c; do
     t=$(basename "$src" .c)
     check "doc/security.md gives the fuzzing figure of $t" "grep -q '^| \`$t\`' doc/security.md"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_tensor_oracle.py — every tensor operation of the metric contract (through the Lua binding) against numpy.
 
-Compiles tests/tensor/lua_driver.c against $AP_BUILD/libautoprune.a, writes random inputs (broadcast shapes, 1x1,
+Compiles tests/tensor/lua_driver.c against $AP_BUILD's libraries, writes random inputs (broadcast shapes, 1x1,
 1xn, NaN/Inf, ties, empty), runs one Lua script computing every case, and compares with numpy in float64.
 Also checks error kinds (shape/type/limit/runtime), integer edges as sizes/dims/indices, the locked metatable,
 budget charging (GC-and-retry, refusal, work units)."""
@@ -12,6 +12,9 @@ import sys
 import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aptest import driver_build  # noqa: E402
 
 ROOT = os.environ.get("AP_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("AP_BUILD") or os.path.join(ROOT, "build")
@@ -37,17 +40,9 @@ def finish():
 
 
 def compile_driver(tmp):
-    exe = os.path.join(tmp, "lua_driver")
-    pc = subprocess.run(["pkg-config", "--cflags", "--libs", "lua5.4", "openblas", "libcurl", "libcjson"],
-                        capture_output=True, text=True)
-    flags = pc.stdout.split()
-    san = ["-fsanitize=address,undefined"] if os.environ.get("AP_SANITIZED") else []
-    cmd = (["cc", "-std=c11", "-O1", "-g", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-pthread"] + san +
-           ["-I" + os.path.join(ROOT, "stdlib"), os.path.join(ROOT, "tests/tensor/lua_driver.c"),
-            os.path.join(BUILD, "libautoprune.a")] + flags + ["-llapacke", "-lreadline", "-lm", "-o", exe])
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if not check(r.returncode == 0, "lua_driver compiles against %s/libautoprune.a" % BUILD):
-        print("# " + (r.stderr or r.stdout).replace("\n", "\n# "))
+    exe, log = driver_build(BUILD, [os.path.join(ROOT, "tests/tensor/lua_driver.c")], os.path.join(tmp, "lua_driver"))
+    if not check(exe is not None, "lua_driver compiles against %s's libraries" % BUILD):
+        print("# " + log.replace("\n", "\n# "))
         finish()
     return exe
 

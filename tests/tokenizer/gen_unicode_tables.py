@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gen_unicode_tables.py — writes models/ap_unicode_tables.h: the code point ranges of the Unicode categories
+"""gen_unicode_tables.py — writes models/tokenizer/ap_unicode_tables.h: the code point ranges of the Unicode categories
 letter (L*) and number (N*) that the pre-tokenizer regexes use (\\p{L}, \\p{N}), from Python's unicodedata.
 Usage: gen_unicode_tables.py [OUT]   (default: stdout). test_unicode_tables.py checks the committed file is current."""
 import sys

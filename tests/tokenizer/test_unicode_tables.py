@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_unicode_tables.py — models/ap_unicode_tables.h is what gen_unicode_tables.py makes from this Python's
+"""test_unicode_tables.py — models/tokenizer/ap_unicode_tables.h is what gen_unicode_tables.py makes from this Python's
 unicodedata, and its letter/number classes agree with the regex module's \\p{L} / \\p{N} (the reference of the
 byte-level test) on every code point assigned in that Unicode version."""
 import os

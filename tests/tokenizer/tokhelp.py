@@ -1,12 +1,12 @@
 """tokhelp.py — shared by the tokenizer script tests: paths, TAP output, and the tok_driver program (built from
-tests/tokenizer/tok_driver.c against $AP_BUILD/libautoprune.a) that runs ap_tokenizer from Python."""
+tests/tokenizer/tok_driver.c against $AP_BUILD's libraries) that runs ap_tokenizer from Python."""
 import os
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aptest import Tap  # noqa: E402,F401  (shared with the other tests)
+from aptest import Tap, driver_build  # noqa: E402,F401  (shared with the other tests)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.environ.get("AP_ROOT") or os.path.dirname(os.path.dirname(HERE))
@@ -20,20 +20,9 @@ TINY_SPM = os.path.join(ROOT, "models", "ap-tiny", "tokenizer.model")
 
 def build_driver(tmp):
     """Compile tok_driver.c against the library; returns its path (raises with the compiler output)."""
-    lib = os.path.join(BUILD, "libautoprune.a")
-    if not os.path.exists(lib):
-        raise RuntimeError("%s is missing: build the library first (make BUILD=...)" % lib)
-    out = os.path.join(tmp, "tok_driver")
-    libs = subprocess.run(["pkg-config", "--libs", "lua5.4", "openblas", "libcurl", "libcjson"],
-                          capture_output=True, text=True, check=True).stdout.split()
-    cmd = ["cc", "-std=c11", "-O2", "-D_GNU_SOURCE", "-I" + os.path.join(ROOT, "stdlib"),
-           "-I" + os.path.join(ROOT, "models"), os.path.join(HERE, "tok_driver.c"), lib] + libs + \
-          ["-llapacke", "-lreadline", "-lm", "-pthread", "-o", out]
-    if SANITIZED:
-        cmd[1:1] = ["-fsanitize=address,undefined"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("building tok_driver failed:\n" + r.stderr)
+    out, log = driver_build(BUILD, [os.path.join(HERE, "tok_driver.c")], os.path.join(tmp, "tok_driver"), "-O2")
+    if out is None:
+        raise RuntimeError("building tok_driver failed:\n" + log)
     return out
 
 

@@ -1,4 +1,4 @@
-/* lap_model.h — ap.model: the Lua binding of models and the pruning core for controller scripts (vm/lap_model.c).
+/* lap_model.h — ap.model: the Lua binding of models and the pruning core for controller scripts (vm/host/lap_model.c).
  *
  *   local m = ap.model.load(dir)
  *   m:info()  -> {n_layers, hidden, ffn, vocab, heads, kv_heads, context, params, prunable_params, dir}

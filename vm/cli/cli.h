@@ -1,8 +1,8 @@
-/* cli.h — the commands of the autoprune CLI (one vm/cli_<name>.c each) and the helpers they share.
+/* cli.h — the commands of the autoprune CLI (one vm/cli/cli_<name>.c each) and the helpers they share.
  * A command gets argv starting at its own name (argv[0] = "check") and returns the exit status:
  * 0 ok, 1 failed, 2 usage error. Every command answers --help (on stdout, status 0).
- * Adding a command: write vm/cli_<name>.c defining ap_cli_<name>, declare it here, and add one line to the
- * table in vm/main.c. */
+ * Adding a command: write vm/cli/cli_<name>.c defining ap_cli_<name>, declare it here, and add one line to the
+ * table in vm/cli/main.c. */
 #ifndef AP_CLI_H
 #define AP_CLI_H
 
@@ -13,12 +13,12 @@
 #define AP_EXIT_FAIL 1
 #define AP_EXIT_USAGE 2
 
-int ap_cli_check(int argc, char **argv);   /* autoprune check FILE.lua... [--json]  (vm/cli_check.c) */
-int ap_cli_run(int argc, char **argv);     /* autoprune run SCRIPT.lua [ARGS...]   (vm/cli_run.c) */
-int ap_cli_eval(int argc, char **argv);    /* autoprune eval ...                   (vm/cli_eval.c) */
-int ap_cli_prune(int argc, char **argv);   /* autoprune prune ...                  (vm/cli_prune.c) */
-int ap_cli_report(int argc, char **argv);  /* autoprune report RUN_DIR             (vm/cli_report.c) */
-int ap_cli_repl(int argc, char **argv);    /* autoprune repl                       (vm/cli_repl.c) */
+int ap_cli_check(int argc, char **argv);   /* autoprune check FILE.lua... [--json]  (vm/cli/cli_check.c) */
+int ap_cli_run(int argc, char **argv);     /* autoprune run SCRIPT.lua [ARGS...]   (vm/cli/cli_run.c) */
+int ap_cli_eval(int argc, char **argv);    /* autoprune eval ...                   (vm/cli/cli_eval.c) */
+int ap_cli_prune(int argc, char **argv);   /* autoprune prune ...                  (vm/cli/cli_prune.c) */
+int ap_cli_report(int argc, char **argv);  /* autoprune report RUN_DIR             (vm/cli/cli_report.c) */
+int ap_cli_repl(int argc, char **argv);    /* autoprune repl                       (vm/cli/cli_repl.c) */
 
 /* 1 when arg is -h or --help. */
 int ap_cli_is_help(const char *arg);

@@ -34,9 +34,9 @@ static const struct {
 } ap_submodules[] = {
     {"json", lap_json_open},
     {"isolate", lap_isolate_open},
-    {"llm", lap_llm_open},          /* ap.llm: OpenAI-compatible chat client (vm/lap_llm.c) */
-    {"model", lap_model_open},      /* ap.model: models and the pruning core (vm/lap_model.c) */
-    {"progress", lap_progress_open}, /* ap.progress: the shared progress bar (vm/lap_progress.c) */
+    {"llm", lap_llm_open},          /* ap.llm: OpenAI-compatible chat client (vm/host/lap_llm.c) */
+    {"model", lap_model_open},      /* ap.model: models and the pruning core (vm/host/lap_model.c) */
+    {"progress", lap_progress_open}, /* ap.progress: the shared progress bar (vm/host/lap_progress.c) */
 };
 
 /* Functions that add fields to ap itself (luaL_setfuncs into the table at the top). One line each. */
@@ -119,10 +119,10 @@ int ap_lua_traceback(lua_State *L)
     return 1;
 }
 
-static int raise_status(lua_State *L, ap_status code, const char *fmt, const char *arg)
+static int raise_no_metric(lua_State *L, const char *spec)
 {
     ap_error e;
-    ap_error_set(&e, code, fmt, arg);
+    ap_error_set(&e, AP_E_IO, "no metric '%s': not source, not a file, not in lua/metrics/", spec);
     return ap_lua_raise(L, &e);
 }
 
@@ -316,7 +316,7 @@ static int ap_metric(lua_State *L)
         char rel[600];
         snprintf(rel, sizeof rel, "lua/metrics/%s.lua", spec);
         if (!ap_datapath(path, sizeof path, rel) || !file_exists(path))
-            return raise_status(L, AP_E_IO, "no metric '%s': not source, not a file, not in lua/metrics/", spec);
+            return raise_no_metric(L, spec);
         st = ap_sandbox_load_file(*p, path);
     }
     if (st != AP_KIND_OK)

@@ -1,5 +1,5 @@
 /* ap_sandbox.h — the metric sandbox inside the library: the public API of autoprune.h plus what the rest of
- * autoprune needs (the error as an ap_error record). The implementation is vm/ap_sandbox.c.
+ * autoprune needs (the error as an ap_error record). The implementation is vm/sandbox/ap_sandbox.c.
  *
  * How a run works (one load or one score call): a fresh lua_State with our allocator (heap limit), an
  * environment built from an allow list (the metric contract's globals only), a count hook every 1000 VM

@@ -37,7 +37,7 @@ typedef struct ap_model {
     float *lm_head;              /* owned, [vocab, hidden]; == embed when tied (not separately owned) */
     ap_block *blocks;            /* owned, [n_layers] */
     int n_threads;               /* threads for the parts BLAS does not cover; 0 = number of cores */
-    struct ap_model_rt *rt;      /* owned: thread pool, reusable scratch, RoPE tables (models/ap_forward.h) */
+    struct ap_model_rt *rt;      /* owned: thread pool, reusable scratch, RoPE tables (models/forward/ap_forward.h) */
 } ap_model;
 
 /* Load config.json + the checkpoint of a folder. Caller frees with ap_model_free. */
