@@ -31,7 +31,7 @@ struct ap_safetensors {
     void *heap;                 /* owned copy of the file when read into memory (or NULL) */
     size_t n;
     ap_st_tensor *tensors;      /* owned, sorted by data offset */
-    size_t *by_name;            /* owned, indices into tensors sorted by name */
+    const ap_st_tensor **by_name; /* owned, pointers into tensors sorted by name (find_sorted) */
     char *names;                /* owned arena the tensor names point into */
 };
 
@@ -234,19 +234,28 @@ const ap_st_tensor *ap_safetensors_at(const ap_safetensors *st, size_t i)
     return (st && i < st->n) ? &st->tensors[i] : NULL;
 }
 
-const ap_st_tensor *ap_safetensors_find(const ap_safetensors *st, const char *name)
+/* Binary search of a name-sorted pointer array: one for a file's tensors and one for a checkpoint's. */
+static const ap_st_tensor *find_sorted(const ap_st_tensor *const *sorted, size_t n, const char *name)
 {
-    if (!st || !name) return NULL;
-    size_t lo = 0, hi = st->n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const ap_st_tensor *t = &st->tensors[st->by_name[mid]];
-        int c = strcmp(t->name, name);
-        if (c == 0) return t;
+        int c = strcmp(sorted[mid]->name, name);
+        if (c == 0) return sorted[mid];
         if (c < 0) lo = mid + 1;
         else hi = mid;
     }
     return NULL;
+}
+
+static int cmp_tensor_ptr(const void *a, const void *b)
+{
+    return strcmp((*(const ap_st_tensor *const *)a)->name, (*(const ap_st_tensor *const *)b)->name);
+}
+
+const ap_st_tensor *ap_safetensors_find(const ap_safetensors *st, const char *name)
+{
+    return (st && name) ? find_sorted(st->by_name, st->n, name) : NULL;
 }
 
 /* A tensor's byte range, relative to the data section. */
@@ -380,12 +389,6 @@ static int cmp_item(const void *a, const void *b)
     return strcmp(x->t.name, y->t.name);
 }
 
-static int cmp_name_idx(const void *a, const void *b, void *ctx)
-{
-    const ap_st_tensor *ts = ctx;
-    return strcmp(ts[*(const size_t *)a].name, ts[*(const size_t *)b].name);
-}
-
 /* Entries sorted by offset must tile [0, data_len) exactly. */
 static ap_status check_tiling(const item *it, size_t n, uint64_t data_len, const char *label, ap_error *err)
 {
@@ -424,13 +427,13 @@ static ap_status finish(ap_safetensors *st, item *it, size_t n, const uint8_t *d
         st->tensors[i] = it[i].t;
         st->tensors[i].name = p;
         st->tensors[i].data = data + it[i].sp.begin;
-        st->by_name[i] = i;
+        st->by_name[i] = &st->tensors[i];
         p += l;
     }
     st->n = n;
-    qsort_r(st->by_name, n, sizeof *st->by_name, cmp_name_idx, st->tensors);
+    qsort(st->by_name, n, sizeof *st->by_name, cmp_tensor_ptr);
     for (size_t i = 1; i < n; i++) {
-        const char *a = st->tensors[st->by_name[i - 1]].name, *b = st->tensors[st->by_name[i]].name;
+        const char *a = st->by_name[i - 1]->name, *b = st->by_name[i]->name;
         if (strcmp(a, b) == 0) {
             char q[80];
             return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": duplicate tensor name", label, Q(a, q));
@@ -710,21 +713,7 @@ const ap_st_tensor *ap_checkpoint_at(const ap_checkpoint *ck, size_t i)
 
 const ap_st_tensor *ap_checkpoint_find(const ap_checkpoint *ck, const char *name)
 {
-    if (!ck || !name) return NULL;
-    size_t lo = 0, hi = ck->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(ck->by_name[mid]->name, name);
-        if (c == 0) return ck->by_name[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return NULL;
-}
-
-static int cmp_tensor_ptr(const void *a, const void *b)
-{
-    return strcmp((*(const ap_st_tensor *const *)a)->name, (*(const ap_st_tensor *const *)b)->name);
+    return (ck && name) ? find_sorted(ck->by_name, ck->n, name) : NULL;
 }
 
 static ap_status join_path(char *buf, size_t n, const char *dir, const char *name, ap_error *err)
