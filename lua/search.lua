@@ -3,8 +3,8 @@
 -- statistics, prune, perplexity on a few WikiText-2 *validation* windows) in an isolated worker, and fed back into
 -- the next generation's prompts. The best is finally evaluated on WikiText-2 test.
 --
---   autoprune run lua/search.lua [--model DIR] [--sparsity 0.7] [--generations N] [--population N]
---                                [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs uniform,owl,sdsa]
+--   autoprune run lua/search.lua [--quick] [--model DIR] [--sparsity 0.7] [--name NAME | --resume NAME] ...
+--   autoprune run lua/search.lua --help      (every setting below is a flag)
 --
 -- This file is meant to be read and edited: the configuration is the table below, the loop is at the bottom.
 local symbolic = require("gcot.symbolic")
@@ -13,59 +13,126 @@ local Graph = require("gcot.graph")
 local Record = require("gcot.record")
 
 local home = ap.datadir()
-local config = {
-  model = home .. "/models/ap-tiny",
-  sparsity = 0.7,
-  generations = 6,
-  population = 8,          -- candidates per generation
-  elite = 3,               -- best candidates kept as parents
-  allocs = { "uniform", "owl", "sdsa" },   -- allocation is part of each candidate's genome
-  seed_allocs = nil,       -- the allocations generation 0 tries each seed metric with (nil: allocs)
-  alloc_genes = true,      -- OWL's M and λ, SDSA's τ, λ and granularity evolve with the metric (alloc_params)
-  reconstruct = "off",     -- weight reconstruction with SparseGPT's OBS update (same Hessian and dampening):
-                           -- "mask": after the metric's mask; "adaptive": SparseGPT's procedure with the metric as
-                           -- its saliency, asked at every column block; "gene": evolved per candidate among
-                           -- none/mask/adaptive; "off": never (no Hessians gathered)
-  seed_reconstruct = { false, "mask", "adaptive" },   -- with "gene": the modes the seeds are evaluated in
-  reference = false,       -- also score native SparseGPT under the proxy once, as a yardstick (never a candidate)
-  group = nil,             -- nil: each metric's own choice (row unless it says layer)
-  pattern = "unstructured",
-  calib = home .. "/data/calib.txt",
-  valid = home .. "/data/wikitext-2-raw/wiki.valid.raw",
-  test = home .. "/data/wikitext-2-raw/wiki.test.raw",
-  nsamples = 64,           -- calibration windows for the one-shot statistics of the proxy
-  seqlen = nil,            -- nil: the model's context (capped at 2048)
-  proxy_windows = 16,      -- validation windows of the proxy perplexity
-  final_nsamples = 128,    -- the final evaluation follows the reference protocol
-  confirm = 0,             -- after the generations, the best N distinct candidates by proxy are pruned again under
-                           -- the final protocol (sequential, final_nsamples) and scored on confirm_windows windows
-                           -- of *validation*; the lowest is the pick. 0: the pick is the best proxy fitness
-  confirm_windows = 64,
-  llm = "auto",            -- auto: use the LLM when configured; off: symbolic only; only: LLM only
-  llm_share = 0.5,         -- with an LLM, this share of each generation comes from it, the rest is symbolic
-  graph = "default",       -- lua/gcot/graphs/<graph>.lua
-  time_budget = 1800,      -- seconds
-  max_candidates = 2000,
-  token_budget = 2000000,  -- LLM tokens (prompt + completion)
-  llm_timeout = 120,       -- seconds per LLM request attempt
-  llm_retries = 3,         -- retries of a failed LLM request (timeouts, dropped connections, 429, 5xx)
-  candidate_timeout = 300, -- seconds, wall clock, per isolated evaluation
-  isolate = true,          -- evaluate each candidate in a forked worker
-  runs_dir = "runs",
-  name = nil,
-  seed = 1,
-  final = true,            -- evaluate the best on WikiText-2 test at the end
+-- The configuration: every setting once, as { key, default, the line --help prints }. Each is also a flag, the key
+-- in kebab-case (proxy_windows: --proxy-windows), read as the default's type: an integer is floored, a float kept,
+-- a list is "a,b,c", a boolean has --key and --no-key. `type` says it where the default is nil; `check` validates a
+-- value and maps the spellings people type onto the one the code reads.
+local RECONSTRUCT = { off = false, none = false, mask = "mask", adaptive = "adaptive" }
+local function reconstruct_mode(v)   -- false | "mask" | "adaptive", from any of those or "off"/"none"
+  if v ~= false and RECONSTRUCT[v] == nil then return nil, "must be mask, adaptive or off" end
+  return RECONSTRUCT[v] or false
+end
+local function at_least(lo) return function(v) if v >= lo then return v end return nil, "must be >= " .. lo end end
+
+local SETTINGS = {
+  { "model", home .. "/models/ap-tiny", "the model folder" },
+  { "sparsity", 0.7, "target sparsity",
+    check = function(v) if v > 0 and v < 1 then return v end return nil, "must be in (0, 1)" end },
+  { "generations", 6, "generations after the seeds", check = at_least(0) },
+  { "population", 8, "candidates per generation", check = at_least(1) },
+  { "allocs", { "uniform", "owl", "sdsa" }, "the allocations a candidate's genome may carry" },
+  { "seed_allocs", nil, "the allocations generation 0 tries each seed metric with (default: allocs)", type = "list" },
+  -- OWL's M and λ, SDSA's τ, λ and granularity evolve with the metric (alloc_params)
+  { "alloc_genes", true, "evolve the allocation's parameters with the metric" },
+  -- weight reconstruction with SparseGPT's OBS update (same Hessian and dampening): "mask": after the metric's mask;
+  -- "adaptive": SparseGPT's procedure with the metric as its saliency, asked at every column block; "gene": evolved
+  -- per candidate among off/mask/adaptive; "off": never (no Hessians gathered). The code reads false | "mask" |
+  -- "adaptive" | "gene".
+  { "reconstruct", "off", "weight reconstruction: gene, mask, adaptive or off", check = function(v)
+      if v == "gene" then return v end
+      local mode, why = reconstruct_mode(v)
+      return mode, why and "must be gene, mask, adaptive or off"
+    end },
+  { "seed_reconstruct", { false, "mask", "adaptive" }, "with --reconstruct gene: the modes the seeds are tried in",
+    check = function(list)
+      local out = {}
+      for i, v in ipairs(list) do
+        local mode, why = reconstruct_mode(v)
+        if why then return nil, why end
+        out[i] = mode
+      end
+      return out
+    end },
+  { "reference", false, "also score native SparseGPT under the proxy once, as a yardstick (never a candidate)" },
+  { "group", nil, "row or layer (default: each metric's own choice)", type = "string" },
+  { "pattern", "unstructured", "sparsity pattern (unstructured, 2:4, ...)" },
+  { "calib", home .. "/data/calib.txt", "calibration text" },
+  { "valid", home .. "/data/wikitext-2-raw/wiki.valid.raw", "validation text: the proxy and the confirmation" },
+  { "test", home .. "/data/wikitext-2-raw/wiki.test.raw", "test text: the final evaluation only" },
+  { "nsamples", 64, "calibration windows of the proxy's one-shot statistics" },
+  { "seqlen", nil, "window length (default: the model's context, capped at 2048)", type = "integer" },
+  { "proxy_windows", 16, "validation windows of the proxy perplexity" },
+  { "final_nsamples", 128, "calibration windows of the final protocol (the reference's)" },
+  -- after the generations, the best N distinct candidates by proxy are pruned again under the final protocol
+  -- (sequential, final_nsamples) and scored on confirm_windows windows of *validation*; the lowest is the pick.
+  -- 0: the pick is the best proxy fitness
+  { "confirm", 0, "confirm the best N by proxy under the final protocol on validation" },
+  { "confirm_windows", 64, "validation windows of the confirmation" },
+  { "llm", "auto", "auto: the LLM when configured; off: symbolic only; only: LLM only" },
+  { "llm_share", 0.5, "with an LLM, the share of each generation it proposes (the rest is symbolic)" },
+  { "graph", "default", "the reasoning graph lua/gcot/graphs/NAME.lua" },
+  { "time_budget", 1800.0, "seconds of search" },
+  { "max_candidates", 2000, "candidates in the archive" },
+  { "token_budget", 2e6, "LLM tokens (prompt + completion)" },
+  { "llm_timeout", 120.0, "seconds per LLM request attempt" },
+  { "llm_retries", 3, "retries of a failed LLM request (timeouts, dropped connections, 429, 5xx)" },
+  { "candidate_timeout", 300.0, "seconds, wall clock, per isolated evaluation" },
+  { "isolate", true, "evaluate each candidate in a forked worker" },
+  { "runs_dir", "runs", "the folder of run folders" },
+  { "name", nil, "the run's name (default: search-DATE-TIME)", type = "string" },
+  { "seed", 1, "seed of the LLM requests" },
+  { "final", true, "evaluate the best on WikiText-2 test at the end" },
 }
 
+local config = {}
+for _, s in ipairs(SETTINGS) do config[s[1]] = s[2] end
+
 ------------------------------------------------------------------------------------------------ arguments
+local function flag(s) return "--" .. s[1]:gsub("_", "-") end
+
+local function kind(s)
+  if s.type then return s.type end
+  local d = s[2]
+  if type(d) == "number" then return math.type(d) == "integer" and "integer" or "number" end
+  return type(d) == "table" and "list" or type(d)
+end
+
+local READ = {
+  string = function(text) return text end,
+  number = function(text) return tonumber(text) end,
+  integer = function(text) local v = tonumber(text) return v and math.floor(v) end,
+  list = function(text)
+    local out = {}
+    for x in text:gmatch("[^,]+") do out[#out + 1] = x end
+    return out
+  end,
+}
+local METAVAR = { string = " TEXT", number = " X", integer = " N", list = " A,B" }
+
+local FLAGS, NO_FLAGS = {}, {}
+for _, s in ipairs(SETTINGS) do
+  FLAGS[flag(s)] = s
+  if kind(s) == "boolean" then NO_FLAGS["--no-" .. flag(s):sub(3)] = s end
+end
+
+local function shown(v)
+  if type(v) == "table" then
+    local parts = {}
+    for i, x in ipairs(v) do parts[i] = x == false and "off" or tostring(x) end
+    return table.concat(parts, ",")
+  end
+  return type(v) == "number" and ("%.10g"):format(v) or tostring(v)
+end
+
 local function usage(msg)
-  io.stderr:write((msg and ("search.lua: " .. msg .. "\n") or "") ..
-    "usage: autoprune run lua/search.lua [--model DIR] [--sparsity S] [--generations N] [--population N]\n" ..
-    "       [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs LIST] [--proxy-windows N]\n" ..
-    "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n" ..
-    "       [--calib FILE] [--valid FILE] [--llm-timeout S] [--llm-retries N] [--reconstruct gene|mask|adaptive|off]\n" ..
-    "       [--seed-reconstruct none,mask,adaptive] [--seed-allocs LIST] [--no-alloc-genes] [--[no-]reference]\n" ..
-    "       [--candidate-timeout S] [--confirm N] [--confirm-windows N] [--final-nsamples N]\n")
+  local L = { "usage: autoprune run lua/search.lua [option]..." }
+  for _, s in ipairs(SETTINGS) do
+    local f = kind(s) == "boolean" and ("--[no-]" .. flag(s):sub(3)) or (flag(s) .. METAVAR[kind(s)])
+    L[#L + 1] = ("  %-28s %s%s"):format(f, s[3], s[2] ~= nil and (" [" .. shown(s[2]) .. "]") or "")
+  end
+  L[#L + 1] = ("  %-28s %s"):format("--resume NAME", "continue the run NAME where it stopped")
+  L[#L + 1] = ("  %-28s %s"):format("--quick", "about a minute on the shipped model (`make run`)")
+  io.stderr:write((msg and ("search.lua: " .. msg .. "\n") or "") .. table.concat(L, "\n") .. "\n")
   os.exit(msg and 2 or 0)
 end
 
@@ -78,66 +145,31 @@ local function parse_args(args)
       if args[i] == nil then usage("missing value after " .. a) end
       return args[i]
     end
-    local function number()
-      local v = tonumber(value())
-      if not v then usage("not a number after " .. a) end
-      return v
-    end
     if a == "--help" or a == "-h" then usage()
-    elseif a == "--model" then config.model = value()
-    elseif a == "--sparsity" then config.sparsity = number()
-    elseif a == "--generations" then config.generations = math.floor(number())
-    elseif a == "--population" then config.population = math.floor(number())
-    elseif a == "--name" then config.name = value()
     elseif a == "--resume" then config.name = value(); config.resume = true
-    elseif a == "--llm" then config.llm = value()
-    elseif a == "--allocs" then
-      config.allocs = {}
-      for x in value():gmatch("[^,]+") do config.allocs[#config.allocs + 1] = x end
-    elseif a == "--seed-allocs" then
-      config.seed_allocs = {}
-      for x in value():gmatch("[^,]+") do config.seed_allocs[#config.seed_allocs + 1] = x end
-    elseif a == "--group" then config.group = value()
-    elseif a == "--pattern" then config.pattern = value()
-    elseif a == "--proxy-windows" then config.proxy_windows = math.floor(number())
-    elseif a == "--nsamples" then config.nsamples = math.floor(number())
-    elseif a == "--final-nsamples" then config.final_nsamples = math.floor(number())
-    elseif a == "--seqlen" then config.seqlen = math.floor(number())
-    elseif a == "--time-budget" then config.time_budget = number()
-    elseif a == "--max-candidates" then config.max_candidates = math.floor(number())
-    elseif a == "--token-budget" then config.token_budget = number()
-    elseif a == "--calib" then config.calib = value()
-    elseif a == "--valid" then config.valid = value()
-    elseif a == "--llm-timeout" then config.llm_timeout = number()
-    elseif a == "--llm-retries" then config.llm_retries = math.floor(number())
-    elseif a == "--seed" then config.seed = math.floor(number())
-    elseif a == "--runs-dir" then config.runs_dir = value()
-    elseif a == "--graph" then config.graph = value()
-    elseif a == "--no-final" then config.final = false
-    elseif a == "--candidate-timeout" then config.candidate_timeout = number()
-    elseif a == "--confirm" then config.confirm = math.floor(number())
-    elseif a == "--confirm-windows" then config.confirm_windows = math.floor(number())
-    elseif a == "--reconstruct" then config.reconstruct = value()
-    elseif a == "--seed-reconstruct" then
-      config.seed_reconstruct = {}
-      for x in value():gmatch("[^,]+") do
-        config.seed_reconstruct[#config.seed_reconstruct + 1] = (x ~= "none" and x ~= "off") and x or false
-      end
-    elseif a == "--no-alloc-genes" then config.alloc_genes = false
-    elseif a == "--no-reference" then config.reference = false
-    elseif a == "--reference" then config.reference = true
-    elseif a == "--no-isolate" then config.isolate = false
     elseif a == "--quick" then   -- `make run`: about a minute on the shipped model
       config.generations, config.population, config.nsamples, config.proxy_windows = 3, 6, 32, 8
       config.final_nsamples = 64
-      config.reconstruct, config.reference = "off", false
+      config.reconstruct, config.reference = false, false
+    elseif NO_FLAGS[a] then config[NO_FLAGS[a][1]] = false
+    elseif FLAGS[a] then
+      local s = FLAGS[a]
+      local k = kind(s)
+      if k == "boolean" then config[s[1]] = true
+      else
+        config[s[1]] = READ[k](value())
+        if config[s[1]] == nil then usage("not a number after " .. a) end
+      end
     else usage("unknown argument " .. a) end
     i = i + 1
   end
-  if not (config.sparsity > 0 and config.sparsity < 1) then usage("--sparsity must be in (0, 1)") end
-  if config.population < 1 or config.generations < 0 then usage("--population must be >= 1, --generations >= 0") end
-  local modes = { gene = true, mask = true, adaptive = true, off = true }
-  if not modes[config.reconstruct] then usage("--reconstruct must be gene, mask, adaptive or off") end
+  for _, s in ipairs(SETTINGS) do
+    if s.check and config[s[1]] ~= nil then
+      local v, why = s.check(config[s[1]])
+      if why then usage(flag(s) .. " " .. why) end
+      config[s[1]] = v
+    end
+  end
 end
 
 ------------------------------------------------------------------------------------------------ helpers
@@ -212,9 +244,11 @@ local GENES = {
            granularity = { "block", "linear" } },
 }
 
+local RECONSTRUCT_MODES = { false, "mask", "adaptive" }
+
 -- A copy of params with one gene of the allocation kind moved to another grid value (nil when the kind has none).
-local function mutate_params(kind, params)
-  local genes = GENES[kind]
+local function mutate_params(alloc, params)
+  local genes = GENES[alloc]
   if not genes then return nil end
   local out, names = {}, {}
   for k, v in pairs(params or {}) do if genes[k] then out[k] = v end end
@@ -249,10 +283,12 @@ function S.setup()
   print(("search %s: model %s, sparsity %.2f, proposers: %s"):format(config.name, config.model, config.sparsity,
                                                                      config.proposers))
   S.rec:event("start", { config = config, resume = config.resume or false })
-  -- Hessians (XᵀX per linear input) only when some candidate may reconstruct, or for the SparseGPT yardstick
-  symbolic.use_hessian(config.reconstruct ~= "off")
+  -- Hessians (XᵀX per linear input) only when some candidate may reconstruct, or for the SparseGPT yardstick;
+  -- the symbolic proposer may read X.hinv only where they are
+  local hessian = config.reconstruct ~= false
+  symbolic.use_hessian(hessian)
   S.stats = S.model:calibrate { text = config.calib, nsamples = config.nsamples, seqlen = config.seqlen,
-                                hessian = config.reconstruct ~= "off" or config.reference }
+                                hessian = hessian or config.reference }
   S.facts = S.model:facts(S.stats)
   S.dense = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
   S.rec:event("dense", { ppl = S.dense.ppl, windows = S.dense.windows })
@@ -334,8 +370,7 @@ end
 -- The hand-designed metrics shipped in lua/metrics/ plus their expression trees: generation 0.
 function S.seed_candidates()
   local out = {}
-  local recs = config.reconstruct == "gene" and config.seed_reconstruct or
-               { config.reconstruct ~= "off" and config.reconstruct or false }
+  local recs = config.reconstruct == "gene" and config.seed_reconstruct or { config.reconstruct }
   -- the shipped metrics as they are, plus Wanda's formula compared per layer (the group matters as much as the
   -- formula once weights are reconstructed)
   local metrics = {
@@ -399,8 +434,8 @@ function S.symbolic_candidates(n)
     end
     local g = how == "setup" and 2 or 5   -- set-up children change their set-up more often
     if rng(g) == 1 then
-      local kind = config.allocs[rng(#config.allocs)]
-      if kind ~= alloc then alloc, params = kind, nil end
+      local other = config.allocs[rng(#config.allocs)]
+      if other ~= alloc then alloc, params = other, nil end
     end
     if config.alloc_genes and rng(how == "setup" and 1 or 4) == 1 then
       params = mutate_params(alloc or config.allocs[1], params) or params
@@ -408,7 +443,7 @@ function S.symbolic_candidates(n)
     if config.reconstruct == "gene" and rng(how == "setup" and 4 or 10) == 1 then
       rec = ({ false, "mask", "adaptive" })[rng(3)]
     end
-    if config.reconstruct ~= "gene" then rec = config.reconstruct ~= "off" and config.reconstruct or false end
+    if config.reconstruct ~= "gene" then rec = config.reconstruct end
     if rng(how == "setup" and 4 or 6) == 1 or not group then group = (rng(2) == 1) and "row" or "layer" end
     -- X.hinv exists only where Hessians are gathered: a run that reconstructs (the final evaluation is sequential)
     if symbolic.uses_weight(tree) and (rec or not symbolic.uses_leaf(tree, "ihinv")) then
@@ -442,6 +477,12 @@ local function archive_context()
   end
   return table.concat(best, "\n\n"), #fails > 0 and table.concat(fails, "\n") or "(none)",
          #ins > 0 and table.concat(ins, "\n") or "(none yet)"
+end
+
+-- An LLM branch's reconstruction: the run's mode, or with "gene" the modes in turn.
+local function reconstruct_of_branch(b)
+  if config.reconstruct ~= "gene" then return config.reconstruct end
+  return RECONSTRUCT_MODES[b % #RECONSTRUCT_MODES + 1]
 end
 
 function S.llm_candidates(n, generation)
@@ -503,8 +544,7 @@ function S.llm_candidates(n, generation)
       code = code or chunks[1] or reply
       out[#out + 1] = { code = code, origin = "llm", thought = run.branches[b].hypothesise,
                         parents = best_c and { best_c.id } or {}, alloc = config.allocs[(b - 1) % #config.allocs + 1],
-                        reconstruct = config.reconstruct == "gene" and ({ false, "mask", "adaptive" })[b % 3 + 1] or
-                                      (config.reconstruct ~= "off" and config.reconstruct) or false }
+                        reconstruct = reconstruct_of_branch(b) }
     end
   end
   return out
