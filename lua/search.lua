@@ -244,7 +244,20 @@ local GENES = {
            granularity = { "block", "linear" } },
 }
 
+-- The symbolic proposer's policy, each rate "one in N" (a draw rng(N) == 1), for a child that keeps its parent's
+-- formula (`setup`) or one with a new formula (`tree`). The draws and their order are the random stream: the same
+-- seed proposes the same candidates.
+local MUTATION = {
+  setup_only = 3,                          -- keep the parent's formula, vary only its set-up (with alloc_genes)
+  crossover = 3,                           -- otherwise cross it with a second parent (otherwise mutate it)
+  alloc = { setup = 2, tree = 5 },         -- draw the allocation kind anew
+  alloc_params = { setup = 1, tree = 4 },  -- move one allocation gene (set-up children always do)
+  reconstruct = { setup = 4, tree = 10 },  -- draw the reconstruction mode anew (--reconstruct gene)
+  group = { setup = 4, tree = 6 },         -- draw the comparison group (row or layer) anew
+}
 local RECONSTRUCT_MODES = { false, "mask", "adaptive" }
+
+local function one_in(n) return rng(n) == 1 end
 
 -- A copy of params with one gene of the allocation kind moved to another grid value (nil when the kind has none).
 local function mutate_params(alloc, params)
@@ -423,28 +436,25 @@ function S.symbolic_candidates(n)
       local a = select_parent(pool)
       parents, alloc, group, params, rec = { a.id }, a.alloc, a.group, a.alloc_params, a.reconstruct
       -- a third of the children keep the parent's formula and vary only its set-up (allocation genes, flags)
-      if config.alloc_genes and rng(3) == 1 then
+      if config.alloc_genes and one_in(MUTATION.setup_only) then
         tree, how = symbolic.copy(a.tree), "setup"
-      elseif rng(3) == 1 and #pool > 1 then
+      elseif one_in(MUTATION.crossover) and #pool > 1 then
         local b = select_parent(pool)
         tree, parents[2] = symbolic.crossover(rng, a.tree, b.tree), b.id
       else
         tree = symbolic.mutate(rng, a.tree)
       end
     end
-    local g = how == "setup" and 2 or 5   -- set-up children change their set-up more often
-    if rng(g) == 1 then
+    if one_in(MUTATION.alloc[how]) then
       local other = config.allocs[rng(#config.allocs)]
       if other ~= alloc then alloc, params = other, nil end
     end
-    if config.alloc_genes and rng(how == "setup" and 1 or 4) == 1 then
+    if config.alloc_genes and one_in(MUTATION.alloc_params[how]) then
       params = mutate_params(alloc or config.allocs[1], params) or params
     end
-    if config.reconstruct == "gene" and rng(how == "setup" and 4 or 10) == 1 then
-      rec = ({ false, "mask", "adaptive" })[rng(3)]
-    end
-    if config.reconstruct ~= "gene" then rec = config.reconstruct end
-    if rng(how == "setup" and 4 or 6) == 1 or not group then group = (rng(2) == 1) and "row" or "layer" end
+    if config.reconstruct ~= "gene" then rec = config.reconstruct
+    elseif one_in(MUTATION.reconstruct[how]) then rec = RECONSTRUCT_MODES[rng(#RECONSTRUCT_MODES)] end
+    if one_in(MUTATION.group[how]) or not group then group = (rng(2) == 1) and "row" or "layer" end
     -- X.hinv exists only where Hessians are gathered: a run that reconstructs (the final evaluation is sequential)
     if symbolic.uses_weight(tree) and (rec or not symbolic.uses_leaf(tree, "ihinv")) then
       out[#out + 1] = { code = symbolic.emit(tree, group), tree = tree, origin = "symbolic", parents = parents,
