@@ -299,7 +299,7 @@ function S.setup()
   -- Hessians (XᵀX per linear input) only when some candidate may reconstruct, or for the SparseGPT yardstick;
   -- the symbolic proposer may read X.hinv only where they are
   local hessian = config.reconstruct ~= false
-  symbolic.use_hessian(hessian)
+  S.leaves = symbolic.leaf_set(hessian)
   S.stats = S.model:calibrate { text = config.calib, nsamples = config.nsamples, seqlen = config.seqlen,
                                 hessian = hessian or config.reference }
   S.facts = S.model:facts(S.stats)
@@ -431,7 +431,7 @@ function S.symbolic_candidates(n)
     local tree, parents, alloc, group, params, rec
     local how = "tree"
     if #pool == 0 then
-      tree, parents = symbolic.random_tree(rng, 4), {}
+      tree, parents = symbolic.random_tree(rng, 4, S.leaves), {}
     else
       local a = select_parent(pool)
       parents, alloc, group, params, rec = { a.id }, a.alloc, a.group, a.alloc_params, a.reconstruct
@@ -442,7 +442,7 @@ function S.symbolic_candidates(n)
         local b = select_parent(pool)
         tree, parents[2] = symbolic.crossover(rng, a.tree, b.tree), b.id
       else
-        tree = symbolic.mutate(rng, a.tree)
+        tree = symbolic.mutate(rng, a.tree, S.leaves)
       end
     end
     if one_in(MUTATION.alloc[how]) then
