@@ -275,6 +275,11 @@ end
 ------------------------------------------------------------------------------------------------ the search
 local S = {}
 
+-- Perplexity on the first `windows` windows of the validation text (the proxy, the dense baseline, confirmation).
+local function validation_eval(windows)
+  return S.model:eval { text = config.valid, windows = windows, seqlen = config.seqlen, quiet = true }
+end
+
 function S.setup()
   config.name = config.name or os.date("search-%Y%m%d-%H%M%S")
   config.run_dir = config.runs_dir .. "/" .. config.name
@@ -303,35 +308,53 @@ function S.setup()
   S.stats = S.model:calibrate { text = config.calib, nsamples = config.nsamples, seqlen = config.seqlen,
                                 hessian = hessian or config.reference }
   S.facts = S.model:facts(S.stats)
-  S.dense = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
+  S.dense = validation_eval(config.proxy_windows)
   S.rec:event("dense", { ppl = S.dense.ppl, windows = S.dense.windows })
   if ap.watch_interrupt then ap.watch_interrupt() end
   if config.reference then S.score_reference() end
+end
+
+-- m:prune's arguments for candidate c at the run's target, with statistics `stats` (one-shot) or, when nil, the
+-- final protocol's sequential calibration. The proxy, the confirmation and the final all prune through this; c is
+-- a candidate (its metric is c.code) or SPARSEGPT, the native method.
+local function prune_args(c, stats)
+  return { metric = c.method or c.code, sparsity = config.sparsity, pattern = config.pattern, group = config.group,
+           alloc = c.alloc, alloc_params = c.alloc_params, reconstruct = c.reconstruct or false, stats = stats,
+           calib = not stats and { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen }
+                   or nil }
+end
+local SPARSEGPT = { method = "sparsegpt" }   -- the yardstick: SparseGPT itself, uniform, with its own update
+
+-- fn() in a forked worker killed after `timeout` seconds (config.isolate), else in this process under pcall; the
+-- model is dense again afterwards either way. Returns true, fn's result or false, {kind, message, line, signal}.
+local function isolated(fn, timeout)
+  if config.isolate then
+    local ok, res = ap.isolate(fn, { timeout = timeout })
+    if not ok and res.kind == "error" and type(res.error) == "table" then
+      res = { kind = res.error.kind or "runtime", message = res.error.message, line = res.error.line }
+    end
+    return ok, res
+  end
+  local ok, res = pcall(fn)
+  S.model:reset()
+  if not ok and type(res) ~= "table" then res = { kind = "runtime", message = tostring(res) } end
+  return ok, res
 end
 
 -- SparseGPT (native, weight update) under the same proxy: the yardstick a metric must beat. Not a candidate.
 function S.score_reference()
   S.reference = S.archive.reference
   if S.reference then return end
-  local ok, res = ap.isolate(function()
-    S.model:prune { metric = "sparsegpt", sparsity = config.sparsity, pattern = config.pattern, stats = S.stats }
-    return S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
-  end, { timeout = config.candidate_timeout })
+  local ok, res = isolated(function()
+    S.model:prune(prune_args(SPARSEGPT, S.stats))
+    return validation_eval(config.proxy_windows)
+  end, config.candidate_timeout)
   if ok and type(res) == "table" then
-    S.reference = { method = "sparsegpt", alloc = "uniform", ppl = res.ppl }
+    S.reference = { method = SPARSEGPT.method, alloc = "uniform", ppl = res.ppl }
     S.archive.reference = S.reference
     S.rec:event("reference", S.reference)
     print(("  reference: SparseGPT (uniform) proxy ppl %.2f"):format(res.ppl))
   end
-end
-
--- m:prune's arguments for candidate c at the run's target, with statistics `stats` (one-shot) or, when nil, the
--- final protocol's sequential calibration. The proxy, the confirmation and the final all prune through this.
-local function prune_args(c, stats)
-  return { metric = c.code, sparsity = config.sparsity, pattern = config.pattern, group = config.group,
-           alloc = c.alloc, alloc_params = c.alloc_params, reconstruct = c.reconstruct or false, stats = stats,
-           calib = not stats and { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen }
-                   or nil }
 end
 
 -- Check in the sandbox, then prune + evaluate in an isolated worker. Updates c in place.
@@ -343,28 +366,13 @@ function S.evaluate(c)
     c.status, c.error = "failed", { kind = chk.kind, message = chk.message, line = chk.line, stage = "check" }
     return
   end
-  local function proxy()
-    local pr = S.model:prune(prune_args(c, S.stats))
-    local ev = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
-    if not config.isolate then S.model:reset() end
-    return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds,
-             alloc_used = pr.alloc,
-             layers = c.origin == "seed" and pr.layers or nil }
-  end
   local t0 = S.rec:now()
-  local ok, res
-  if config.isolate then
-    ok, res = ap.isolate(proxy, { timeout = config.candidate_timeout })
-    if not ok and res.kind == "error" and type(res.error) == "table" then
-      res = { kind = res.error.kind or "runtime", message = res.error.message, line = res.error.line }
-    end
-  else
-    ok, res = pcall(proxy)
-    if not ok then
-      S.model:reset()
-      res = type(res) == "table" and res or { kind = "runtime", message = tostring(res) }
-    end
-  end
+  local ok, res = isolated(function()
+    local pr = S.model:prune(prune_args(c, S.stats))
+    local ev = validation_eval(config.proxy_windows)
+    return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds,
+             alloc_used = pr.alloc, layers = c.origin == "seed" and pr.layers or nil }
+  end, config.candidate_timeout)
   c.seconds = S.rec:now() - t0
   if ok and type(res) == "table" and type(res.ppl) == "number" and res.ppl == res.ppl and res.ppl < math.huge then
     c.status, c.fitness, c.realised, c.layers, c.alloc_used = "ok", res.ppl, res.realised, res.layers, res.alloc_used
@@ -647,16 +655,10 @@ end
 
 -- The confirmation stage: prune + validation perplexity under the final protocol, in an isolated worker.
 local function confirm_one(c)
-  local function run()
+  local ok, res = isolated(function()
     S.model:prune(prune_args(c))
-    local ev = S.model:eval { text = config.valid, windows = config.confirm_windows, seqlen = config.seqlen,
-                              quiet = true }
-    if not config.isolate then S.model:reset() end
-    return ev.ppl
-  end
-  local ok, res
-  if config.isolate then ok, res = ap.isolate(run, { timeout = config.candidate_timeout * 4 })
-  else ok, res = pcall(run) if not ok then S.model:reset() end end
+    return validation_eval(config.confirm_windows).ppl
+  end, config.candidate_timeout * 4)
   if ok and type(res) == "number" and res == res and res < math.huge then return res end
   return false, type(res) == "table" and (res.message or res.kind) or tostring(res)
 end
@@ -674,9 +676,9 @@ function S.confirm()
   print(("confirmation: %d candidates, sequential pruning with %d calibration windows, %d validation windows")
         :format(#picked, config.final_nsamples, config.confirm_windows))
   if config.reference and not S.archive.reference_confirm then
-    local ppl, why = confirm_one { code = "sparsegpt" }
+    local ppl, why = confirm_one(SPARSEGPT)
     S.archive.reference_confirm = ppl or nil
-    S.rec:event("confirm", { reference = "sparsegpt", ppl = ppl or nil, error = why })
+    S.rec:event("confirm", { reference = SPARSEGPT.method, ppl = ppl or nil, error = why })
     print(("  reference SparseGPT (uniform): %s"):format(ppl and ("%.2f"):format(ppl) or ("failed: " .. tostring(why))))
   end
   for _, c in ipairs(picked) do
