@@ -283,7 +283,7 @@ end
 function S.setup()
   config.name = config.name or os.date("search-%Y%m%d-%H%M%S")
   config.run_dir = config.runs_dir .. "/" .. config.name
-  config.use_llm = config.llm ~= "off" and ap.llm and ap.llm.configured() or false
+  config.use_llm = config.llm ~= "off" and ap.llm.configured()
   if config.llm == "only" and not config.use_llm then
     error({ kind = "arg", message = "--llm only, but no LLM is configured (set AUTOPRUNE_LLM_BASE_URL)" })
   end
@@ -295,7 +295,7 @@ function S.setup()
   end
   S.generations = {}
   S.tokens = 0
-  S.started = S.rec:now()
+  S.started = ap.clock()
   S.model = ap.model.load(config.model)
   config.seqlen = config.seqlen or math.min(S.model:info().max_pos or 512, 2048)
   print(("search %s: model %s, sparsity %.2f, proposers: %s"):format(config.name, config.model, config.sparsity,
@@ -310,7 +310,7 @@ function S.setup()
   S.facts = S.model:facts(S.stats)
   S.dense = validation_eval(config.proxy_windows)
   S.rec:event("dense", { ppl = S.dense.ppl, windows = S.dense.windows })
-  if ap.watch_interrupt then ap.watch_interrupt() end
+  ap.watch_interrupt()
   if config.reference then S.score_reference() end
 end
 
@@ -366,14 +366,14 @@ function S.evaluate(c)
     c.status, c.error = "failed", { kind = chk.kind, message = chk.message, line = chk.line, stage = "check" }
     return
   end
-  local t0 = S.rec:now()
+  local t0 = ap.clock()
   local ok, res = isolated(function()
     local pr = S.model:prune(prune_args(c, S.stats))
     local ev = validation_eval(config.proxy_windows)
     return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds,
              alloc_used = pr.alloc, layers = c.origin == "seed" and pr.layers or nil }
   end, config.candidate_timeout)
-  c.seconds = S.rec:now() - t0
+  c.seconds = ap.clock() - t0
   if ok and type(res) == "table" and type(res.ppl) == "number" and res.ppl == res.ppl and res.ppl < math.huge then
     c.status, c.fitness, c.realised, c.layers, c.alloc_used = "ok", res.ppl, res.realised, res.layers, res.alloc_used
     c.scores[tostring(config.sparsity)] = res.ppl
@@ -569,8 +569,8 @@ function S.llm_candidates(n, generation)
 end
 
 local function out_of_budget()
-  if ap.interrupted and ap.interrupted() then return "interrupted" end
-  if S.rec:now() - S.started > config.time_budget then return "time budget" end
+  if ap.interrupted() then return "interrupted" end
+  if ap.clock() - S.started > config.time_budget then return "time budget" end
   if #S.archive.candidates >= config.max_candidates then return "candidate budget" end
   if S.tokens >= config.token_budget then return "token budget" end
 end
@@ -682,7 +682,7 @@ function S.confirm()
     print(("  reference SparseGPT (uniform): %s"):format(ppl and ("%.2f"):format(ppl) or ("failed: " .. tostring(why))))
   end
   for _, c in ipairs(picked) do
-    if ap.interrupted and ap.interrupted() then return "interrupted" end
+    if ap.interrupted() then return "interrupted" end
     if c.confirm == nil then
       local ppl, why = confirm_one(c)
       c.confirm = ppl
@@ -732,7 +732,7 @@ local function main(args)
   end
   if stop then print("search stopped: " .. stop) end
   if stop ~= "interrupted" then stop = S.confirm() or stop end
-  S.search_seconds = S.rec:now() - S.started
+  S.search_seconds = ap.clock() - S.started
   S.write_facts()
   S.write_best()
   if stop ~= "interrupted" then S.final() end

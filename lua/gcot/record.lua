@@ -42,16 +42,14 @@ function R.open(dir)
   local f, err = io.open(dir .. "/events.jsonl", "a")
   if not f then error({ kind = "io", message = "cannot open " .. dir .. "/events.jsonl: " .. tostring(err) }) end
   f:setvbuf("full", 1 << 20)   -- one write(2) per record: a killed run never leaves half a line behind
-  return setmetatable({ dir = dir, events = f, t0 = ap.clock and ap.clock() or os.time() }, R)
+  return setmetatable({ dir = dir, events = f, t0 = ap.clock() }, R)
 end
-
-function R:now() return ap.clock and ap.clock() or os.time() end
 
 -- Append one event {type = ..., ...}; the time since the run started is added as `t`.
 function R:event(kind, fields)
   fields = fields or {}
   fields.type = kind
-  fields.t = math.floor((self:now() - self.t0) * 1000 + 0.5) / 1000
+  fields.t = math.floor((ap.clock() - self.t0) * 1000 + 0.5) / 1000
   fields.time = os.date("!%Y-%m-%dT%H:%M:%SZ")
   local ok, err = self.events:write(ap.json.encode(fields), "\n")
   if ok then ok, err = self.events:flush() end
