@@ -9,8 +9,10 @@
 -- This file is meant to be read and edited: the configuration is the table below, the loop is at the bottom.
 local symbolic = require("gcot.symbolic")
 local Archive = require("gcot.archive")
+local Context = require("gcot.context")
 local Graph = require("gcot.graph")
 local Record = require("gcot.record")
+local Report = require("report")
 
 local home = ap.datadir()
 -- The configuration: every setting once, as { key, default, the line --help prints }. Each is also a flag, the key
@@ -193,16 +195,6 @@ local function median(xs)
   table.sort(s)
   local m = (#s + 1) / 2
   return (s[math.floor(m)] + s[math.ceil(m)]) / 2
-end
-
--- Per-layer facts rendered compactly for the prompts (one line per linear, grouped by block).
-local function render_facts(facts)
-  local L = { "layer name       w_skew  w_kurt  x_outl  x_kurt  wanda_outl" }
-  for _, f in ipairs(facts) do
-    L[#L + 1] = ("%5d %-10s %6.2f %7.2f %7.4f %7.2f %8.4f"):format(f.layer, f.name, f.w_skew or 0, f.w_kurt or 0,
-      f.x_outlier_ratio or 0, f.x_kurt_mean or 0, f.wanda_outlier_ratio or 0)
-  end
-  return table.concat(L, "\n")
 end
 
 -- A candidate's pruning set-up in words: allocation with its parameters, and the reconstruction flag.
@@ -475,28 +467,6 @@ function S.symbolic_candidates(n)
   return out
 end
 
--- Describe the archive for the prompts: best nodes with ancestry, failures, insights.
-local function archive_context()
-  local best, fails, ins = {}, {}, {}
-  for i, c in ipairs(S.archive:ranked()) do
-    if i > 5 then break end
-    local anc = {}
-    for _, p in ipairs(S.archive:lineage(c, 3)) do anc[#anc + 1] = ("#%d (%.2f)"):format(p.id, p.fitness or 0) end
-    best[#best + 1] = ("### #%d: ppl %.2f, allocation %s, from %s%s\nIdea: %s\n```lua\n%s```"):format(c.id, c.fitness,
-      c.alloc or "uniform", c.origin, #anc > 0 and (", ancestry " .. table.concat(anc, " <- ")) or "",
-      (c.thought or ""):gsub("\n", " "):sub(1, 300), c.code)
-  end
-  for _, c in ipairs(S.archive:failures(5)) do
-    fails[#fails + 1] = ("- #%d: %s: %s"):format(c.id, c.error and c.error.kind or "?",
-      ((c.error and c.error.message) or ""):sub(1, 200))
-  end
-  for i = math.max(1, #S.archive.insights - 5), #S.archive.insights do
-    if S.archive.insights[i] then ins[#ins + 1] = "- " .. S.archive.insights[i].text end
-  end
-  return table.concat(best, "\n\n"), #fails > 0 and table.concat(fails, "\n") or "(none)",
-         #ins > 0 and table.concat(ins, "\n") or "(none yet)"
-end
-
 -- An LLM branch's reconstruction: the run's mode, or with "gene" the modes in turn.
 local function reconstruct_of_branch(b)
   if config.reconstruct ~= "gene" then return config.reconstruct end
@@ -505,13 +475,13 @@ end
 
 function S.llm_candidates(n, generation)
   local graph = dofile(home .. "/lua/gcot/graphs/" .. config.graph .. ".lua")
-  local best, fails, insights = archive_context()
+  local best, fails, insights = Context.archive(S.archive)
   local info = S.model:info()
   local ctx = {
     steps = #graph.nodes, model = config.model, sparsity_pct = math.floor(config.sparsity * 100 + 0.5),
     model_info = ("%d layers, hidden %d, %d parameters"):format(info.n_layers, info.hidden, info.params),
     group = config.group or "the metric's choice", alloc = table.concat(config.allocs, " / "),
-    dense_ppl = ("%.2f"):format(S.dense.ppl), facts = render_facts(S.facts),
+    dense_ppl = ("%.2f"):format(S.dense.ppl), facts = Context.facts(S.facts),
     best = best ~= "" and best or "(none yet)", failures = fails, insights = insights,
     contract = read_file(home .. "/doc/metric-api.md"),
   }
@@ -736,8 +706,8 @@ local function main(args)
   S.write_facts()
   S.write_best()
   if stop ~= "interrupted" then S.final() end
-  S.rec:write_report(S.archive, config, { dense_ppl = S.dense.ppl, generations = S.generations, final = S.final_result,
-                                          reference = S.reference, elapsed = S.search_seconds })
+  Report.write_markdown(config.run_dir, S.archive, config, { dense_ppl = S.dense.ppl, generations = S.generations,
+                        final = S.final_result, reference = S.reference, elapsed = S.search_seconds })
   S.rec:event("end", { reason = stop or "done", candidates = #S.archive.candidates, tokens = S.tokens })
   S.rec:close()
   local best = S.archive:best()
@@ -747,7 +717,7 @@ local function main(args)
   end
   print("report: " .. config.run_dir .. "/report.md")
   -- report.html with charts (lua/report.lua, as `autoprune report`); a failure there must not fail the search.
-  local ok, html = pcall(function() return require("report").write(config.run_dir) end)
+  local ok, html = pcall(Report.write, config.run_dir)
   print(ok and ("charts: " .. html) or ("charts: not written (" .. tostring(html) .. ")"))
 end
 
