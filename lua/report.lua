@@ -159,7 +159,9 @@ local function line_chart(id, label, xs, series, ylabel, xlabel)
   end
   for _, s in ipairs(series) do
     local pts = {}
-    for i = 1, #xs do if finite(s.values[i]) then pts[#pts + 1] = string.format("%.1f,%.1f", x_of(i), y_of(s.values[i])) end end
+    for i = 1, #xs do
+      if finite(s.values[i]) then pts[#pts + 1] = string.format("%.1f,%.1f", x_of(i), y_of(s.values[i])) end
+    end
     parts[#parts + 1] = string.format('<polyline class="line" data-chart="%s" data-series="%s" fill="none" '
       .. 'stroke="%s" stroke-width="2" points="%s"/>', id, esc(s.key), s.color, table.concat(pts, " "))
     for i = 1, #xs do
@@ -229,7 +231,8 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 
 figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.9em; }
 svg text { font: 12px system-ui, sans-serif; fill: #333; } svg .grid { stroke: #e4e4e4; }
 svg .bar:hover, svg .point:hover { opacity: 0.7; }
-table { border-collapse: collapse; font-size: 0.9em; } td, th { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: right; }
+table { border-collapse: collapse; font-size: 0.9em; }
+td, th { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: right; }
 th { background: #f5f5f5; } td.l, th.l { text-align: left; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 13px; }
 .note { color: #a33; }
@@ -237,7 +240,9 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 13px; }
 
 local function dl(rows)
   local p = { "<table>" }
-  for _, r in ipairs(rows) do p[#p + 1] = string.format('<tr><th class="l">%s</th><td class="l">%s</td></tr>', esc(r[1]), esc(r[2])) end
+  for _, r in ipairs(rows) do
+    p[#p + 1] = string.format('<tr><th class="l">%s</th><td class="l">%s</td></tr>', esc(r[1]), esc(r[2]))
+  end
   p[#p + 1] = "</table>"
   return table.concat(p, "\n")
 end
@@ -258,7 +263,8 @@ local function section_allocations(facts, out)
   local labels = { uniform = "uniform", owl = "OWL", sdsa = "SDSA" }
   for _, key in ipairs({ "uniform", "owl", "sdsa" }) do
     if type(alloc[key]) == "table" then
-      series[#series + 1] = { key = key, label = labels[key], color = COLORS[key], values = block_sparsity(alloc[key], blocks) }
+      series[#series + 1] = { key = key, label = labels[key], color = COLORS[key],
+                              values = block_sparsity(alloc[key], blocks) }
     end
   end
   local names = {}
@@ -280,9 +286,11 @@ local function section_facts(facts, out)
   local names = {}
   for i, b in ipairs(blocks) do names[i] = tostring(b) end
   out[#out + 1] = "<figure>" .. bar_chart("skew", "per-layer weight skewness", names,
-    { { key = "w_skew", label = "weight skewness", color = COLORS.w_skew, values = block_mean(recs, blocks, "w_skew") } },
+    { { key = "w_skew", label = "weight skewness", color = COLORS.w_skew,
+        values = block_mean(recs, blocks, "w_skew") } },
     "skewness of W (mean over linears)", "layer (decoder block)", "layer ")
-  out[#out + 1] = "<figcaption>Skewness of the weights, averaged over the seven linears of each block.</figcaption></figure>"
+  out[#out + 1] = "<figcaption>Skewness of the weights, averaged over the seven linears of each block." ..
+                  "</figcaption></figure>"
   out[#out + 1] = "<figure>" .. bar_chart("outliers", "per-layer outlier ratio", names,
     { { key = "x_outlier_ratio", label = "activation outliers", color = COLORS.x_outlier_ratio,
         values = block_mean(recs, blocks, "x_outlier_ratio") },
@@ -312,10 +320,12 @@ local function section_progress(events, out)
     "proxy perplexity (validation)", "generation")
   out[#out + 1] = "<figcaption>Proxy perplexity (WikiText-2 validation windows, one-shot statistics) of the best "
     .. "candidate so far and the median candidate of each generation; lower is better.</figcaption></figure>"
-  local p = { '<table><tr><th>generation</th><th>candidates</th><th>valid</th><th>failed</th><th>best</th><th>median</th></tr>' }
+  local p = { "<table><tr><th>generation</th><th>candidates</th><th>valid</th><th>failed</th><th>best</th>" ..
+              "<th>median</th></tr>" }
   for _, g in ipairs(gens) do
     p[#p + 1] = string.format("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-      esc(num(g.generation)), esc(num(g.candidates)), esc(num(g.valid)), esc(num(g.failed)), esc(num(g.best)), esc(num(g.median)))
+      esc(num(g.generation)), esc(num(g.candidates)), esc(num(g.valid)), esc(num(g.failed)), esc(num(g.best)),
+      esc(num(g.median)))
   end
   p[#p + 1] = "</table>"
   out[#out + 1] = table.concat(p, "\n")
@@ -354,7 +364,9 @@ function R.write(dir, opts)
   local best = read_file(dir .. "/best.lua")
   local start, final, dense
   for _, e in ipairs(events or {}) do
-    if e.type == "start" then start = e elseif e.type == "final" then final = e elseif e.type == "dense" then dense = e end
+    if e.type == "start" then start = e
+    elseif e.type == "final" then final = e
+    elseif e.type == "dense" then dense = e end
   end
   local name = dir:match("([^/]+)/*$") or dir
   local out = {}
@@ -364,8 +376,10 @@ function R.write(dir, opts)
   local info = type(facts) == "table" and type(facts.info) == "table" and facts.info or {}
   local rows = {
     { "model", (type(facts) == "table" and facts.model) or (start and start.config and start.config.model) or "?" },
-    { "target sparsity", num(type(facts) == "table" and facts.sparsity or (start and start.config and start.config.sparsity)) },
-    { "layers", num(info.n_layers) }, { "parameters (prunable)", num(info.params) .. " (" .. num(info.prunable_params) .. ")" },
+    { "target sparsity",
+      num(type(facts) == "table" and facts.sparsity or (start and start.config and start.config.sparsity)) },
+    { "layers", num(info.n_layers) },
+    { "parameters (prunable)", num(info.params) .. " (" .. num(info.prunable_params) .. ")" },
     { "dense proxy perplexity", num((type(facts) == "table" and facts.dense_valid_ppl) or (dense and dense.ppl)) },
   }
   if final then rows[#rows + 1] = { "best metric, WikiText-2 test perplexity", num(final.ppl or final.test_ppl) } end
@@ -384,7 +398,8 @@ function R.write(dir, opts)
   out[#out + 1] = "<h2>Best metric</h2>"
   out[#out + 1] = best and ('<pre id="best-source"><code>' .. esc(best) .. "</code></pre>")
                        or '<p class="note">No best.lua.</p>'
-  out[#out + 1] = string.format('<p style="color:#888">autoprune %s · %s</p></body></html>\n', esc(ap.version), esc(os.date("!%Y-%m-%d %H:%M UTC")))
+  out[#out + 1] = string.format('<p style="color:#888">autoprune %s · %s</p></body></html>\n', esc(ap.version),
+                                esc(os.date("!%Y-%m-%d %H:%M UTC")))
 
   local path = opts.out or (dir .. "/report.html")
   Record.write_atomic(path, table.concat(out, "\n"))

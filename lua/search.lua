@@ -491,7 +491,8 @@ function S.llm_candidates(n, generation)
       calls[i] = { messages = r.messages, temperature = r.temperature or 0.7, max_tokens = 1500,
                    seed = config.seed * 1000 + generation * 37 + i, timeout = config.llm_timeout,
                    retries = config.llm_retries }
-      S.rec:event("prompt", { generation = generation, node = r.node.id, branch = r.branch, chars = #r.messages[2].content })
+      S.rec:event("prompt", { generation = generation, node = r.node.id, branch = r.branch,
+                              chars = #r.messages[2].content })
     end
     local results = ap.llm.chat_many(calls)
     local out = {}
@@ -617,7 +618,8 @@ end
 function S.write_best()
   local best = S.archive:best()
   if not best then return end
-  Record.write_atomic(config.run_dir .. "/best.lua", ("-- best metric of search %s: candidate %d, set-up %s, proxy ppl %.3f\n" ..
+  Record.write_atomic(config.run_dir .. "/best.lua",
+    ("-- best metric of search %s: candidate %d, set-up %s, proxy ppl %.3f\n" ..
     "-- reproduce: autoprune prune --model %s --metric best.lua --sparsity %g %s --eval\n%s")
     :format(config.name, best.id, setup_label(best), best.fitness, config.model, config.sparsity, setup_flags(best),
             best.code))
@@ -671,8 +673,8 @@ function S.final()
   local pr = S.model:prune(prune_args(best))
   local ev = S.model:eval { text = config.test, seqlen = config.seqlen }
   S.model:reset()
-  S.final_result = { id = best.id, ppl = ev.ppl, realised = pr.realised, windows = ev.windows, setup = setup_label(best),
-                     flags = setup_flags(best) }
+  S.final_result = { id = best.id, ppl = ev.ppl, realised = pr.realised, windows = ev.windows,
+                     setup = setup_label(best), flags = setup_flags(best) }
   S.rec:event("final", S.final_result)
 end
 
@@ -688,12 +690,14 @@ local function main(args)
   for generation = start_gen + 1, config.generations do
     stop = stop or out_of_budget()
     if stop then break end
-    local n_llm = config.use_llm and math.max(1, math.floor(config.population * (config.llm == "only" and 1 or config.llm_share) + 0.5)) or 0
+    local share = config.llm == "only" and 1 or config.llm_share
+    local n_llm = config.use_llm and math.max(1, math.floor(config.population * share + 0.5)) or 0
     local proposals = {}
     if n_llm > 0 then
       local ok, res = pcall(S.llm_candidates, n_llm, generation)
       if ok then proposals = res else
-        S.rec:event("error", { generation = generation, stage = "gcot", kind = type(res) == "table" and res.kind or "runtime",
+        S.rec:event("error", { generation = generation, stage = "gcot",
+                               kind = type(res) == "table" and res.kind or "runtime",
                                message = type(res) == "table" and res.message or tostring(res) })
       end
     end
