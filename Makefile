@@ -113,3 +113,7 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(PUB_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# Lua lint: luacheck (Debian's lua-check) over lua/, with the settings in .luacheckrc.
+lint:
+	luacheck lua/

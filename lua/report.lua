@@ -1,4 +1,4 @@
--- lua/report.lua — report.html of a search run: one self-contained page with plain inline SVG charts (no
+-- lua/report.lua — the reports of a search run: report.html, one self-contained page with plain inline SVG charts (no
 -- JavaScript) drawn from the run folder that lua/search.lua writes:
 --   facts.json    per-linear facts of the model and the per-linear sparsity of the uniform, OWL and SDSA allocations
 --   events.jsonl  records; "generation" ones carry generation, best, median, candidates, valid, failed
@@ -9,8 +9,11 @@
 --   local report = require "report"
 --   local path, summary = report.write("runs/NAME" [, {out = "elsewhere.html"}])
 --
--- `autoprune report RUN_DIR` runs this; lua/search.lua calls it at the end of a run. Every bar and point has a
+-- `autoprune report RUN_DIR` runs this; lua/search.lua calls it at the end of a run, after report.md
+-- (R.write_markdown, the same run in words and tables, from the live archive). Every bar and point has a
 -- <title> (the tooltip) naming its series, layer or generation and value, and data-* attributes for tests.
+
+local Record = require("gcot.record")
 
 local R = {}
 
@@ -156,7 +159,9 @@ local function line_chart(id, label, xs, series, ylabel, xlabel)
   end
   for _, s in ipairs(series) do
     local pts = {}
-    for i = 1, #xs do if finite(s.values[i]) then pts[#pts + 1] = string.format("%.1f,%.1f", x_of(i), y_of(s.values[i])) end end
+    for i = 1, #xs do
+      if finite(s.values[i]) then pts[#pts + 1] = string.format("%.1f,%.1f", x_of(i), y_of(s.values[i])) end
+    end
     parts[#parts + 1] = string.format('<polyline class="line" data-chart="%s" data-series="%s" fill="none" '
       .. 'stroke="%s" stroke-width="2" points="%s"/>', id, esc(s.key), s.color, table.concat(pts, " "))
     for i = 1, #xs do
@@ -226,7 +231,8 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 
 figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.9em; }
 svg text { font: 12px system-ui, sans-serif; fill: #333; } svg .grid { stroke: #e4e4e4; }
 svg .bar:hover, svg .point:hover { opacity: 0.7; }
-table { border-collapse: collapse; font-size: 0.9em; } td, th { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: right; }
+table { border-collapse: collapse; font-size: 0.9em; }
+td, th { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: right; }
 th { background: #f5f5f5; } td.l, th.l { text-align: left; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 13px; }
 .note { color: #a33; }
@@ -234,7 +240,9 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 13px; }
 
 local function dl(rows)
   local p = { "<table>" }
-  for _, r in ipairs(rows) do p[#p + 1] = string.format('<tr><th class="l">%s</th><td class="l">%s</td></tr>', esc(r[1]), esc(r[2])) end
+  for _, r in ipairs(rows) do
+    p[#p + 1] = string.format('<tr><th class="l">%s</th><td class="l">%s</td></tr>', esc(r[1]), esc(r[2]))
+  end
   p[#p + 1] = "</table>"
   return table.concat(p, "\n")
 end
@@ -255,7 +263,8 @@ local function section_allocations(facts, out)
   local labels = { uniform = "uniform", owl = "OWL", sdsa = "SDSA" }
   for _, key in ipairs({ "uniform", "owl", "sdsa" }) do
     if type(alloc[key]) == "table" then
-      series[#series + 1] = { key = key, label = labels[key], color = COLORS[key], values = block_sparsity(alloc[key], blocks) }
+      series[#series + 1] = { key = key, label = labels[key], color = COLORS[key],
+                              values = block_sparsity(alloc[key], blocks) }
     end
   end
   local names = {}
@@ -277,9 +286,11 @@ local function section_facts(facts, out)
   local names = {}
   for i, b in ipairs(blocks) do names[i] = tostring(b) end
   out[#out + 1] = "<figure>" .. bar_chart("skew", "per-layer weight skewness", names,
-    { { key = "w_skew", label = "weight skewness", color = COLORS.w_skew, values = block_mean(recs, blocks, "w_skew") } },
+    { { key = "w_skew", label = "weight skewness", color = COLORS.w_skew,
+        values = block_mean(recs, blocks, "w_skew") } },
     "skewness of W (mean over linears)", "layer (decoder block)", "layer ")
-  out[#out + 1] = "<figcaption>Skewness of the weights, averaged over the seven linears of each block.</figcaption></figure>"
+  out[#out + 1] = "<figcaption>Skewness of the weights, averaged over the seven linears of each block." ..
+                  "</figcaption></figure>"
   out[#out + 1] = "<figure>" .. bar_chart("outliers", "per-layer outlier ratio", names,
     { { key = "x_outlier_ratio", label = "activation outliers", color = COLORS.x_outlier_ratio,
         values = block_mean(recs, blocks, "x_outlier_ratio") },
@@ -309,10 +320,12 @@ local function section_progress(events, out)
     "proxy perplexity (validation)", "generation")
   out[#out + 1] = "<figcaption>Proxy perplexity (WikiText-2 validation windows, one-shot statistics) of the best "
     .. "candidate so far and the median candidate of each generation; lower is better.</figcaption></figure>"
-  local p = { '<table><tr><th>generation</th><th>candidates</th><th>valid</th><th>failed</th><th>best</th><th>median</th></tr>' }
+  local p = { "<table><tr><th>generation</th><th>candidates</th><th>valid</th><th>failed</th><th>best</th>" ..
+              "<th>median</th></tr>" }
   for _, g in ipairs(gens) do
     p[#p + 1] = string.format("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-      esc(num(g.generation)), esc(num(g.candidates)), esc(num(g.valid)), esc(num(g.failed)), esc(num(g.best)), esc(num(g.median)))
+      esc(num(g.generation)), esc(num(g.candidates)), esc(num(g.valid)), esc(num(g.failed)), esc(num(g.best)),
+      esc(num(g.median)))
   end
   p[#p + 1] = "</table>"
   out[#out + 1] = table.concat(p, "\n")
@@ -351,7 +364,9 @@ function R.write(dir, opts)
   local best = read_file(dir .. "/best.lua")
   local start, final, dense
   for _, e in ipairs(events or {}) do
-    if e.type == "start" then start = e elseif e.type == "final" then final = e elseif e.type == "dense" then dense = e end
+    if e.type == "start" then start = e
+    elseif e.type == "final" then final = e
+    elseif e.type == "dense" then dense = e end
   end
   local name = dir:match("([^/]+)/*$") or dir
   local out = {}
@@ -361,8 +376,10 @@ function R.write(dir, opts)
   local info = type(facts) == "table" and type(facts.info) == "table" and facts.info or {}
   local rows = {
     { "model", (type(facts) == "table" and facts.model) or (start and start.config and start.config.model) or "?" },
-    { "target sparsity", num(type(facts) == "table" and facts.sparsity or (start and start.config and start.config.sparsity)) },
-    { "layers", num(info.n_layers) }, { "parameters (prunable)", num(info.params) .. " (" .. num(info.prunable_params) .. ")" },
+    { "target sparsity",
+      num(type(facts) == "table" and facts.sparsity or (start and start.config and start.config.sparsity)) },
+    { "layers", num(info.n_layers) },
+    { "parameters (prunable)", num(info.params) .. " (" .. num(info.prunable_params) .. ")" },
     { "dense proxy perplexity", num((type(facts) == "table" and facts.dense_valid_ppl) or (dense and dense.ppl)) },
   }
   if final then rows[#rows + 1] = { "best metric, WikiText-2 test perplexity", num(final.ppl or final.test_ppl) } end
@@ -381,17 +398,141 @@ function R.write(dir, opts)
   out[#out + 1] = "<h2>Best metric</h2>"
   out[#out + 1] = best and ('<pre id="best-source"><code>' .. esc(best) .. "</code></pre>")
                        or '<p class="note">No best.lua.</p>'
-  out[#out + 1] = string.format('<p style="color:#888">autoprune %s · %s</p></body></html>\n', esc(ap.version), esc(os.date("!%Y-%m-%d %H:%M UTC")))
+  out[#out + 1] = string.format('<p style="color:#888">autoprune %s · %s</p></body></html>\n', esc(ap.version),
+                                esc(os.date("!%Y-%m-%d %H:%M UTC")))
 
   local path = opts.out or (dir .. "/report.html")
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then error({ kind = "io", message = "cannot write " .. tmp .. ": " .. tostring(err) }) end
-  f:write(table.concat(out, "\n"))
-  f:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then error({ kind = "io", message = "cannot rename " .. tmp .. " to " .. path .. ": " .. tostring(rerr) }) end
+  Record.write_atomic(path, table.concat(out, "\n"))
   return path, { charts = charts, marks = marks }
+end
+
+------------------------------------------------------------------------------------------------ report.md
+
+local function fixed2(x) return x and string.format("%.2f", x) or "-" end
+
+local function md_summary(add, archive, cfg, extra)
+  add("# autoprune search: " .. cfg.name)
+  add("")
+  add(("Model `%s`, target sparsity %.0f%%, allocation %s, proxy: one-shot statistics (%d calibration windows), " ..
+       "perplexity on %d windows of WikiText-2 validation (seqlen %d).")
+      :format(cfg.model, cfg.sparsity * 100, table.concat(cfg.allocs, "/"), cfg.nsamples, cfg.proxy_windows,
+              cfg.seqlen or 0))
+  add(("Proposers: %s. Dense validation perplexity (proxy windows): %s."):format(cfg.proposers,
+      fixed2(extra.dense_ppl)))
+  if extra.reference then
+    add(("Yardstick: native %s (%s) under the same proxy: %s."):format(extra.reference.method,
+        extra.reference.alloc or "uniform", fixed2(extra.reference.ppl)))
+  end
+  if extra.elapsed and extra.elapsed > 0 then
+    local n = 0
+    for _, c in ipairs(archive.candidates) do if c.status == "ok" or c.status == "failed" then n = n + 1 end end
+    add(("Evaluated %d candidates in %.0f s of search (%.0f candidates per hour)."):format(n, extra.elapsed,
+        n * 3600 / extra.elapsed))
+  end
+end
+
+local function md_tables(add, archive, cfg, extra)
+  add("")
+  add("## Progress per generation")
+  add("")
+  add("| generation | candidates | valid | failed | best proxy ppl | median proxy ppl |")
+  add("|---:|---:|---:|---:|---:|---:|")
+  for _, g in ipairs(extra.generations or {}) do
+    add(("| %d | %d | %d | %d | %s | %s |"):format(g.generation, g.candidates, g.valid, g.failed, fixed2(g.best),
+                                                   fixed2(g.median)))
+  end
+  add("")
+  add("## Best candidates")
+  add("")
+  add("| rank | id | origin | allocation | group | proxy ppl | generation | parents |")
+  add("|---:|---:|---|---|---|---:|---:|---|")
+  for i, c in ipairs(archive:ranked()) do
+    if i > 10 then break end
+    add(("| %d | %d | %s | %s | %s | %s | %d | %s |"):format(i, c.id, c.origin, c.setup or c.alloc or "uniform",
+        c.group or "row", fixed2(c.fitness), c.generation or 0, table.concat(c.parents or {}, ",")))
+  end
+  local confirmed = {}
+  for _, c in ipairs(archive.candidates) do if c.confirm ~= nil then confirmed[#confirmed + 1] = c end end
+  table.sort(confirmed, function(a, b) return (a.fitness or math.huge) < (b.fitness or math.huge) end)
+  if #confirmed == 0 then return end
+  add("")
+  add(("## Confirmation on validation (sequential pruning, %d calibration windows, %d validation windows)")
+      :format(cfg.final_nsamples or 128, cfg.confirm_windows or 0))
+  add("")
+  add("| id | set-up | group | proxy ppl | confirmation ppl |")
+  add("|---:|---|---|---:|---:|")
+  for _, c in ipairs(confirmed) do
+    add(("| %d | %s | %s | %s | %s |"):format(c.id, c.setup or c.alloc or "uniform", c.group or "row",
+        fixed2(c.fitness), type(c.confirm) == "number" and fixed2(c.confirm) or "failed"))
+  end
+  if archive.reference_confirm then
+    add("")
+    add("Native SparseGPT (uniform) under the same protocol: " .. fixed2(archive.reference_confirm) .. ".")
+  end
+end
+
+local function md_best(add, archive, cfg, extra)
+  local best = archive:best()
+  if not best then return end
+  add("")
+  add("## The best metric (candidate " .. best.id .. (type(best.confirm) == "number" and
+      ", the lowest confirmation perplexity" or "") .. ")")
+  add("")
+  if extra.final then
+    add(("Full evaluation on WikiText-2 **test**, sequential pruning at %.0f%%: perplexity **%s** " ..
+         "(realised sparsity %.4f)."):format(cfg.sparsity * 100, fixed2(extra.final.ppl), extra.final.realised or 0))
+    add("")
+  end
+  add(("Set-up: %s, group %s."):format(best.setup or best.alloc or "uniform", best.group or "row"))
+  if extra.final and extra.final.flags then
+    add("")
+    add(("Reproduce: `autoprune prune --model %s --metric best.lua --sparsity %g %s --eval`"):format(cfg.model,
+        cfg.sparsity, extra.final.flags))
+  end
+  add("")
+  if best.thought and best.thought ~= "" then add("Idea: " .. best.thought:gsub("\n", " "):sub(1, 600)); add("") end
+  local ids = { tostring(best.id) }
+  for _, p in ipairs(archive:lineage(best)) do
+    ids[#ids + 1] = tostring(p.id) .. " (" .. fixed2(p.fitness) .. ", " .. (p.setup or p.alloc or "uniform") .. ")"
+  end
+  add("Lineage: " .. table.concat(ids, " <- "))
+  add("")
+  add("```lua")
+  add((best.code:gsub("\n$", "")))
+  add("```")
+end
+
+local function md_failures_and_insights(add, archive)
+  local fails = archive:failures(10)
+  if #fails > 0 then
+    add("")
+    add("## Recent failures")
+    add("")
+    for _, c in ipairs(fails) do
+      add(("- candidate %d (%s): %s: %s"):format(c.id, c.origin, c.error and c.error.kind or "?",
+          ((c.error and c.error.message) or ""):gsub("\n", " "):sub(1, 200)))
+    end
+  end
+  if #archive.insights > 0 then
+    add("")
+    add("## Insights")
+    add("")
+    for _, ins in ipairs(archive.insights) do add(("- generation %d: %s"):format(ins.generation, ins.text)) end
+  end
+end
+
+-- Write dir/report.md for a run in progress or just finished: the configuration, progress per generation, the best
+-- candidates (with the confirmation stage), the best metric with its lineage and source, failures and insights.
+-- archive: the live gcot.archive; cfg: search.lua's config; extra: {dense_ppl, generations, final, reference,
+-- elapsed}.
+function R.write_markdown(dir, archive, cfg, extra)
+  local L = {}
+  local function add(s) L[#L + 1] = s end
+  md_summary(add, archive, cfg, extra)
+  md_tables(add, archive, cfg, extra)
+  md_best(add, archive, cfg, extra)
+  md_failures_and_insights(add, archive)
+  Record.write_atomic(dir .. "/report.md", table.concat(L, "\n") .. "\n")
 end
 
 R.escape = esc

@@ -3,69 +3,138 @@
 -- statistics, prune, perplexity on a few WikiText-2 *validation* windows) in an isolated worker, and fed back into
 -- the next generation's prompts. The best is finally evaluated on WikiText-2 test.
 --
---   autoprune run lua/search.lua [--model DIR] [--sparsity 0.7] [--generations N] [--population N]
---                                [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs uniform,owl,sdsa]
+--   autoprune run lua/search.lua [--quick] [--model DIR] [--sparsity 0.7] [--name NAME | --resume NAME] ...
+--   autoprune run lua/search.lua --help      (every setting below is a flag)
 --
 -- This file is meant to be read and edited: the configuration is the table below, the loop is at the bottom.
 local symbolic = require("gcot.symbolic")
 local Archive = require("gcot.archive")
+local Context = require("gcot.context")
 local Graph = require("gcot.graph")
 local Record = require("gcot.record")
+local Report = require("report")
 
 local home = ap.datadir()
-local config = {
-  model = home .. "/models/ap-tiny",
-  sparsity = 0.7,
-  generations = 6,
-  population = 8,          -- candidates per generation
-  elite = 3,               -- best candidates kept as parents
-  allocs = { "uniform", "owl", "sdsa" },   -- allocation is part of each candidate's genome
-  seed_allocs = nil,       -- the allocations generation 0 tries each seed metric with (nil: allocs)
-  alloc_genes = true,      -- OWL's M and λ, SDSA's τ, λ and granularity evolve with the metric (alloc_params)
-  reconstruct = "off",     -- weight reconstruction with SparseGPT's OBS update (same Hessian and dampening):
-                           -- "mask": after the metric's mask; "adaptive": SparseGPT's procedure with the metric as
-                           -- its saliency, asked at every column block; "gene": evolved per candidate among
-                           -- none/mask/adaptive; "off": never (no Hessians gathered)
-  seed_reconstruct = { false, "mask", "adaptive" },   -- with "gene": the modes the seeds are evaluated in
-  reference = false,       -- also score native SparseGPT under the proxy once, as a yardstick (never a candidate)
-  group = nil,             -- nil: each metric's own choice (row unless it says layer)
-  pattern = "unstructured",
-  calib = home .. "/data/calib.txt",
-  valid = home .. "/data/wikitext-2-raw/wiki.valid.raw",
-  test = home .. "/data/wikitext-2-raw/wiki.test.raw",
-  nsamples = 64,           -- calibration windows for the one-shot statistics of the proxy
-  seqlen = nil,            -- nil: the model's context (capped at 2048)
-  proxy_windows = 16,      -- validation windows of the proxy perplexity
-  final_nsamples = 128,    -- the final evaluation follows the reference protocol
-  confirm = 0,             -- after the generations, the best N distinct candidates by proxy are pruned again under
-                           -- the final protocol (sequential, final_nsamples) and scored on confirm_windows windows
-                           -- of *validation*; the lowest is the pick. 0: the pick is the best proxy fitness
-  confirm_windows = 64,
-  llm = "auto",            -- auto: use the LLM when configured; off: symbolic only; only: LLM only
-  llm_share = 0.5,         -- with an LLM, this share of each generation comes from it, the rest is symbolic
-  graph = "default",       -- lua/gcot/graphs/<graph>.lua
-  time_budget = 1800,      -- seconds
-  max_candidates = 2000,
-  token_budget = 2000000,  -- LLM tokens (prompt + completion)
-  llm_timeout = 120,       -- seconds per LLM request attempt
-  llm_retries = 3,         -- retries of a failed LLM request (timeouts, dropped connections, 429, 5xx)
-  candidate_timeout = 300, -- seconds, wall clock, per isolated evaluation
-  isolate = true,          -- evaluate each candidate in a forked worker
-  runs_dir = "runs",
-  name = nil,
-  seed = 1,
-  final = true,            -- evaluate the best on WikiText-2 test at the end
+-- The configuration: every setting once, as { key, default, the line --help prints }. Each is also a flag, the key
+-- in kebab-case (proxy_windows: --proxy-windows), read as the default's type: an integer is floored, a float kept,
+-- a list is "a,b,c", a boolean has --key and --no-key. `type` says it where the default is nil; `check` validates a
+-- value and maps the spellings people type onto the one the code reads.
+local RECONSTRUCT = { off = false, none = false, mask = "mask", adaptive = "adaptive" }
+local function reconstruct_mode(v)   -- false | "mask" | "adaptive", from any of those or "off"/"none"
+  if v ~= false and RECONSTRUCT[v] == nil then return nil, "must be mask, adaptive or off" end
+  return RECONSTRUCT[v] or false
+end
+local function at_least(lo) return function(v) if v >= lo then return v end return nil, "must be >= " .. lo end end
+
+local SETTINGS = {
+  { "model", home .. "/models/ap-tiny", "the model folder" },
+  { "sparsity", 0.7, "target sparsity",
+    check = function(v) if v > 0 and v < 1 then return v end return nil, "must be in (0, 1)" end },
+  { "generations", 6, "generations after the seeds", check = at_least(0) },
+  { "population", 8, "candidates per generation", check = at_least(1) },
+  { "allocs", { "uniform", "owl", "sdsa" }, "the allocations a candidate's genome may carry" },
+  { "seed_allocs", nil, "the allocations generation 0 tries each seed metric with (default: allocs)", type = "list" },
+  -- OWL's M and λ, SDSA's τ, λ and granularity evolve with the metric (alloc_params)
+  { "alloc_genes", true, "evolve the allocation's parameters with the metric" },
+  -- weight reconstruction with SparseGPT's OBS update (same Hessian and dampening): "mask": after the metric's mask;
+  -- "adaptive": SparseGPT's procedure with the metric as its saliency, asked at every column block; "gene": evolved
+  -- per candidate among off/mask/adaptive; "off": never (no Hessians gathered). The code reads false | "mask" |
+  -- "adaptive" | "gene".
+  { "reconstruct", "off", "weight reconstruction: gene, mask, adaptive or off", check = function(v)
+      if v == "gene" then return v end
+      local mode, why = reconstruct_mode(v)
+      return mode, why and "must be gene, mask, adaptive or off"
+    end },
+  { "seed_reconstruct", { false, "mask", "adaptive" }, "with --reconstruct gene: the modes the seeds are tried in",
+    check = function(list)
+      local out = {}
+      for i, v in ipairs(list) do
+        local mode, why = reconstruct_mode(v)
+        if why then return nil, why end
+        out[i] = mode
+      end
+      return out
+    end },
+  { "reference", false, "also score native SparseGPT under the proxy once, as a yardstick (never a candidate)" },
+  { "group", nil, "row or layer (default: each metric's own choice)", type = "string" },
+  { "pattern", "unstructured", "sparsity pattern (unstructured, 2:4, ...)" },
+  { "calib", home .. "/data/calib.txt", "calibration text" },
+  { "valid", home .. "/data/wikitext-2-raw/wiki.valid.raw", "validation text: the proxy and the confirmation" },
+  { "test", home .. "/data/wikitext-2-raw/wiki.test.raw", "test text: the final evaluation only" },
+  { "nsamples", 64, "calibration windows of the proxy's one-shot statistics" },
+  { "seqlen", nil, "window length (default: the model's context, capped at 2048)", type = "integer" },
+  { "proxy_windows", 16, "validation windows of the proxy perplexity" },
+  { "final_nsamples", 128, "calibration windows of the final protocol (the reference's)" },
+  -- after the generations, the best N distinct candidates by proxy are pruned again under the final protocol
+  -- (sequential, final_nsamples) and scored on confirm_windows windows of *validation*; the lowest is the pick.
+  -- 0: the pick is the best proxy fitness
+  { "confirm", 0, "confirm the best N by proxy under the final protocol on validation" },
+  { "confirm_windows", 64, "validation windows of the confirmation" },
+  { "llm", "auto", "auto: the LLM when configured; off: symbolic only; only: LLM only" },
+  { "llm_share", 0.5, "with an LLM, the share of each generation it proposes (the rest is symbolic)" },
+  { "graph", "default", "the reasoning graph lua/gcot/graphs/NAME.lua" },
+  { "time_budget", 1800.0, "seconds of search" },
+  { "max_candidates", 2000, "candidates in the archive" },
+  { "token_budget", 2e6, "LLM tokens (prompt + completion)" },
+  { "llm_timeout", 120.0, "seconds per LLM request attempt" },
+  { "llm_retries", 3, "retries of a failed LLM request (timeouts, dropped connections, 429, 5xx)" },
+  { "candidate_timeout", 300.0, "seconds, wall clock, per isolated evaluation" },
+  { "isolate", true, "evaluate each candidate in a forked worker" },
+  { "runs_dir", "runs", "the folder of run folders" },
+  { "name", nil, "the run's name (default: search-DATE-TIME)", type = "string" },
+  { "seed", 1, "seed of the LLM requests" },
+  { "final", true, "evaluate the best on WikiText-2 test at the end" },
 }
 
+local config = {}
+for _, s in ipairs(SETTINGS) do config[s[1]] = s[2] end
+
 ------------------------------------------------------------------------------------------------ arguments
+local function flag(s) return "--" .. s[1]:gsub("_", "-") end
+
+local function kind(s)
+  if s.type then return s.type end
+  local d = s[2]
+  if type(d) == "number" then return math.type(d) == "integer" and "integer" or "number" end
+  return type(d) == "table" and "list" or type(d)
+end
+
+local READ = {
+  string = function(text) return text end,
+  number = function(text) return tonumber(text) end,
+  integer = function(text) local v = tonumber(text) return v and math.floor(v) end,
+  list = function(text)
+    local out = {}
+    for x in text:gmatch("[^,]+") do out[#out + 1] = x end
+    return out
+  end,
+}
+local METAVAR = { string = " TEXT", number = " X", integer = " N", list = " A,B" }
+
+local FLAGS, NO_FLAGS = {}, {}
+for _, s in ipairs(SETTINGS) do
+  FLAGS[flag(s)] = s
+  if kind(s) == "boolean" then NO_FLAGS["--no-" .. flag(s):sub(3)] = s end
+end
+
+local function shown(v)
+  if type(v) == "table" then
+    local parts = {}
+    for i, x in ipairs(v) do parts[i] = x == false and "off" or tostring(x) end
+    return table.concat(parts, ",")
+  end
+  return type(v) == "number" and ("%.10g"):format(v) or tostring(v)
+end
+
 local function usage(msg)
-  io.stderr:write((msg and ("search.lua: " .. msg .. "\n") or "") ..
-    "usage: autoprune run lua/search.lua [--model DIR] [--sparsity S] [--generations N] [--population N]\n" ..
-    "       [--name NAME] [--resume NAME] [--quick] [--llm auto|off|only] [--allocs LIST] [--proxy-windows N]\n" ..
-    "       [--nsamples N] [--time-budget S] [--max-candidates N] [--seed N] [--runs-dir DIR] [--no-final]\n" ..
-    "       [--calib FILE] [--valid FILE] [--llm-timeout S] [--llm-retries N] [--reconstruct gene|mask|adaptive|off]\n" ..
-    "       [--seed-reconstruct none,mask,adaptive] [--seed-allocs LIST] [--no-alloc-genes] [--[no-]reference]\n" ..
-    "       [--candidate-timeout S] [--confirm N] [--confirm-windows N] [--final-nsamples N]\n")
+  local L = { "usage: autoprune run lua/search.lua [option]..." }
+  for _, s in ipairs(SETTINGS) do
+    local f = kind(s) == "boolean" and ("--[no-]" .. flag(s):sub(3)) or (flag(s) .. METAVAR[kind(s)])
+    L[#L + 1] = ("  %-28s %s%s"):format(f, s[3], s[2] ~= nil and (" [" .. shown(s[2]) .. "]") or "")
+  end
+  L[#L + 1] = ("  %-28s %s"):format("--resume NAME", "continue the run NAME where it stopped")
+  L[#L + 1] = ("  %-28s %s"):format("--quick", "about a minute on the shipped model (`make run`)")
+  io.stderr:write((msg and ("search.lua: " .. msg .. "\n") or "") .. table.concat(L, "\n") .. "\n")
   os.exit(msg and 2 or 0)
 end
 
@@ -78,66 +147,31 @@ local function parse_args(args)
       if args[i] == nil then usage("missing value after " .. a) end
       return args[i]
     end
-    local function number()
-      local v = tonumber(value())
-      if not v then usage("not a number after " .. a) end
-      return v
-    end
     if a == "--help" or a == "-h" then usage()
-    elseif a == "--model" then config.model = value()
-    elseif a == "--sparsity" then config.sparsity = number()
-    elseif a == "--generations" then config.generations = math.floor(number())
-    elseif a == "--population" then config.population = math.floor(number())
-    elseif a == "--name" then config.name = value()
     elseif a == "--resume" then config.name = value(); config.resume = true
-    elseif a == "--llm" then config.llm = value()
-    elseif a == "--allocs" then
-      config.allocs = {}
-      for x in value():gmatch("[^,]+") do config.allocs[#config.allocs + 1] = x end
-    elseif a == "--seed-allocs" then
-      config.seed_allocs = {}
-      for x in value():gmatch("[^,]+") do config.seed_allocs[#config.seed_allocs + 1] = x end
-    elseif a == "--group" then config.group = value()
-    elseif a == "--pattern" then config.pattern = value()
-    elseif a == "--proxy-windows" then config.proxy_windows = math.floor(number())
-    elseif a == "--nsamples" then config.nsamples = math.floor(number())
-    elseif a == "--final-nsamples" then config.final_nsamples = math.floor(number())
-    elseif a == "--seqlen" then config.seqlen = math.floor(number())
-    elseif a == "--time-budget" then config.time_budget = number()
-    elseif a == "--max-candidates" then config.max_candidates = math.floor(number())
-    elseif a == "--token-budget" then config.token_budget = number()
-    elseif a == "--calib" then config.calib = value()
-    elseif a == "--valid" then config.valid = value()
-    elseif a == "--llm-timeout" then config.llm_timeout = number()
-    elseif a == "--llm-retries" then config.llm_retries = math.floor(number())
-    elseif a == "--seed" then config.seed = math.floor(number())
-    elseif a == "--runs-dir" then config.runs_dir = value()
-    elseif a == "--graph" then config.graph = value()
-    elseif a == "--no-final" then config.final = false
-    elseif a == "--candidate-timeout" then config.candidate_timeout = number()
-    elseif a == "--confirm" then config.confirm = math.floor(number())
-    elseif a == "--confirm-windows" then config.confirm_windows = math.floor(number())
-    elseif a == "--reconstruct" then config.reconstruct = value()
-    elseif a == "--seed-reconstruct" then
-      config.seed_reconstruct = {}
-      for x in value():gmatch("[^,]+") do
-        config.seed_reconstruct[#config.seed_reconstruct + 1] = (x ~= "none" and x ~= "off") and x or false
-      end
-    elseif a == "--no-alloc-genes" then config.alloc_genes = false
-    elseif a == "--no-reference" then config.reference = false
-    elseif a == "--reference" then config.reference = true
-    elseif a == "--no-isolate" then config.isolate = false
     elseif a == "--quick" then   -- `make run`: about a minute on the shipped model
       config.generations, config.population, config.nsamples, config.proxy_windows = 3, 6, 32, 8
       config.final_nsamples = 64
-      config.reconstruct, config.reference = "off", false
+      config.reconstruct, config.reference = false, false
+    elseif NO_FLAGS[a] then config[NO_FLAGS[a][1]] = false
+    elseif FLAGS[a] then
+      local s = FLAGS[a]
+      local k = kind(s)
+      if k == "boolean" then config[s[1]] = true
+      else
+        config[s[1]] = READ[k](value())
+        if config[s[1]] == nil then usage("not a number after " .. a) end
+      end
     else usage("unknown argument " .. a) end
     i = i + 1
   end
-  if not (config.sparsity > 0 and config.sparsity < 1) then usage("--sparsity must be in (0, 1)") end
-  if config.population < 1 or config.generations < 0 then usage("--population must be >= 1, --generations >= 0") end
-  local modes = { gene = true, mask = true, adaptive = true, off = true }
-  if not modes[config.reconstruct] then usage("--reconstruct must be gene, mask, adaptive or off") end
+  for _, s in ipairs(SETTINGS) do
+    if s.check and config[s[1]] ~= nil then
+      local v, why = s.check(config[s[1]])
+      if why then usage(flag(s) .. " " .. why) end
+      config[s[1]] = v
+    end
+  end
 end
 
 ------------------------------------------------------------------------------------------------ helpers
@@ -161,16 +195,6 @@ local function median(xs)
   table.sort(s)
   local m = (#s + 1) / 2
   return (s[math.floor(m)] + s[math.ceil(m)]) / 2
-end
-
--- Per-layer facts rendered compactly for the prompts (one line per linear, grouped by block).
-local function render_facts(facts)
-  local L = { "layer name       w_skew  w_kurt  x_outl  x_kurt  wanda_outl" }
-  for _, f in ipairs(facts) do
-    L[#L + 1] = ("%5d %-10s %6.2f %7.2f %7.4f %7.2f %8.4f"):format(f.layer, f.name, f.w_skew or 0, f.w_kurt or 0,
-      f.x_outlier_ratio or 0, f.x_kurt_mean or 0, f.wanda_outlier_ratio or 0)
-  end
-  return table.concat(L, "\n")
 end
 
 -- A candidate's pruning set-up in words: allocation with its parameters, and the reconstruction flag.
@@ -212,9 +236,24 @@ local GENES = {
            granularity = { "block", "linear" } },
 }
 
+-- The symbolic proposer's policy, each rate "one in N" (a draw rng(N) == 1), for a child that keeps its parent's
+-- formula (`setup`) or one with a new formula (`tree`). The draws and their order are the random stream: the same
+-- seed proposes the same candidates.
+local MUTATION = {
+  setup_only = 3,                          -- keep the parent's formula, vary only its set-up (with alloc_genes)
+  crossover = 3,                           -- otherwise cross it with a second parent (otherwise mutate it)
+  alloc = { setup = 2, tree = 5 },         -- draw the allocation kind anew
+  alloc_params = { setup = 1, tree = 4 },  -- move one allocation gene (set-up children always do)
+  reconstruct = { setup = 4, tree = 10 },  -- draw the reconstruction mode anew (--reconstruct gene)
+  group = { setup = 4, tree = 6 },         -- draw the comparison group (row or layer) anew
+}
+local RECONSTRUCT_MODES = { false, "mask", "adaptive" }
+
+local function one_in(n) return rng(n) == 1 end
+
 -- A copy of params with one gene of the allocation kind moved to another grid value (nil when the kind has none).
-local function mutate_params(kind, params)
-  local genes = GENES[kind]
+local function mutate_params(alloc, params)
+  local genes = GENES[alloc]
   if not genes then return nil end
   local out, names = {}, {}
   for k, v in pairs(params or {}) do if genes[k] then out[k] = v end end
@@ -228,10 +267,15 @@ end
 ------------------------------------------------------------------------------------------------ the search
 local S = {}
 
+-- Perplexity on the first `windows` windows of the validation text (the proxy, the dense baseline, confirmation).
+local function validation_eval(windows)
+  return S.model:eval { text = config.valid, windows = windows, seqlen = config.seqlen, quiet = true }
+end
+
 function S.setup()
   config.name = config.name or os.date("search-%Y%m%d-%H%M%S")
   config.run_dir = config.runs_dir .. "/" .. config.name
-  config.use_llm = config.llm ~= "off" and ap.llm and ap.llm.configured() or false
+  config.use_llm = config.llm ~= "off" and ap.llm.configured()
   if config.llm == "only" and not config.use_llm then
     error({ kind = "arg", message = "--llm only, but no LLM is configured (set AUTOPRUNE_LLM_BASE_URL)" })
   end
@@ -243,46 +287,66 @@ function S.setup()
   end
   S.generations = {}
   S.tokens = 0
-  S.started = S.rec:now()
+  S.started = ap.clock()
   S.model = ap.model.load(config.model)
   config.seqlen = config.seqlen or math.min(S.model:info().max_pos or 512, 2048)
   print(("search %s: model %s, sparsity %.2f, proposers: %s"):format(config.name, config.model, config.sparsity,
                                                                      config.proposers))
   S.rec:event("start", { config = config, resume = config.resume or false })
-  -- Hessians (XᵀX per linear input) only when some candidate may reconstruct, or for the SparseGPT yardstick
-  symbolic.use_hessian(config.reconstruct ~= "off")
+  -- Hessians (XᵀX per linear input) only when some candidate may reconstruct, or for the SparseGPT yardstick;
+  -- the symbolic proposer may read X.hinv only where they are
+  local hessian = config.reconstruct ~= false
+  S.leaves = symbolic.leaf_set(hessian)
   S.stats = S.model:calibrate { text = config.calib, nsamples = config.nsamples, seqlen = config.seqlen,
-                                hessian = config.reconstruct ~= "off" or config.reference }
+                                hessian = hessian or config.reference }
   S.facts = S.model:facts(S.stats)
-  S.dense = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
+  S.dense = validation_eval(config.proxy_windows)
   S.rec:event("dense", { ppl = S.dense.ppl, windows = S.dense.windows })
-  if ap.watch_interrupt then ap.watch_interrupt() end
+  ap.watch_interrupt()
   if config.reference then S.score_reference() end
+end
+
+-- m:prune's arguments for candidate c at the run's target, with statistics `stats` (one-shot) or, when nil, the
+-- final protocol's sequential calibration. The proxy, the confirmation and the final all prune through this; c is
+-- a candidate (its metric is c.code) or SPARSEGPT, the native method.
+local function prune_args(c, stats)
+  return { metric = c.method or c.code, sparsity = config.sparsity, pattern = config.pattern, group = config.group,
+           alloc = c.alloc, alloc_params = c.alloc_params, reconstruct = c.reconstruct or false, stats = stats,
+           calib = not stats and { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen }
+                   or nil }
+end
+local SPARSEGPT = { method = "sparsegpt" }   -- the yardstick: SparseGPT itself, uniform, with its own update
+
+-- fn() in a forked worker killed after `timeout` seconds (config.isolate), else in this process under pcall; the
+-- model is dense again afterwards either way. Returns true, fn's result or false, {kind, message, line, signal}.
+local function isolated(fn, timeout)
+  if config.isolate then
+    local ok, res = ap.isolate(fn, { timeout = timeout })
+    if not ok and res.kind == "error" and type(res.error) == "table" then
+      res = { kind = res.error.kind or "runtime", message = res.error.message, line = res.error.line }
+    end
+    return ok, res
+  end
+  local ok, res = pcall(fn)
+  S.model:reset()
+  if not ok and type(res) ~= "table" then res = { kind = "runtime", message = tostring(res) } end
+  return ok, res
 end
 
 -- SparseGPT (native, weight update) under the same proxy: the yardstick a metric must beat. Not a candidate.
 function S.score_reference()
   S.reference = S.archive.reference
   if S.reference then return end
-  local ok, res = ap.isolate(function()
-    S.model:prune { metric = "sparsegpt", sparsity = config.sparsity, pattern = config.pattern, stats = S.stats }
-    return S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
-  end, { timeout = config.candidate_timeout })
+  local ok, res = isolated(function()
+    S.model:prune(prune_args(SPARSEGPT, S.stats))
+    return validation_eval(config.proxy_windows)
+  end, config.candidate_timeout)
   if ok and type(res) == "table" then
-    S.reference = { method = "sparsegpt", alloc = "uniform", ppl = res.ppl }
+    S.reference = { method = SPARSEGPT.method, alloc = "uniform", ppl = res.ppl }
     S.archive.reference = S.reference
     S.rec:event("reference", S.reference)
     print(("  reference: SparseGPT (uniform) proxy ppl %.2f"):format(res.ppl))
   end
-end
-
--- m:prune's arguments for candidate c at the run's target, with statistics `stats` (one-shot) or, when nil, the
--- final protocol's sequential calibration. The proxy, the confirmation and the final all prune through this.
-local function prune_args(c, stats)
-  return { metric = c.code, sparsity = config.sparsity, pattern = config.pattern, group = config.group,
-           alloc = c.alloc, alloc_params = c.alloc_params, reconstruct = c.reconstruct or false, stats = stats,
-           calib = not stats and { text = config.calib, nsamples = config.final_nsamples, seqlen = config.seqlen }
-                   or nil }
 end
 
 -- Check in the sandbox, then prune + evaluate in an isolated worker. Updates c in place.
@@ -294,29 +358,14 @@ function S.evaluate(c)
     c.status, c.error = "failed", { kind = chk.kind, message = chk.message, line = chk.line, stage = "check" }
     return
   end
-  local function proxy()
+  local t0 = ap.clock()
+  local ok, res = isolated(function()
     local pr = S.model:prune(prune_args(c, S.stats))
-    local ev = S.model:eval { text = config.valid, windows = config.proxy_windows, seqlen = config.seqlen, quiet = true }
-    if not config.isolate then S.model:reset() end
+    local ev = validation_eval(config.proxy_windows)
     return { ppl = ev.ppl, realised = pr.realised, prune_seconds = pr.seconds, eval_seconds = ev.seconds,
-             alloc_used = pr.alloc,
-             layers = c.origin == "seed" and pr.layers or nil }
-  end
-  local t0 = S.rec:now()
-  local ok, res
-  if config.isolate then
-    ok, res = ap.isolate(proxy, { timeout = config.candidate_timeout })
-    if not ok and res.kind == "error" and type(res.error) == "table" then
-      res = { kind = res.error.kind or "runtime", message = res.error.message, line = res.error.line }
-    end
-  else
-    ok, res = pcall(proxy)
-    if not ok then
-      S.model:reset()
-      res = type(res) == "table" and res or { kind = "runtime", message = tostring(res) }
-    end
-  end
-  c.seconds = S.rec:now() - t0
+             alloc_used = pr.alloc, layers = c.origin == "seed" and pr.layers or nil }
+  end, config.candidate_timeout)
+  c.seconds = ap.clock() - t0
   if ok and type(res) == "table" and type(res.ppl) == "number" and res.ppl == res.ppl and res.ppl < math.huge then
     c.status, c.fitness, c.realised, c.layers, c.alloc_used = "ok", res.ppl, res.realised, res.layers, res.alloc_used
     c.scores[tostring(config.sparsity)] = res.ppl
@@ -334,8 +383,7 @@ end
 -- The hand-designed metrics shipped in lua/metrics/ plus their expression trees: generation 0.
 function S.seed_candidates()
   local out = {}
-  local recs = config.reconstruct == "gene" and config.seed_reconstruct or
-               { config.reconstruct ~= "off" and config.reconstruct or false }
+  local recs = config.reconstruct == "gene" and config.seed_reconstruct or { config.reconstruct }
   -- the shipped metrics as they are, plus Wanda's formula compared per layer (the group matters as much as the
   -- formula once weights are reconstructed)
   local metrics = {
@@ -383,33 +431,30 @@ function S.symbolic_candidates(n)
     local tree, parents, alloc, group, params, rec
     local how = "tree"
     if #pool == 0 then
-      tree, parents = symbolic.random_tree(rng, 4), {}
+      tree, parents = symbolic.random_tree(rng, 4, S.leaves), {}
     else
       local a = select_parent(pool)
       parents, alloc, group, params, rec = { a.id }, a.alloc, a.group, a.alloc_params, a.reconstruct
       -- a third of the children keep the parent's formula and vary only its set-up (allocation genes, flags)
-      if config.alloc_genes and rng(3) == 1 then
+      if config.alloc_genes and one_in(MUTATION.setup_only) then
         tree, how = symbolic.copy(a.tree), "setup"
-      elseif rng(3) == 1 and #pool > 1 then
+      elseif one_in(MUTATION.crossover) and #pool > 1 then
         local b = select_parent(pool)
         tree, parents[2] = symbolic.crossover(rng, a.tree, b.tree), b.id
       else
-        tree = symbolic.mutate(rng, a.tree)
+        tree = symbolic.mutate(rng, a.tree, S.leaves)
       end
     end
-    local g = how == "setup" and 2 or 5   -- set-up children change their set-up more often
-    if rng(g) == 1 then
-      local kind = config.allocs[rng(#config.allocs)]
-      if kind ~= alloc then alloc, params = kind, nil end
+    if one_in(MUTATION.alloc[how]) then
+      local other = config.allocs[rng(#config.allocs)]
+      if other ~= alloc then alloc, params = other, nil end
     end
-    if config.alloc_genes and rng(how == "setup" and 1 or 4) == 1 then
+    if config.alloc_genes and one_in(MUTATION.alloc_params[how]) then
       params = mutate_params(alloc or config.allocs[1], params) or params
     end
-    if config.reconstruct == "gene" and rng(how == "setup" and 4 or 10) == 1 then
-      rec = ({ false, "mask", "adaptive" })[rng(3)]
-    end
-    if config.reconstruct ~= "gene" then rec = config.reconstruct ~= "off" and config.reconstruct or false end
-    if rng(how == "setup" and 4 or 6) == 1 or not group then group = (rng(2) == 1) and "row" or "layer" end
+    if config.reconstruct ~= "gene" then rec = config.reconstruct
+    elseif one_in(MUTATION.reconstruct[how]) then rec = RECONSTRUCT_MODES[rng(#RECONSTRUCT_MODES)] end
+    if one_in(MUTATION.group[how]) or not group then group = (rng(2) == 1) and "row" or "layer" end
     -- X.hinv exists only where Hessians are gathered: a run that reconstructs (the final evaluation is sequential)
     if symbolic.uses_weight(tree) and (rec or not symbolic.uses_leaf(tree, "ihinv")) then
       out[#out + 1] = { code = symbolic.emit(tree, group), tree = tree, origin = "symbolic", parents = parents,
@@ -422,37 +467,21 @@ function S.symbolic_candidates(n)
   return out
 end
 
--- Describe the archive for the prompts: best nodes with ancestry, failures, insights.
-local function archive_context()
-  local best, fails, ins = {}, {}, {}
-  for i, c in ipairs(S.archive:ranked()) do
-    if i > 5 then break end
-    local anc = {}
-    for _, p in ipairs(S.archive:lineage(c, 3)) do anc[#anc + 1] = ("#%d (%.2f)"):format(p.id, p.fitness or 0) end
-    best[#best + 1] = ("### #%d: ppl %.2f, allocation %s, from %s%s\nIdea: %s\n```lua\n%s```"):format(c.id, c.fitness,
-      c.alloc or "uniform", c.origin, #anc > 0 and (", ancestry " .. table.concat(anc, " <- ")) or "",
-      (c.thought or ""):gsub("\n", " "):sub(1, 300), c.code)
-  end
-  for _, c in ipairs(S.archive:failures(5)) do
-    fails[#fails + 1] = ("- #%d: %s: %s"):format(c.id, c.error and c.error.kind or "?",
-      ((c.error and c.error.message) or ""):sub(1, 200))
-  end
-  for i = math.max(1, #S.archive.insights - 5), #S.archive.insights do
-    if S.archive.insights[i] then ins[#ins + 1] = "- " .. S.archive.insights[i].text end
-  end
-  return table.concat(best, "\n\n"), #fails > 0 and table.concat(fails, "\n") or "(none)",
-         #ins > 0 and table.concat(ins, "\n") or "(none yet)"
+-- An LLM branch's reconstruction: the run's mode, or with "gene" the modes in turn.
+local function reconstruct_of_branch(b)
+  if config.reconstruct ~= "gene" then return config.reconstruct end
+  return RECONSTRUCT_MODES[b % #RECONSTRUCT_MODES + 1]
 end
 
 function S.llm_candidates(n, generation)
   local graph = dofile(home .. "/lua/gcot/graphs/" .. config.graph .. ".lua")
-  local best, fails, insights = archive_context()
+  local best, fails, insights = Context.archive(S.archive)
   local info = S.model:info()
   local ctx = {
     steps = #graph.nodes, model = config.model, sparsity_pct = math.floor(config.sparsity * 100 + 0.5),
     model_info = ("%d layers, hidden %d, %d parameters"):format(info.n_layers, info.hidden, info.params),
     group = config.group or "the metric's choice", alloc = table.concat(config.allocs, " / "),
-    dense_ppl = ("%.2f"):format(S.dense.ppl), facts = render_facts(S.facts),
+    dense_ppl = ("%.2f"):format(S.dense.ppl), facts = Context.facts(S.facts),
     best = best ~= "" and best or "(none yet)", failures = fails, insights = insights,
     contract = read_file(home .. "/doc/metric-api.md"),
   }
@@ -462,7 +491,8 @@ function S.llm_candidates(n, generation)
       calls[i] = { messages = r.messages, temperature = r.temperature or 0.7, max_tokens = 1500,
                    seed = config.seed * 1000 + generation * 37 + i, timeout = config.llm_timeout,
                    retries = config.llm_retries }
-      S.rec:event("prompt", { generation = generation, node = r.node.id, branch = r.branch, chars = #r.messages[2].content })
+      S.rec:event("prompt", { generation = generation, node = r.node.id, branch = r.branch,
+                              chars = #r.messages[2].content })
     end
     local results = ap.llm.chat_many(calls)
     local out = {}
@@ -503,16 +533,15 @@ function S.llm_candidates(n, generation)
       code = code or chunks[1] or reply
       out[#out + 1] = { code = code, origin = "llm", thought = run.branches[b].hypothesise,
                         parents = best_c and { best_c.id } or {}, alloc = config.allocs[(b - 1) % #config.allocs + 1],
-                        reconstruct = config.reconstruct == "gene" and ({ false, "mask", "adaptive" })[b % 3 + 1] or
-                                      (config.reconstruct ~= "off" and config.reconstruct) or false }
+                        reconstruct = reconstruct_of_branch(b) }
     end
   end
   return out
 end
 
 local function out_of_budget()
-  if ap.interrupted and ap.interrupted() then return "interrupted" end
-  if S.rec:now() - S.started > config.time_budget then return "time budget" end
+  if ap.interrupted() then return "interrupted" end
+  if ap.clock() - S.started > config.time_budget then return "time budget" end
   if #S.archive.candidates >= config.max_candidates then return "candidate budget" end
   if S.tokens >= config.token_budget then return "token budget" end
 end
@@ -589,7 +618,8 @@ end
 function S.write_best()
   local best = S.archive:best()
   if not best then return end
-  Record.write_atomic(config.run_dir .. "/best.lua", ("-- best metric of search %s: candidate %d, set-up %s, proxy ppl %.3f\n" ..
+  Record.write_atomic(config.run_dir .. "/best.lua",
+    ("-- best metric of search %s: candidate %d, set-up %s, proxy ppl %.3f\n" ..
     "-- reproduce: autoprune prune --model %s --metric best.lua --sparsity %g %s --eval\n%s")
     :format(config.name, best.id, setup_label(best), best.fitness, config.model, config.sparsity, setup_flags(best),
             best.code))
@@ -597,16 +627,10 @@ end
 
 -- The confirmation stage: prune + validation perplexity under the final protocol, in an isolated worker.
 local function confirm_one(c)
-  local function run()
+  local ok, res = isolated(function()
     S.model:prune(prune_args(c))
-    local ev = S.model:eval { text = config.valid, windows = config.confirm_windows, seqlen = config.seqlen,
-                              quiet = true }
-    if not config.isolate then S.model:reset() end
-    return ev.ppl
-  end
-  local ok, res
-  if config.isolate then ok, res = ap.isolate(run, { timeout = config.candidate_timeout * 4 })
-  else ok, res = pcall(run) if not ok then S.model:reset() end end
+    return validation_eval(config.confirm_windows).ppl
+  end, config.candidate_timeout * 4)
   if ok and type(res) == "number" and res == res and res < math.huge then return res end
   return false, type(res) == "table" and (res.message or res.kind) or tostring(res)
 end
@@ -624,13 +648,13 @@ function S.confirm()
   print(("confirmation: %d candidates, sequential pruning with %d calibration windows, %d validation windows")
         :format(#picked, config.final_nsamples, config.confirm_windows))
   if config.reference and not S.archive.reference_confirm then
-    local ppl, why = confirm_one { code = "sparsegpt" }
+    local ppl, why = confirm_one(SPARSEGPT)
     S.archive.reference_confirm = ppl or nil
-    S.rec:event("confirm", { reference = "sparsegpt", ppl = ppl or nil, error = why })
+    S.rec:event("confirm", { reference = SPARSEGPT.method, ppl = ppl or nil, error = why })
     print(("  reference SparseGPT (uniform): %s"):format(ppl and ("%.2f"):format(ppl) or ("failed: " .. tostring(why))))
   end
   for _, c in ipairs(picked) do
-    if ap.interrupted and ap.interrupted() then return "interrupted" end
+    if ap.interrupted() then return "interrupted" end
     if c.confirm == nil then
       local ppl, why = confirm_one(c)
       c.confirm = ppl
@@ -649,8 +673,8 @@ function S.final()
   local pr = S.model:prune(prune_args(best))
   local ev = S.model:eval { text = config.test, seqlen = config.seqlen }
   S.model:reset()
-  S.final_result = { id = best.id, ppl = ev.ppl, realised = pr.realised, windows = ev.windows, setup = setup_label(best),
-                     flags = setup_flags(best) }
+  S.final_result = { id = best.id, ppl = ev.ppl, realised = pr.realised, windows = ev.windows,
+                     setup = setup_label(best), flags = setup_flags(best) }
   S.rec:event("final", S.final_result)
 end
 
@@ -666,12 +690,14 @@ local function main(args)
   for generation = start_gen + 1, config.generations do
     stop = stop or out_of_budget()
     if stop then break end
-    local n_llm = config.use_llm and math.max(1, math.floor(config.population * (config.llm == "only" and 1 or config.llm_share) + 0.5)) or 0
+    local share = config.llm == "only" and 1 or config.llm_share
+    local n_llm = config.use_llm and math.max(1, math.floor(config.population * share + 0.5)) or 0
     local proposals = {}
     if n_llm > 0 then
       local ok, res = pcall(S.llm_candidates, n_llm, generation)
       if ok then proposals = res else
-        S.rec:event("error", { generation = generation, stage = "gcot", kind = type(res) == "table" and res.kind or "runtime",
+        S.rec:event("error", { generation = generation, stage = "gcot",
+                               kind = type(res) == "table" and res.kind or "runtime",
                                message = type(res) == "table" and res.message or tostring(res) })
       end
     end
@@ -680,12 +706,12 @@ local function main(args)
   end
   if stop then print("search stopped: " .. stop) end
   if stop ~= "interrupted" then stop = S.confirm() or stop end
-  S.search_seconds = S.rec:now() - S.started
+  S.search_seconds = ap.clock() - S.started
   S.write_facts()
   S.write_best()
   if stop ~= "interrupted" then S.final() end
-  S.rec:write_report(S.archive, config, { dense_ppl = S.dense.ppl, generations = S.generations, final = S.final_result,
-                                          reference = S.reference, elapsed = S.search_seconds })
+  Report.write_markdown(config.run_dir, S.archive, config, { dense_ppl = S.dense.ppl, generations = S.generations,
+                        final = S.final_result, reference = S.reference, elapsed = S.search_seconds })
   S.rec:event("end", { reason = stop or "done", candidates = #S.archive.candidates, tokens = S.tokens })
   S.rec:close()
   local best = S.archive:best()
@@ -695,7 +721,7 @@ local function main(args)
   end
   print("report: " .. config.run_dir .. "/report.md")
   -- report.html with charts (lua/report.lua, as `autoprune report`); a failure there must not fail the search.
-  local ok, html = pcall(function() return require("report").write(config.run_dir) end)
+  local ok, html = pcall(Report.write, config.run_dir)
   print(ok and ("charts: " .. html) or ("charts: not written (" .. tostring(html) .. ")"))
 end
 

@@ -17,7 +17,9 @@ end
 -- The identity of a candidate: normalised code, allocation (with its parameters, sorted) and the reconstruction flag.
 function A.key_of(c)
   local params = {}
-  for k, v in pairs(type(c.alloc_params) == "table" and c.alloc_params or {}) do params[#params + 1] = k .. "=" .. tostring(v) end
+  for k, v in pairs(type(c.alloc_params) == "table" and c.alloc_params or {}) do
+    params[#params + 1] = k .. "=" .. tostring(v)
+  end
   table.sort(params)
   return A.normalise(c.code) .. "\0" .. (c.alloc or "") .. "\0" .. table.concat(params, ",") ..
          (c.reconstruct and ("\0reconstruct=" .. tostring(c.reconstruct)) or "")

@@ -59,6 +59,7 @@ function G.run(graph, ctx, branches, ask, prompt_dir, system)
   local out = { shared = {}, branches = {}, errors = {}, produced = {}, transcript = {} }
   for b = 1, branches do out.branches[b] = {} end
   -- levels: nodes whose predecessors are all answered run together
+  local hints = graph.branch_hints or {}
   local done, remaining = {}, {}
   for _, n in ipairs(order) do remaining[#remaining + 1] = n end
   while #remaining > 0 do
@@ -75,11 +76,12 @@ function G.run(graph, ctx, branches, ask, prompt_dir, system)
         for k, v in pairs(out.shared) do answers[k] = v end
         if n.fanout then for k, v in pairs(out.branches[b]) do answers[k] = v end end
         local vars = setmetatable({ answer = answers, branch = b, branches = branches,
-                                    branch_hint = (graph.branch_hints or {})[(b - 1) % math.max(1, #(graph.branch_hints or {})) + 1] or "" },
+                                    branch_hint = hints[(b - 1) % math.max(1, #hints) + 1] or "" },
                                   { __index = ctx })
         local user = G.render(G.template(prompt_dir, n.prompt), vars, n.prompt)
         requests[#requests + 1] = { node = n, branch = n.fanout and b or nil, temperature = n.temperature,
-                                    messages = { { role = "system", content = system }, { role = "user", content = user } } }
+                                    messages = { { role = "system", content = system },
+                                                 { role = "user", content = user } } }
       end
     end
     local results = ask(requests)

@@ -19,13 +19,13 @@ M.leaves = {
   ihinv  = "X.hinv:pow(-1)",    -- 1/d, SparseGPT's inverse-Hessian factor: only in runs that hold Hessians
 }
 local base_leaves = { "A", "l2", "sq", "std", "absmax", "amean", "kurt", "askew" }
-local leaf_names = base_leaves
 
--- Whether generated trees may read X.hinv (the run gathers Hessians; otherwise X.hinv is nil).
-function M.use_hessian(on)
-  leaf_names = {}
-  for i, n in ipairs(base_leaves) do leaf_names[i] = n end
-  if on then leaf_names[#leaf_names + 1] = "ihinv" end
+-- The leaves generated trees may read: X.hinv only where the run gathers Hessians (otherwise it is nil).
+function M.leaf_set(hessian)
+  local names = {}
+  for i, n in ipairs(base_leaves) do names[i] = n end
+  if hessian then names[#names + 1] = "ihinv" end
+  return names
 end
 
 -- Unary operators: name -> function(expr) returning Lua source.
@@ -119,13 +119,14 @@ function M.emit(t, group)
   return table.concat(lines, "\n") .. "\n"
 end
 
--- Random generation and variation use a caller-supplied rng(n) -> integer in 1..n (seeded by the run).
+-- Random generation and variation use a caller-supplied rng(n) -> integer in 1..n (seeded by the run) and the
+-- leaves a tree may read (M.leaf_set).
 local function pick(rng, list) return list[rng(#list)] end
 
-function M.random_tree(rng, depth)
-  if depth <= 1 or rng(3) == 1 then return leaf(pick(rng, leaf_names)) end
-  if rng(2) == 1 then return node(pick(rng, unary_names), M.random_tree(rng, depth - 1)) end
-  return node(pick(rng, binary_names), M.random_tree(rng, depth - 1), M.random_tree(rng, depth - 1))
+function M.random_tree(rng, depth, leaves)
+  if depth <= 1 or rng(3) == 1 then return leaf(pick(rng, leaves)) end
+  if rng(2) == 1 then return node(pick(rng, unary_names), M.random_tree(rng, depth - 1, leaves)) end
+  return node(pick(rng, binary_names), M.random_tree(rng, depth - 1, leaves), M.random_tree(rng, depth - 1, leaves))
 end
 
 -- All subtrees with a setter each, in pre-order.
@@ -142,19 +143,19 @@ end
 local MAX_DEPTH = 6
 
 -- Mutation: replace a random subtree, change an operator in place, or wrap a subtree.
-function M.mutate(rng, t)
+function M.mutate(rng, t, leaves)
   local root = { value = M.copy(t) }
   local all = slots(root.value, {}, function(v) root.value = v end)
   local s = all[rng(#all)]
   local how = rng(4)
   if how == 1 then
-    s.set(M.random_tree(rng, 3))
+    s.set(M.random_tree(rng, 3, leaves))
   elseif how == 2 and not s.tree.leaf then
     s.tree.op = #s.tree.args == 1 and pick(rng, unary_names) or pick(rng, binary_names)
   elseif how == 3 then
     s.set(node(pick(rng, unary_names), s.tree))
   else
-    s.set(node(pick(rng, binary_names), s.tree, leaf(pick(rng, leaf_names))))
+    s.set(node(pick(rng, binary_names), s.tree, leaf(pick(rng, leaves))))
   end
   if M.depth(root.value) > MAX_DEPTH then return M.copy(t) end
   return root.value
