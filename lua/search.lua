@@ -82,7 +82,7 @@ local SETTINGS = {
   { "isolate", true, "evaluate each candidate in a forked worker" },
   { "runs_dir", "runs", "the folder of run folders" },
   { "name", nil, "the run's name (default: search-DATE-TIME)", type = "string" },
-  { "seed", 1, "seed of the LLM requests" },
+  { "seed", 1, "seed of the symbolic proposer and of the LLM requests" },
   { "final", true, "evaluate the best on WikiText-2 test at the end" },
 }
 
@@ -680,6 +680,7 @@ end
 
 local function main(args)
   parse_args(args)
+  seed_state = config.seed   -- after the flags: --seed must reach the symbolic proposer too
   S.setup()
   local start_gen = S.archive.generation or 0
   local stop
