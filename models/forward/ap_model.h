@@ -17,6 +17,20 @@ typedef enum {
 } ap_linear_kind;
 const char *ap_linear_name(ap_linear_kind k);            /* "q_proj", ..., "down_proj" */
 
+/* Every tensor of a checkpoint, by role; the Hugging Face names are one table in ap_model.c (as llama.cpp keeps
+ * its tensor names), read by both the loader and the writer so that the two cannot drift apart. */
+typedef enum {
+    AP_TENSOR_EMBED, AP_TENSOR_FINAL_NORM, AP_TENSOR_LM_HEAD,                 /* once per model */
+    AP_TENSOR_ATTN_NORM, AP_TENSOR_MLP_NORM,                                   /* once per block ... */
+    AP_TENSOR_Q, AP_TENSOR_K, AP_TENSOR_V, AP_TENSOR_O, AP_TENSOR_GATE, AP_TENSOR_UP, AP_TENSOR_DOWN,
+    AP_TENSOR_COUNT
+} ap_tensor_kind;
+#define AP_TENSOR_OF_LINEAR(k) ((ap_tensor_kind)(AP_TENSOR_Q + (int)(k)))
+/* The checkpoint name of a tensor into buf (n bytes): "model.layers.3.self_attn.q_proj.weight" for
+ * (AP_TENSOR_Q, 3, "weight"); layer is ignored for the once-per-model kinds; what is "weight" or "bias".
+ * Returns buf, or NULL for an unknown kind or a buffer too small. */
+const char *ap_model_tensor_name(ap_tensor_kind kind, int layer, const char *what, char *buf, size_t n);
+
 typedef struct ap_linear {
     float *w;                    /* owned, [out, in] row-major float32 */
     float *bias;                 /* owned or NULL, [out] */

@@ -1,5 +1,6 @@
 /* test_model.c — the model and forward pass in C: kernels against libm, the thread pool, the linear observer's
- * exact semantics, save -> reload giving bit-identical logits (ap-tiny in bf16; a hand-made tied f16 model),
+ * exact semantics, save -> reload giving bit-identical logits (ap-tiny in bf16; a hand-made tied f16 model) and
+ * the same tensor names as the original checkpoint,
  * and perplexity's argument errors. The logits themselves are checked against PyTorch in tests/model. */
 #include <math.h>
 #include <stdatomic.h>
@@ -247,7 +248,41 @@ static int weights_equal(const ap_model *a, const ap_model *b)
     return eq;
 }
 
-static void save_reload(const ap_model *m, const char *what, int seqlen)
+/* The loader and the writer name tensors from one table: every tensor of the original checkpoint is one the loader
+ * asks for by ap_model_tensor_name, and the saved folder holds exactly the original's names. */
+static void names_agree(const ap_model *m, const char *saved)
+{
+    ap_checkpoint *orig = NULL, *out = NULL;
+    ap_error err = {0};
+    AP_CHECK(ap_checkpoint_open(&orig, m->dir, &err) == AP_OK, "open %s (%s)", m->dir, err.msg);
+    AP_CHECK(ap_checkpoint_open(&out, saved, &err) == AP_OK, "open the saved folder (%s)", err.msg);
+    if (orig && out) {
+        char name[160];
+        int asked = 0, found = 0;
+        for (int k = 0; k < AP_TENSOR_COUNT; k++)
+            for (int l = 0; l < (k < AP_TENSOR_ATTN_NORM ? 1 : m->cfg.n_layers); l++, asked++)
+                found += ap_model_tensor_name((ap_tensor_kind)k, l, "weight", name, sizeof name) &&
+                         ap_checkpoint_find(orig, name) && ap_checkpoint_find(out, name);
+        AP_CHECK(asked == found && (size_t)asked == ap_checkpoint_count(orig),
+                 "ap-tiny: all %zu tensors are named by the table, in the original and the saved folder (%d of %d)",
+                 ap_checkpoint_count(orig), found, asked);
+        size_t same = 0;
+        for (size_t i = 0; i < ap_checkpoint_count(out); i++)
+            same += ap_checkpoint_find(orig, ap_checkpoint_at(out, i)->name) != NULL;
+        AP_CHECK(ap_checkpoint_count(out) == ap_checkpoint_count(orig) && same == ap_checkpoint_count(out),
+                 "ap-tiny: the saved folder has exactly the original's tensor names (%zu of %zu)", same,
+                 ap_checkpoint_count(orig));
+        AP_CHECK(ap_model_tensor_name(AP_TENSOR_Q, 3, "weight", name, sizeof name) &&
+                     strcmp(name, "model.layers.3.self_attn.q_proj.weight") == 0 &&
+                     ap_model_tensor_name(AP_TENSOR_Q, 3, "weight", name, 20) == NULL &&
+                     ap_model_tensor_name(AP_TENSOR_COUNT, 0, "weight", name, sizeof name) == NULL,
+                 "ap_model_tensor_name: the HF spelling; NULL for a short buffer or an unknown kind");
+    }
+    ap_checkpoint_close(orig);
+    ap_checkpoint_close(out);
+}
+
+static void save_reload(const ap_model *m, const char *what, int seqlen, int from_checkpoint)
 {
     char dir[] = "/tmp/ap-test-model-XXXXXX";
     if (!mkdtemp(dir)) { AP_CHECK(0, "%s: mkdtemp", what); return; }
@@ -275,6 +310,7 @@ static void save_reload(const ap_model *m, const char *what, int seqlen)
                      "%s: lm_head.weight written exactly when not tied", what);
             ap_checkpoint_close(ck);
         }
+        if (from_checkpoint) names_agree(m, out);
         ap_model_free(r);
     }
     free(l1);
@@ -386,7 +422,7 @@ int main(void)
         m->n_threads = 2;
         test_observer(m);
         test_perplexity_args(m);
-        save_reload(m, "ap-tiny bf16", 96);
+        save_reload(m, "ap-tiny bf16", 96, 1);
         ap_model_free(m);
     }
 
@@ -395,7 +431,7 @@ int main(void)
     AP_CHECK(h != NULL, "hand-made tied f16 model with ap_model_prepare");
     if (h) {
         h->n_threads = 3;
-        save_reload(h, "hand-made tied f16 (GQA 4/1, head_dim 12)", 50);
+        save_reload(h, "hand-made tied f16 (GQA 4/1, head_dim 12)", 50, 0);
         ap_model_free(h);
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
