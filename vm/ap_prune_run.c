@@ -7,18 +7,12 @@
 #include <time.h>
 
 #include "ap_alloc_script.h"
+#include "ap_clock.h"
 #include "ap_paths.h"
 #include "ap_score.h"
 #ifndef AP_VERSION
 #define AP_VERSION "0"
 #endif
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* <data dir>/rel, or rel itself when no data dir is found (then the open names the missing file). */
 static const char *datafile(char *buf, size_t n, const char *rel)
@@ -230,18 +224,18 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
         st = ap_error_set(err, AP_E_ARG, "SparseGPT and reconstruct need statistics gathered with Hessians");
     if (!st && need_ids) {
         phase(o, "tokenize");
-        double t0 = now_s();
+        double t0 = ap_clock_seconds();
         st = ap_prune_run_windows(m, o->calib, r->nsamples, r->seqlen, o->random, o->seed, &ids, err);
-        r->t_tokenize = now_s() - t0;
+        r->t_tokenize = ap_clock_seconds() - t0;
     }
     if (!st && !stats && (o->oneshot || need_dense)) {
         phase(o, "calibrate");
-        double t0 = now_s();
+        double t0 = ap_clock_seconds();
         st = ap_calib_collect(m, ids, r->nsamples, r->seqlen, o->oneshot && (sgpt || o->reconstruct),
                               batch_for(r->seqlen), o->progress,
                               o->pud, &own_stats, err);
         stats = own_stats;
-        r->t_stats = now_s() - t0;
+        r->t_stats = ap_clock_seconds() - t0;
     }
     if (!st && stats) {
         r->nsamples = stats->nsamples;

@@ -4,17 +4,11 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "ap_clock.h"
 
 #define BATCH_ROWS 4096          /* tokens per batch: 8 windows of 512, enough rows for sgemm, activations small */
 #define BATCH_MAX_WINDOWS 16
-
-static double clock_seconds(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int ap_model_ppl_batch_windows(int seqlen)
 {
@@ -31,7 +25,7 @@ ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_id
     if (max_windows > 0 && max_windows < n) n = max_windows;
     if (n == 0)
         return ap_error_set(err, AP_E_ARG, "perplexity: %zu tokens make no window of %d tokens", n_ids, seqlen);
-    double t0 = clock_seconds(CLOCK_MONOTONIC), c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID), nll = 0;
+    double t0 = ap_clock_seconds(), c0 = ap_clock_cpu_seconds(), nll = 0;
     int64_t count = 0;
     int per = ap_model_ppl_batch_windows(seqlen);
     ap_status s = AP_OK;
@@ -52,7 +46,7 @@ ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_id
     res->tokens_total = (int64_t)n_ids;
     res->predictions = count;
     res->seqlen = seqlen;
-    res->seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
-    res->cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    res->seconds = ap_clock_seconds() - t0;
+    res->cpu_seconds = ap_clock_cpu_seconds() - c0;
     return AP_OK;
 }

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ap_clock.h"
 #include "ap_lua.h"
 #include "ap_paths.h"
 #include "ap_progress.h"
@@ -493,16 +493,15 @@ static int model_prune(lua_State *L)
     copy_weights(lm, lm->undo, 0);
     ap_prune_run_result r;
     ap_error err = {0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ap_clock_seconds();
     ap_status st = ap_prune_run(lm->m, &o, &r, &err);
     ap_progress_done(&p);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double seconds = ap_clock_seconds() - t0;
     if (st) {
         copy_weights(lm, lm->undo, 1);
         return ap_lua_raise(L, &err);
     }
-    push_prune_result(L, &r, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    push_prune_result(L, &r, seconds);
     push_alloc_used(L, &o);
     ap_prune_run_result_free(&r);
     return 1;
