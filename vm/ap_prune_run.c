@@ -10,6 +10,7 @@
 #include "ap_clock.h"
 #include "ap_paths.h"
 #include "ap_score.h"
+#include "ap_tokenizer.h"
 #ifndef AP_VERSION
 #define AP_VERSION "0"
 #endif
@@ -61,7 +62,7 @@ ap_status ap_prune_run_windows(const ap_model *m, const char *text, int nsamples
     }
     int32_t *all = NULL;
     size_t n = 0;
-    ap_status st = ap_calib_tokenize_file(m->dir, text, &all, &n, err);
+    ap_status st = ap_tokenizer_encode_file(m->dir, text, &all, &n, err);
     if (!st)
         st = ap_calib_windows(all, n, nsamples, seqlen, random, seed, ids, err);
     free(all);
@@ -79,7 +80,7 @@ ap_status ap_prune_run_eval(const ap_model *m, const char *text, int seqlen, int
         seqlen = ap_calib_default_seqlen(m);
     int32_t *ids = NULL;
     size_t n = 0;
-    ap_status st = ap_calib_tokenize_file(m->dir, text, &ids, &n, err);
+    ap_status st = ap_tokenizer_encode_file(m->dir, text, &ids, &n, err);
     if (!st)
         st = ap_model_perplexity(m, ids, n, seqlen, max_windows, progress, pud, res, err);
     free(ids);

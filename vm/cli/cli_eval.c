@@ -1,20 +1,17 @@
 /* cli_eval.c — `autoprune eval`: perplexity of a model folder on a text file by the protocol of
  * shared/reference/PROTOCOL.md (whole file, one BOS from the tokenizer, non-overlapping windows, remainder dropped). */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "ap_file.h"
 #include "ap_model.h"
 #include "ap_threads.h"
 #include "ap_tokenizer.h"
 #include "ap_progress.h"
 #include "cli.h"
 
-#define TEXT_MAX_BYTES ((size_t)1 << 30)
 #define SEQLEN_CAP 2048
 
 static const char *const usage_line =
@@ -80,65 +77,28 @@ static int parse_args(int argc, char **argv, eval_opts *o)
     return 0;
 }
 
-static int read_file(const char *path, size_t max, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "autoprune eval: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) break;
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        if (cap >= max) { free(buf); buf = NULL; errno = EFBIG; break; }
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) { free(buf); buf = NULL; break; }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = !buf || ferror(f);
-    fclose(f);
-    if (bad) {
-        fprintf(stderr, "autoprune eval: %s: %s\n", path, buf ? "read error" : "too large or out of memory");
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 /* The token stream: the text encoded by the model's tokenizer, or raw int32 ids. */
 static int load_ids(const eval_opts *o, const char *text_path, int32_t **ids, size_t *n)
 {
-    char *buf;
-    size_t len;
-    if (read_file(o->ids_file ? o->ids_file : text_path, TEXT_MAX_BYTES, &buf, &len)) return -1;
-    if (o->ids_file) {
-        if (len % 4) {
-            fprintf(stderr, "autoprune eval: %s: %zu bytes is not a whole number of int32 ids\n", o->ids_file, len);
-            free(buf);
-            return -1;
-        }
-        *ids = (int32_t *)(void *)buf;   /* malloc'd memory is aligned for int32 */
-        *n = len / 4;
-        return 0;
-    }
-    char tpath[4200];
-    snprintf(tpath, sizeof tpath, "%s/tokenizer.json", o->model);
-    ap_tokenizer *tok = NULL;
     ap_error err = {0};
-    ap_status s = ap_tokenizer_load(&tok, tpath, &err);
-    if (!s) s = ap_tokenizer_encode(tok, buf, len, 1, ids, n, &err);
-    ap_tokenizer_free(tok);
-    free(buf);
-    if (s) {
+    if (!o->ids_file) {
+        if (!ap_tokenizer_encode_file(o->model, text_path, ids, n, &err)) return 0;
         fprintf(stderr, "autoprune eval: %s\n", err.msg);
         return -1;
     }
+    char *buf;
+    size_t len;
+    if (ap_file_read(o->ids_file, AP_TEXT_MAX_BYTES, &buf, &len, &err)) {
+        fprintf(stderr, "autoprune eval: %s\n", err.msg);
+        return -1;
+    }
+    if (len % 4) {
+        fprintf(stderr, "autoprune eval: %s: %zu bytes is not a whole number of int32 ids\n", o->ids_file, len);
+        free(buf);
+        return -1;
+    }
+    *ids = (int32_t *)(void *)buf;   /* malloc'd memory is aligned for int32 */
+    *n = len / 4;
     return 0;
 }
 

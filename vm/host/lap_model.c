@@ -13,6 +13,7 @@
 #include "ap_paths.h"
 #include "ap_progress.h"
 #include "ap_prune_run.h"
+#include "ap_tokenizer.h"
 
 #define MODEL_MT "ap.model"
 #define STATS_MT "ap.stats"
@@ -221,7 +222,7 @@ static int model_eval(lua_State *L)
         free(lm->eval_ids);
         lm->eval_path = NULL;
         lm->eval_ids = NULL;
-        if (ap_calib_tokenize_file(lm->m->dir, text, &lm->eval_ids, &lm->eval_n, &err))
+        if (ap_tokenizer_encode_file(lm->m->dir, text, &lm->eval_ids, &lm->eval_n, &err))
             return ap_lua_raise(L, &err);
         lm->eval_path = strdup(text);
         if (!lm->eval_path)
