@@ -13,7 +13,7 @@ import regex  # noqa: E402
 import unicodedata  # noqa: E402
 
 T = tokhelp.Tap()
-header = os.path.join(tokhelp.ROOT, "models", "ap_unicode_tables.h")
+header = os.path.join(tokhelp.ROOT, "models", "tokenizer", "ap_unicode_tables.h")
 gen = subprocess.run([sys.executable, os.path.join(tokhelp.HERE, "gen_unicode_tables.py")], capture_output=True,
                      text=True, check=True).stdout
 with open(header, encoding="utf-8") as f:
