@@ -15,14 +15,6 @@
 #define AP_VERSION "0"
 #endif
 
-/* <data dir>/rel, or rel itself when no data dir is found (then the open names the missing file). */
-static const char *datafile(char *buf, size_t n, const char *rel)
-{
-    if (!ap_datapath(buf, n, rel))
-        snprintf(buf, n, "%s", rel);
-    return buf;
-}
-
 void ap_prune_run_opts_default(ap_prune_run_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -58,7 +50,7 @@ ap_status ap_prune_run_windows(const ap_model *m, const char *text, int nsamples
 {
     char def[4096];
     if (!text) {
-        text = datafile(def, sizeof def, "data/calib.txt");
+        text = ap_datafile(AP_DATA_CALIB, def, sizeof def);
     }
     int32_t *all = NULL;
     size_t n = 0;
@@ -74,7 +66,7 @@ ap_status ap_prune_run_eval(const ap_model *m, const char *text, int seqlen, int
 {
     char def[4096];
     if (!text) {
-        text = datafile(def, sizeof def, "data/wikitext-2-raw/wiki.test.raw");
+        text = ap_datafile(AP_DATA_WIKITEXT_TEST, def, sizeof def);
     }
     if (seqlen <= 0)
         seqlen = ap_calib_default_seqlen(m);
@@ -333,7 +325,7 @@ cJSON *ap_prune_run_json(const ap_model *m, const ap_prune_run_opts *o, const ap
     if (o->stats)
         cJSON_AddStringToObject(ca, "source", o->stats->source);
     else
-        cJSON_AddStringToObject(ca, "text", o->calib ? o->calib : "data/calib.txt");
+        cJSON_AddStringToObject(ca, "text", o->calib ? o->calib : ap_datafile_rel(AP_DATA_CALIB));
     cJSON_AddNumberToObject(ca, "nsamples", r->nsamples);
     cJSON_AddNumberToObject(ca, "seqlen", r->seqlen);
     cJSON_AddStringToObject(ca, "sampling", o->random ? "random" : "even");

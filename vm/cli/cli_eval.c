@@ -7,6 +7,7 @@
 
 #include "ap_file.h"
 #include "ap_model.h"
+#include "ap_paths.h"
 #include "ap_threads.h"
 #include "ap_tokenizer.h"
 #include "ap_progress.h"
@@ -23,8 +24,8 @@ static void help(void)
            "Perplexity of a Hugging Face LLaMA-family model folder on a text file: the file is read whole and\n"
            "encoded once (one BOS where the tokenizer's template adds it), cut into non-overlapping windows of\n"
            "seqlen tokens (the remainder dropped), each window run on its own; ppl = exp(total NLL / predictions).\n\n"
-           "  --model DIR     model folder (config.json, model.safetensors, tokenizer.json); default models/ap-tiny\n"
-           "  --text FILE     text file; default data/wikitext-2-raw/wiki.test.raw\n"
+           "  --model DIR     model folder (config.json, model.safetensors, tokenizer.json); default %s\n"
+           "  --text FILE     text file; default %s\n"
            "  --seqlen N      window length; default the model's max_position_embeddings, at most %d\n"
            "  --windows N     evaluate only the first N windows (0 = all, the default)\n"
            "  --threads N     worker threads (default: the number of cores)\n"
@@ -34,7 +35,7 @@ static void help(void)
            "  --ids FILE          token ids as raw little-endian int32 instead of --text (no tokenizer involved)\n"
            "  --dump-logits FILE  write the logits of the first window as raw float32 [seqlen, vocab]\n\n"
            "Exit status: 0 ok, 1 failed (unreadable model or text, too few tokens), 2 usage error.\n",
-           usage_line, SEQLEN_CAP);
+           usage_line, ap_datafile_rel(AP_DATA_MODEL), ap_datafile_rel(AP_DATA_WIKITEXT_TEST), SEQLEN_CAP);
 }
 
 typedef struct eval_opts {
@@ -169,9 +170,9 @@ int ap_cli_eval(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
     char mbuf[4096], tbuf[4096];
-    if (!o.model) o.model = ap_cli_datapath(mbuf, sizeof mbuf, "models/ap-tiny");
+    if (!o.model) o.model = ap_datafile(AP_DATA_MODEL, mbuf, sizeof mbuf);
     const char *text = o.text ? o.text : o.ids_file;
-    if (!text) text = ap_cli_datapath(tbuf, sizeof tbuf, "data/wikitext-2-raw/wiki.test.raw");
+    if (!text) text = ap_datafile(AP_DATA_WIKITEXT_TEST, tbuf, sizeof tbuf);
     ap_model *m = NULL;
     ap_error err = {0};
     if (ap_model_load(&m, o.model, &err)) {

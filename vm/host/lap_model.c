@@ -209,8 +209,7 @@ static int model_eval(lua_State *L)
     char def[4096];
     const char *text = opt_string(L, 2, "text", NULL);
     if (!text)
-        text = ap_datapath(def, sizeof def, "data/wikitext-2-raw/wiki.test.raw") ? def
-                                                                                 : "data/wikitext-2-raw/wiki.test.raw";
+        text = ap_datafile(AP_DATA_WIKITEXT_TEST, def, sizeof def);
     int seqlen = opt_int(L, 2, "seqlen", ap_calib_default_seqlen(lm->m), 2, 1 << 20);
     double windows = opt_number(L, 2, "windows", 0);
     if (!(windows >= 0))
@@ -295,8 +294,8 @@ static int model_calibrate(lua_State *L)
     free(ids);
     if (st)
         return ap_lua_raise(L, &err);
-    snprintf(s->source, sizeof s->source, "%s, %d windows of %d tokens, %s", text ? text : "data/calib.txt",
-             nsamples, seqlen, random ? "random" : "evenly spaced");
+    snprintf(s->source, sizeof s->source, "%s, %d windows of %d tokens, %s",
+             text ? text : ap_datafile_rel(AP_DATA_CALIB), nsamples, seqlen, random ? "random" : "evenly spaced");
     push_stats(L, s);
     return 1;
 }
