@@ -86,6 +86,19 @@ static void report_close(ap_prune_report *r, const ap_model *m)
     r->realised = r->numel ? (double)r->zeros / (double)r->numel : 0.0;
 }
 
+/* The end of a prune, one-shot or sequential alike: a failed one leaves no report, a finished one gets its zero
+ * counts and its total time (since t0). Returns rc. */
+static ap_status finish_report(ap_prune_report *rep, const ap_model *m, ap_status rc, double t0)
+{
+    if (rc) {
+        ap_prune_report_free(rep);
+        return rc;
+    }
+    report_close(rep, m);
+    rep->t_total = ap_clock_seconds() - t0;
+    return AP_OK;
+}
+
 /* ---- one linear ---- */
 
 typedef struct scratch {
@@ -310,13 +323,7 @@ ap_status ap_prune_oneshot(ap_model *m, const ap_calib_stats *st, const ap_prune
                 o->progress(o->pud, ++done, total);
         }
     scratch_free(&s);
-    if (rc) {
-        ap_prune_report_free(rep);
-        return rc;
-    }
-    report_close(rep, m);
-    rep->t_total = ap_clock_seconds() - t0;
-    return AP_OK;
+    return finish_report(rep, m, rc, t0);
 }
 
 /* ---- sequential ---- */
@@ -417,13 +424,7 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
         ap_block_stats_free(&bs);
     if (have_s)
         scratch_free(&s);
-    if (rc) {
-        ap_prune_report_free(rep);
-        return rc;
-    }
-    report_close(rep, m);
-    rep->t_total = ap_clock_seconds() - t0;
-    return AP_OK;
+    return finish_report(rep, m, rc, t0);
 }
 
 /* ---- allocation glue ---- */
