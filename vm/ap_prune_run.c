@@ -65,18 +65,9 @@ ap_status ap_prune_run_eval(const ap_model *m, const char *text, int seqlen, int
                             ap_progress_fn progress, void *pud, ap_ppl_result *res, ap_error *err)
 {
     char def[4096];
-    if (!text) {
+    if (!text)
         text = ap_datafile(AP_DATA_WIKITEXT_TEST, def, sizeof def);
-    }
-    if (seqlen <= 0)
-        seqlen = ap_calib_default_seqlen(m);
-    int32_t *ids = NULL;
-    size_t n = 0;
-    ap_status st = ap_tokenizer_encode_file(m->dir, text, &ids, &n, err);
-    if (!st)
-        st = ap_model_perplexity(m, ids, n, seqlen, max_windows, progress, pud, res, err);
-    free(ids);
-    return st;
+    return ap_model_perplexity_file(m, text, seqlen, max_windows, NULL, progress, pud, res, err);
 }
 
 /* The comparison group: an N:M pattern wins, then an explicit option, then the script's declaration. */

@@ -112,4 +112,31 @@ int ap_model_ppl_batch_windows(int seqlen);
 ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_ids, int seqlen, int64_t max_windows,
                               ap_progress_fn progress, void *pud, ap_ppl_result *res, ap_error *err);
 
+/* The ids of one text file under one model folder's tokenizer, kept so that evaluating the same file again (a
+ * search evaluates many candidates) does not tokenize it again. Zero-initialise; free with ap_token_cache_free. */
+typedef struct ap_token_cache {
+    char *model_dir, *path;      /* what ids were made from; NULL while empty */
+    int32_t *ids;
+    size_t n;
+} ap_token_cache;
+/* Fill c with the ids of path under <model_dir>/tokenizer.json (ap_tokenizer_encode_file), unless it already
+ * holds exactly those. On failure c is left empty. */
+ap_status ap_token_cache_load(ap_token_cache *c, const char *model_dir, const char *path, ap_error *err);
+void ap_token_cache_free(ap_token_cache *c);
+
+/* The default evaluation window: the model's max_position_embeddings, at most AP_PPL_SEQLEN_CAP. */
+#define AP_PPL_SEQLEN_CAP 2048
+int ap_model_default_seqlen(const ap_model *m);
+
+/* Perplexity of a text file: tokenized once with the model's own tokenizer (through cache when it is not NULL),
+ * then ap_model_perplexity. seqlen <= 0 means ap_model_default_seqlen. The one path from a text file to a
+ * perplexity, shared by `autoprune eval`, `prune --eval` and m:eval. */
+ap_status ap_model_perplexity_file(const ap_model *m, const char *text_path, int seqlen, int64_t max_windows,
+                                   ap_token_cache *cache, ap_progress_fn progress, void *pud, ap_ppl_result *res,
+                                   ap_error *err);
+
+/* The raw logits ([seqlen, vocab], the caller's) and summed NLL of one window of seqlen ids. */
+ap_status ap_model_window_logits(const ap_model *m, const int32_t *ids, int seqlen, float *logits, double *nll,
+                                 ap_error *err);
+
 #endif

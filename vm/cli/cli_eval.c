@@ -13,8 +13,6 @@
 #include "ap_progress.h"
 #include "cli.h"
 
-#define SEQLEN_CAP 2048
-
 static const char *const usage_line =
     "autoprune eval [--model DIR] [--text FILE] [--seqlen N] [--windows N] [--threads N] [--json] [--quiet]";
 
@@ -35,7 +33,7 @@ static void help(void)
            "  --ids FILE          token ids as raw little-endian int32 instead of --text (no tokenizer involved)\n"
            "  --dump-logits FILE  write the logits of the first window as raw float32 [seqlen, vocab]\n\n"
            "Exit status: 0 ok, 1 failed (unreadable model or text, too few tokens), 2 usage error.\n",
-           usage_line, ap_datafile_rel(AP_DATA_MODEL), ap_datafile_rel(AP_DATA_WIKITEXT_TEST), SEQLEN_CAP);
+           usage_line, ap_datafile_rel(AP_DATA_MODEL), ap_datafile_rel(AP_DATA_WIKITEXT_TEST), AP_PPL_SEQLEN_CAP);
 }
 
 typedef struct eval_opts {
@@ -78,28 +76,26 @@ static int parse_args(int argc, char **argv, eval_opts *o)
     return 0;
 }
 
-/* The token stream: the text encoded by the model's tokenizer, or raw int32 ids. */
-static int load_ids(const eval_opts *o, const char *text_path, int32_t **ids, size_t *n)
+/* The token stream into c: the text encoded by the model's tokenizer, or raw int32 ids (c->path stays NULL). */
+static int load_ids(const eval_opts *o, const char *text_path, ap_token_cache *c)
 {
     ap_error err = {0};
-    if (!o->ids_file) {
-        if (!ap_tokenizer_encode_file(o->model, text_path, ids, n, &err)) return 0;
+    char *buf = NULL;
+    size_t len = 0;
+    ap_status s = o->ids_file ? ap_file_read(o->ids_file, AP_TEXT_MAX_BYTES, &buf, &len, &err)
+                              : ap_token_cache_load(c, o->model, text_path, &err);
+    if (s) {
         fprintf(stderr, "autoprune eval: %s\n", err.msg);
         return -1;
     }
-    char *buf;
-    size_t len;
-    if (ap_file_read(o->ids_file, AP_TEXT_MAX_BYTES, &buf, &len, &err)) {
-        fprintf(stderr, "autoprune eval: %s\n", err.msg);
-        return -1;
-    }
+    if (!o->ids_file) return 0;
     if (len % 4) {
         fprintf(stderr, "autoprune eval: %s: %zu bytes is not a whole number of int32 ids\n", o->ids_file, len);
         free(buf);
         return -1;
     }
-    *ids = (int32_t *)(void *)buf;   /* malloc'd memory is aligned for int32 */
-    *n = len / 4;
+    c->ids = (int32_t *)(void *)buf;   /* malloc'd memory is aligned for int32 */
+    c->n = len / 4;
     return 0;
 }
 
@@ -108,14 +104,10 @@ static int dump_logits(const ap_model *m, const int32_t *ids, int seqlen, const 
 {
     size_t n = (size_t)seqlen * (size_t)m->cfg.vocab;
     float *lg = malloc(n * sizeof *lg);
-    ap_batch b = {0};
     ap_error err = {0};
-    double nll = 0;
-    int64_t cnt = 0;
-    ap_status s = lg ? ap_model_embed(m, ids, 1, seqlen, &b, &err) : ap_error_set(&err, AP_E_NOMEM, "out of memory");
-    for (int l = 0; !s && l < m->cfg.n_layers; l++) s = ap_model_block(m, l, &b, NULL, NULL, &err);
-    if (!s) s = ap_model_head_nll(m, &b, ids, &nll, &cnt, lg, &err);
-    free(b.h);
+    double nll;
+    ap_status s = lg ? ap_model_window_logits(m, ids, seqlen, lg, &nll, &err)
+                     : ap_error_set(&err, AP_E_NOMEM, "out of memory");
     FILE *f = s ? NULL : fopen(path, "wb");
     int ok = f && fwrite(lg, sizeof *lg, n, f) == n;
     if (f && fclose(f) != 0) ok = 0;
@@ -179,29 +171,32 @@ int ap_cli_eval(int argc, char **argv)
         fprintf(stderr, "autoprune eval: %s\n", err.msg);
         return AP_EXIT_FAIL;
     }
-    int max_pos = m->cfg.max_pos > 0 ? m->cfg.max_pos : SEQLEN_CAP;
-    if (!o.seqlen) o.seqlen = max_pos < SEQLEN_CAP ? max_pos : SEQLEN_CAP;
+    int max_pos = m->cfg.max_pos > 0 ? m->cfg.max_pos : AP_PPL_SEQLEN_CAP;
+    if (!o.seqlen) o.seqlen = ap_model_default_seqlen(m);
     if (o.seqlen > max_pos) {
         ap_model_free(m);
         return ap_cli_usage_error("eval", usage_line, "--seqlen %lld exceeds the model's max_position_embeddings %d",
                                   o.seqlen, max_pos);
     }
     if (o.threads) m->n_threads = (int)o.threads;
-    int32_t *ids = NULL;
-    size_t n = 0;
-    rc = load_ids(&o, text, &ids, &n) ? AP_EXIT_FAIL : AP_EXIT_OK;
-    if (!rc && o.dump_logits && n < (size_t)o.seqlen) {
-        fprintf(stderr, "autoprune eval: %zu tokens make no window of %lld\n", n, o.seqlen);
+    ap_token_cache ids = {0};
+    rc = load_ids(&o, text, &ids) ? AP_EXIT_FAIL : AP_EXIT_OK;
+    if (!rc && o.dump_logits && ids.n < (size_t)o.seqlen) {
+        fprintf(stderr, "autoprune eval: %zu tokens make no window of %lld\n", ids.n, o.seqlen);
         rc = AP_EXIT_FAIL;
     }
-    if (!rc && o.dump_logits && dump_logits(m, ids, (int)o.seqlen, o.dump_logits)) rc = AP_EXIT_FAIL;
+    if (!rc && o.dump_logits && dump_logits(m, ids.ids, (int)o.seqlen, o.dump_logits)) rc = AP_EXIT_FAIL;
     if (!rc) {
         ap_progress p;
         ap_progress_start(&p, ap_progress_wanted(o.quiet || o.json), "evaluate", "windows");
         p.rate_unit = "tok";
         p.rate_scale = (double)o.seqlen;
         ap_ppl_result r;
-        int failed = ap_model_perplexity(m, ids, n, (int)o.seqlen, o.windows, ap_progress_update, &p, &r, &err);
+        /* text: the one file-to-perplexity path (its cache already holds the ids); --ids: no tokenizer at all */
+        int failed = o.ids_file ? ap_model_perplexity(m, ids.ids, ids.n, (int)o.seqlen, o.windows, ap_progress_update,
+                                                      &p, &r, &err)
+                                : ap_model_perplexity_file(m, text, (int)o.seqlen, o.windows, &ids, ap_progress_update,
+                                                           &p, &r, &err);
         ap_progress_done(&p);
         if (failed) {
             fprintf(stderr, "autoprune eval: %s\n", err.msg);
@@ -210,7 +205,7 @@ int ap_cli_eval(int argc, char **argv)
             report(&o, o.model, text, m, &r, m->n_threads > 0 ? m->n_threads : ap_cpu_count());
         }
     }
-    free(ids);
+    ap_token_cache_free(&ids);
     ap_model_free(m);
     return rc;
 }

@@ -13,7 +13,6 @@
 #include "ap_paths.h"
 #include "ap_progress.h"
 #include "ap_prune_run.h"
-#include "ap_tokenizer.h"
 
 #define MODEL_MT "ap.model"
 #define STATS_MT "ap.stats"
@@ -23,9 +22,7 @@ typedef struct lmodel {
     float *dense;        /* copy of every prunable linear's weights, block-major, kinds in order */
     float *undo;         /* snapshot taken before a prune, restored when it fails */
     int64_t prunable;
-    char *eval_path;     /* tokenized evaluation text cache (one entry) */
-    int32_t *eval_ids;
-    size_t eval_n;
+    ap_token_cache eval_ids; /* the evaluation text's ids, kept across m:eval calls (a search makes many) */
 } lmodel;
 
 typedef struct lstats {
@@ -147,8 +144,7 @@ static int model_gc(lua_State *L)
     ap_model_free(lm->m);
     free(lm->dense);
     free(lm->undo);
-    free(lm->eval_path);
-    free(lm->eval_ids);
+    ap_token_cache_free(&lm->eval_ids);
     memset(lm, 0, sizeof *lm);
     return 0;
 }
@@ -216,24 +212,13 @@ static int model_eval(lua_State *L)
         return raise_status(L, AP_E_ARG, "windows must be >= 0");
     int draw = ap_progress_wanted(opt_bool(L, 2, "quiet", 0));
     ap_error err = {0};
-    if (!lm->eval_path || strcmp(lm->eval_path, text) != 0) {
-        free(lm->eval_path);
-        free(lm->eval_ids);
-        lm->eval_path = NULL;
-        lm->eval_ids = NULL;
-        if (ap_tokenizer_encode_file(lm->m->dir, text, &lm->eval_ids, &lm->eval_n, &err))
-            return ap_lua_raise(L, &err);
-        lm->eval_path = strdup(text);
-        if (!lm->eval_path)
-            return raise_status(L, AP_E_NOMEM, "no memory");
-    }
     ap_ppl_result r;
     ap_progress p;
     ap_progress_start(&p, draw, "evaluate", "windows");
     p.rate_unit = "tok";
     p.rate_scale = seqlen;
-    ap_status st = ap_model_perplexity(lm->m, lm->eval_ids, lm->eval_n, seqlen, (int64_t)windows, ap_progress_update,
-                                       &p, &r, &err);
+    ap_status st = ap_model_perplexity_file(lm->m, text, seqlen, (int64_t)windows, &lm->eval_ids, ap_progress_update,
+                                            &p, &r, &err);
     ap_progress_done(&p);
     if (st)
         return ap_lua_raise(L, &err);
