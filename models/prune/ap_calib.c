@@ -453,6 +453,5 @@ ap_status ap_calib_stats_load(const ap_model *m, const char *path, ap_calib_stat
 
 int ap_calib_default_seqlen(const ap_model *m)
 {
-    int s = m->cfg.max_pos > 0 ? m->cfg.max_pos : 2048;
-    return s > 2048 ? 2048 : s;
+    return ap_model_default_seqlen(m);   /* calibration windows are evaluation-sized, as in Wanda and SparseGPT */
 }
