@@ -1,4 +1,5 @@
-/* ap_paths.c — locating the data dir: environment, compiled-in path, or relative to the running program. */
+/* ap_paths.c — locating the data dir (environment, compiled-in path, or relative to the running program) and the
+ * default files in it. */
 #include "ap_paths.h"
 
 #include <stdio.h>
@@ -71,5 +72,24 @@ const char *ap_datapath(char *buf, size_t n, const char *rel)
         return NULL;
     if (snprintf(buf, n, "%s/%s", dir, rel) >= (int)n)
         return NULL;
+    return buf;
+}
+
+static const char *const datafile_rel[AP_DATA_COUNT] = {
+    [AP_DATA_WIKITEXT_TEST] = "data/wikitext-2-raw/wiki.test.raw",
+    [AP_DATA_CALIB] = "data/calib.txt",
+    [AP_DATA_MODEL] = "models/ap-tiny",
+};
+
+const char *ap_datafile_rel(ap_datafile_id id)
+{
+    return (unsigned)id < AP_DATA_COUNT ? datafile_rel[id] : "";
+}
+
+const char *ap_datafile(ap_datafile_id id, char *buf, size_t n)
+{
+    const char *rel = ap_datafile_rel(id);
+    if (!ap_datapath(buf, n, rel))
+        snprintf(buf, n, "%s", rel);
     return buf;
 }

@@ -13,4 +13,19 @@ const char *ap_datadir(char *buf, size_t n);
 /* buf = <data dir>/<rel>. Returns buf, or NULL as ap_datadir does. The file need not exist. */
 const char *ap_datapath(char *buf, size_t n, const char *rel);
 
+/* The files autoprune uses when none is named. Their names live only in ap_paths.c. */
+typedef enum {
+    AP_DATA_WIKITEXT_TEST,       /* data/wikitext-2-raw/wiki.test.raw: evaluation text */
+    AP_DATA_CALIB,               /* data/calib.txt: calibration text */
+    AP_DATA_MODEL,               /* models/ap-tiny: the shipped model */
+    AP_DATA_COUNT
+} ap_datafile_id;
+
+/* The name relative to the data dir ("data/calib.txt"), for help texts and run records; "" for an unknown id. */
+const char *ap_datafile_rel(ap_datafile_id id);
+
+/* buf = <data dir>/<the file's name>, or the relative name itself when no data dir is found (opening it then
+ * fails naming the missing file, which says more than "no data dir"). Returns buf; the file need not exist. */
+const char *ap_datafile(ap_datafile_id id, char *buf, size_t n);
+
 #endif

@@ -3,17 +3,11 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#define BAR 24   /* characters of the bar; the whole line stays under 80 columns */
+#include "ap_clock.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#define BAR 24   /* characters of the bar; the whole line stays under 80 columns */
 
 int ap_progress_wanted(int quiet)
 {
@@ -28,7 +22,7 @@ void ap_progress_start(ap_progress *p, int on, const char *label, const char *un
         return;
     snprintf(p->label, sizeof p->label, "%s", label ? label : "");
     p->unit = unit ? unit : "";
-    p->t0 = p->last_draw = now();
+    p->t0 = p->last_draw = ap_clock_seconds();
     fprintf(stderr, "\r\033[K%s ...", p->label);
     p->drawn = 1;
 }
@@ -51,7 +45,7 @@ void ap_progress_update(void *ud, int64_t done, int64_t total)
     ap_progress *p = ud;
     if (!p || !p->on)
         return;
-    double t = now();
+    double t = ap_clock_seconds();
     int last = total > 0 && done >= total;
     if (p->drawn > 1 && !last && t - p->last_draw < 0.1)
         return;

@@ -7,26 +7,13 @@
 #include <time.h>
 
 #include "ap_alloc_script.h"
+#include "ap_clock.h"
 #include "ap_paths.h"
 #include "ap_score.h"
+#include "ap_tokenizer.h"
 #ifndef AP_VERSION
 #define AP_VERSION "0"
 #endif
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* <data dir>/rel, or rel itself when no data dir is found (then the open names the missing file). */
-static const char *datafile(char *buf, size_t n, const char *rel)
-{
-    if (!ap_datapath(buf, n, rel))
-        snprintf(buf, n, "%s", rel);
-    return buf;
-}
 
 void ap_prune_run_opts_default(ap_prune_run_opts *o)
 {
@@ -63,11 +50,11 @@ ap_status ap_prune_run_windows(const ap_model *m, const char *text, int nsamples
 {
     char def[4096];
     if (!text) {
-        text = datafile(def, sizeof def, "data/calib.txt");
+        text = ap_datafile(AP_DATA_CALIB, def, sizeof def);
     }
     int32_t *all = NULL;
     size_t n = 0;
-    ap_status st = ap_calib_tokenize_file(m->dir, text, &all, &n, err);
+    ap_status st = ap_tokenizer_encode_file(m->dir, text, &all, &n, err);
     if (!st)
         st = ap_calib_windows(all, n, nsamples, seqlen, random, seed, ids, err);
     free(all);
@@ -78,18 +65,9 @@ ap_status ap_prune_run_eval(const ap_model *m, const char *text, int seqlen, int
                             ap_progress_fn progress, void *pud, ap_ppl_result *res, ap_error *err)
 {
     char def[4096];
-    if (!text) {
-        text = datafile(def, sizeof def, "data/wikitext-2-raw/wiki.test.raw");
-    }
-    if (seqlen <= 0)
-        seqlen = ap_calib_default_seqlen(m);
-    int32_t *ids = NULL;
-    size_t n = 0;
-    ap_status st = ap_calib_tokenize_file(m->dir, text, &ids, &n, err);
-    if (!st)
-        st = ap_model_perplexity(m, ids, n, seqlen, max_windows, progress, pud, res, err);
-    free(ids);
-    return st;
+    if (!text)
+        text = ap_datafile(AP_DATA_WIKITEXT_TEST, def, sizeof def);
+    return ap_model_perplexity_file(m, text, seqlen, max_windows, NULL, progress, pud, res, err);
 }
 
 /* The comparison group: an N:M pattern wins, then an explicit option, then the script's declaration. */
@@ -230,18 +208,18 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
         st = ap_error_set(err, AP_E_ARG, "SparseGPT and reconstruct need statistics gathered with Hessians");
     if (!st && need_ids) {
         phase(o, "tokenize");
-        double t0 = now_s();
+        double t0 = ap_clock_seconds();
         st = ap_prune_run_windows(m, o->calib, r->nsamples, r->seqlen, o->random, o->seed, &ids, err);
-        r->t_tokenize = now_s() - t0;
+        r->t_tokenize = ap_clock_seconds() - t0;
     }
     if (!st && !stats && (o->oneshot || need_dense)) {
         phase(o, "calibrate");
-        double t0 = now_s();
+        double t0 = ap_clock_seconds();
         st = ap_calib_collect(m, ids, r->nsamples, r->seqlen, o->oneshot && (sgpt || o->reconstruct),
                               batch_for(r->seqlen), o->progress,
                               o->pud, &own_stats, err);
         stats = own_stats;
-        r->t_stats = now_s() - t0;
+        r->t_stats = ap_clock_seconds() - t0;
     }
     if (!st && stats) {
         r->nsamples = stats->nsamples;
@@ -338,7 +316,7 @@ cJSON *ap_prune_run_json(const ap_model *m, const ap_prune_run_opts *o, const ap
     if (o->stats)
         cJSON_AddStringToObject(ca, "source", o->stats->source);
     else
-        cJSON_AddStringToObject(ca, "text", o->calib ? o->calib : "data/calib.txt");
+        cJSON_AddStringToObject(ca, "text", o->calib ? o->calib : ap_datafile_rel(AP_DATA_CALIB));
     cJSON_AddNumberToObject(ca, "nsamples", r->nsamples);
     cJSON_AddNumberToObject(ca, "seqlen", r->seqlen);
     cJSON_AddStringToObject(ca, "sampling", o->random ? "random" : "even");

@@ -50,3 +50,17 @@ ap_status ap_file_read_all(int fd, size_t len, const char *path, char **out, ap_
     *out = p;
     return AP_OK;
 }
+
+ap_status ap_file_read(const char *path, size_t max, char **out, size_t *len, ap_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    int fd;
+    size_t n;
+    ap_status s = ap_file_open_regular(path, max, &fd, &n, err);
+    if (s) return s;
+    s = ap_file_read_all(fd, n, path, out, err);
+    close(fd);
+    if (!s) *len = n;
+    return s;
+}

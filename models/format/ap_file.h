@@ -14,4 +14,8 @@ ap_status ap_file_open_regular(const char *path, size_t max, int *fd, size_t *si
  * callers get a C string). A file that shrank while being read is an error, not a short buffer. */
 ap_status ap_file_read_all(int fd, size_t len, const char *path, char **out, ap_error *err);
 
+/* Both at once: path (a regular file of at most max bytes) read whole into a new heap buffer, NUL-terminated as
+ * ap_file_read_all does; *len excludes the NUL. The one whole-file read of the models rooms and the CLI. */
+ap_status ap_file_read(const char *path, size_t max, char **out, size_t *len, ap_error *err);
+
 #endif

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not valid (RFC 3629: no overlongs,
  * no surrogates, nothing above U+10FFFF). */
@@ -163,16 +162,7 @@ const char *ap_json_quote(const char *s, char *buf, size_t n)
 
 ap_status ap_json_read_file(const char *path, size_t max, char **text, size_t *len, ap_error *err)
 {
-    *text = NULL;
-    *len = 0;
-    int fd;
-    size_t n;
-    ap_status s = ap_file_open_regular(path, max, &fd, &n, err);
-    if (s) return s;
-    s = ap_file_read_all(fd, n, path, text, err);
-    close(fd);
-    if (!s) *len = n;
-    return s;
+    return ap_file_read(path, max, text, len, err);
 }
 
 int ap_json_utf8_ok(const char *s, size_t n)

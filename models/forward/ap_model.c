@@ -1,5 +1,5 @@
 /* ap_model.c — loading a LLaMA-family checkpoint into float32 weights (every shape checked against config.json),
- * freeing it, and saving it back as a Hugging Face folder in the checkpoint's dtype. */
+ * freeing it, and the table of Hugging Face tensor names that loading and saving (ap_model_save.c) share. */
 #include "ap_model.h"
 
 #include <stdio.h>
@@ -12,18 +12,39 @@
 
 #define NAME_MAX_LEN 160
 
-static const char *const lin_names[AP_LIN_COUNT] = {"q_proj", "k_proj", "v_proj", "o_proj",
-                                                    "gate_proj", "up_proj", "down_proj"};
+/* The Hugging Face names (transformers' LlamaForCausalLM state dict), without the ".weight"/".bias" ending. */
+static const struct {
+    int per_block;               /* 1: under model.layers.<i>. */
+    const char *path;
+} tensor_names[AP_TENSOR_COUNT] = {
+    [AP_TENSOR_EMBED] = {0, "model.embed_tokens"},
+    [AP_TENSOR_FINAL_NORM] = {0, "model.norm"},
+    [AP_TENSOR_LM_HEAD] = {0, "lm_head"},
+    [AP_TENSOR_ATTN_NORM] = {1, "input_layernorm"},
+    [AP_TENSOR_MLP_NORM] = {1, "post_attention_layernorm"},
+    [AP_TENSOR_Q] = {1, "self_attn.q_proj"},
+    [AP_TENSOR_K] = {1, "self_attn.k_proj"},
+    [AP_TENSOR_V] = {1, "self_attn.v_proj"},
+    [AP_TENSOR_O] = {1, "self_attn.o_proj"},
+    [AP_TENSOR_GATE] = {1, "mlp.gate_proj"},
+    [AP_TENSOR_UP] = {1, "mlp.up_proj"},
+    [AP_TENSOR_DOWN] = {1, "mlp.down_proj"},
+};
+
+const char *ap_model_tensor_name(ap_tensor_kind kind, int layer, const char *what, char *buf, size_t n)
+{
+    if ((unsigned)kind >= AP_TENSOR_COUNT) return NULL;
+    int len = tensor_names[kind].per_block
+                  ? snprintf(buf, n, "model.layers.%d.%s.%s", layer, tensor_names[kind].path, what)
+                  : snprintf(buf, n, "%s.%s", tensor_names[kind].path, what);
+    return len >= 0 && (size_t)len < n ? buf : NULL;
+}
 
 const char *ap_linear_name(ap_linear_kind k)
 {
-    return (unsigned)k < AP_LIN_COUNT ? lin_names[k] : "?";
-}
-
-/* "model.layers.3.self_attn.q_proj.weight" and the like (what: "weight" or "bias"). */
-static void linear_tensor(char *buf, size_t n, int layer, ap_linear_kind k, const char *what)
-{
-    snprintf(buf, n, "model.layers.%d.%s.%s.%s", layer, k <= AP_LIN_O ? "self_attn" : "mlp", lin_names[k], what);
+    if ((unsigned)k >= AP_LIN_COUNT) return "?";
+    const char *path = tensor_names[AP_TENSOR_OF_LINEAR(k)].path;
+    return strchr(path, '.') + 1;            /* the module's own name, after "self_attn." or "mlp." */
 }
 
 static void dims_str(char *buf, size_t n, const int64_t *d, int nd)
@@ -99,20 +120,20 @@ static ap_status load_block(ap_model *m, const ap_checkpoint *ck, int l, ap_erro
     int64_t H = c->hidden, qd = (int64_t)c->n_heads * c->head_dim, kd = (int64_t)c->n_kv_heads * c->head_dim;
     int64_t shape[AP_LIN_COUNT][2] = {{qd, H}, {kd, H}, {kd, H}, {H, qd}, {c->ffn, H}, {c->ffn, H}, {H, c->ffn}};
     ap_status s;
-    snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
+    ap_model_tensor_name(AP_TENSOR_ATTN_NORM, l, "weight", name, sizeof name);
     if ((s = take(ck, m->dir, name, 1, H, 0, 0, &B->attn_norm, err))) return s;
-    snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
+    ap_model_tensor_name(AP_TENSOR_MLP_NORM, l, "weight", name, sizeof name);
     if ((s = take(ck, m->dir, name, 1, H, 0, 0, &B->mlp_norm, err))) return s;
     for (int k = 0; k < AP_LIN_COUNT; k++) {
         ap_linear *L = &B->lin[k];
         L->out = shape[k][0];
         L->in = shape[k][1];
-        linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "weight");
+        ap_model_tensor_name(AP_TENSOR_OF_LINEAR(k), l, "weight", name, sizeof name);
         if ((s = take(ck, m->dir, name, 2, L->out, L->in, 0, &L->w, err))) return s;
         /* Biases exactly where the config says (Qwen2: q/k/v; attention_bias: q/k/v/o), as HF builds the
          * modules: a stray bias tensor in the file is ignored like any unexpected key. */
         int has_bias = k <= AP_LIN_V ? c->qkv_bias : k == AP_LIN_O ? c->o_bias : 0;
-        linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "bias");
+        ap_model_tensor_name(AP_TENSOR_OF_LINEAR(k), l, "bias", name, sizeof name);
         if (has_bias && (s = take(ck, m->dir, name, 1, L->out, 0, 0, &L->bias, err))) return s;
     }
     return AP_OK;
@@ -121,13 +142,17 @@ static ap_status load_block(ap_model *m, const ap_checkpoint *ck, int l, ap_erro
 static ap_status load_weights(ap_model *m, const ap_checkpoint *ck, ap_error *err)
 {
     const ap_config *c = &m->cfg;
-    const ap_st_tensor *e = ap_checkpoint_find(ck, "model.embed_tokens.weight");
+    char embed[NAME_MAX_LEN], norm[NAME_MAX_LEN], head[NAME_MAX_LEN];
+    ap_model_tensor_name(AP_TENSOR_EMBED, 0, "weight", embed, sizeof embed);
+    ap_model_tensor_name(AP_TENSOR_FINAL_NORM, 0, "weight", norm, sizeof norm);
+    ap_model_tensor_name(AP_TENSOR_LM_HEAD, 0, "weight", head, sizeof head);
+    const ap_st_tensor *e = ap_checkpoint_find(ck, embed);
     if (e) m->dtype = e->dtype;
-    ap_status s = take(ck, m->dir, "model.embed_tokens.weight", 2, c->vocab, c->hidden, 0, &m->embed, err);
+    ap_status s = take(ck, m->dir, embed, 2, c->vocab, c->hidden, 0, &m->embed, err);
     if (s) return s;
-    if ((s = take(ck, m->dir, "model.norm.weight", 1, c->hidden, 0, 0, &m->final_norm, err))) return s;
+    if ((s = take(ck, m->dir, norm, 1, c->hidden, 0, 0, &m->final_norm, err))) return s;
     if (c->tie_embeddings) m->lm_head = m->embed;   /* an lm_head.weight in the file is ignored, as HF does */
-    else if ((s = take(ck, m->dir, "lm_head.weight", 2, c->vocab, c->hidden, 0, &m->lm_head, err))) return s;
+    else if ((s = take(ck, m->dir, head, 2, c->vocab, c->hidden, 0, &m->lm_head, err))) return s;
     m->blocks = calloc((size_t)c->n_layers, sizeof *m->blocks);
     if (!m->blocks) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", m->dir);
     for (int l = 0; l < c->n_layers; l++)

@@ -17,6 +17,20 @@ typedef enum {
 } ap_linear_kind;
 const char *ap_linear_name(ap_linear_kind k);            /* "q_proj", ..., "down_proj" */
 
+/* Every tensor of a checkpoint, by role; the Hugging Face names are one table in ap_model.c (as llama.cpp keeps
+ * its tensor names), read by both the loader and the writer so that the two cannot drift apart. */
+typedef enum {
+    AP_TENSOR_EMBED, AP_TENSOR_FINAL_NORM, AP_TENSOR_LM_HEAD,                 /* once per model */
+    AP_TENSOR_ATTN_NORM, AP_TENSOR_MLP_NORM,                                   /* once per block ... */
+    AP_TENSOR_Q, AP_TENSOR_K, AP_TENSOR_V, AP_TENSOR_O, AP_TENSOR_GATE, AP_TENSOR_UP, AP_TENSOR_DOWN,
+    AP_TENSOR_COUNT
+} ap_tensor_kind;
+#define AP_TENSOR_OF_LINEAR(k) ((ap_tensor_kind)(AP_TENSOR_Q + (int)(k)))
+/* The checkpoint name of a tensor into buf (n bytes): "model.layers.3.self_attn.q_proj.weight" for
+ * (AP_TENSOR_Q, 3, "weight"); layer is ignored for the once-per-model kinds; what is "weight" or "bias".
+ * Returns buf, or NULL for an unknown kind or a buffer too small. */
+const char *ap_model_tensor_name(ap_tensor_kind kind, int layer, const char *what, char *buf, size_t n);
+
 typedef struct ap_linear {
     float *w;                    /* owned, [out, in] row-major float32 */
     float *bias;                 /* owned or NULL, [out] */
@@ -97,5 +111,32 @@ typedef struct ap_ppl_result {
 int ap_model_ppl_batch_windows(int seqlen);
 ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_ids, int seqlen, int64_t max_windows,
                               ap_progress_fn progress, void *pud, ap_ppl_result *res, ap_error *err);
+
+/* The ids of one text file under one model folder's tokenizer, kept so that evaluating the same file again (a
+ * search evaluates many candidates) does not tokenize it again. Zero-initialise; free with ap_token_cache_free. */
+typedef struct ap_token_cache {
+    char *model_dir, *path;      /* what ids were made from; NULL while empty */
+    int32_t *ids;
+    size_t n;
+} ap_token_cache;
+/* Fill c with the ids of path under <model_dir>/tokenizer.json (ap_tokenizer_encode_file), unless it already
+ * holds exactly those. On failure c is left empty. */
+ap_status ap_token_cache_load(ap_token_cache *c, const char *model_dir, const char *path, ap_error *err);
+void ap_token_cache_free(ap_token_cache *c);
+
+/* The default evaluation window: the model's max_position_embeddings, at most AP_PPL_SEQLEN_CAP. */
+#define AP_PPL_SEQLEN_CAP 2048
+int ap_model_default_seqlen(const ap_model *m);
+
+/* Perplexity of a text file: tokenized once with the model's own tokenizer (through cache when it is not NULL),
+ * then ap_model_perplexity. seqlen <= 0 means ap_model_default_seqlen. The one path from a text file to a
+ * perplexity, shared by `autoprune eval`, `prune --eval` and m:eval. */
+ap_status ap_model_perplexity_file(const ap_model *m, const char *text_path, int seqlen, int64_t max_windows,
+                                   ap_token_cache *cache, ap_progress_fn progress, void *pud, ap_ppl_result *res,
+                                   ap_error *err);
+
+/* The raw logits ([seqlen, vocab], the caller's) and summed NLL of one window of seqlen ids. */
+ap_status ap_model_window_logits(const ap_model *m, const int32_t *ids, int seqlen, float *logits, double *nll,
+                                 ap_error *err);
 
 #endif

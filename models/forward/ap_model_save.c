@@ -7,11 +7,6 @@
 
 #define NAME_MAX_LEN 160
 
-static void linear_tensor(char *buf, size_t n, int layer, ap_linear_kind k, const char *what)
-{
-    snprintf(buf, n, "model.layers.%d.%s.%s.%s", layer, k <= AP_LIN_O ? "self_attn" : "mlp", ap_linear_name(k), what);
-}
-
 typedef struct entries {
     ap_st_entry *e;
     char (*names)[NAME_MAX_LEN];
@@ -46,25 +41,27 @@ ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err)
         return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", out_dir);
     }
     char name[NAME_MAX_LEN];
-    add(&es, m->dtype, "model.embed_tokens.weight", m->embed, 2, c->vocab, c->hidden);
+    add(&es, m->dtype, ap_model_tensor_name(AP_TENSOR_EMBED, 0, "weight", name, sizeof name), m->embed, 2, c->vocab,
+        c->hidden);
     for (int l = 0; l < c->n_layers; l++) {
         const ap_block *B = &m->blocks[l];
-        snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", l);
-        add(&es, m->dtype, name, B->attn_norm, 1, c->hidden, 0);
-        snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", l);
-        add(&es, m->dtype, name, B->mlp_norm, 1, c->hidden, 0);
+        add(&es, m->dtype, ap_model_tensor_name(AP_TENSOR_ATTN_NORM, l, "weight", name, sizeof name), B->attn_norm,
+            1, c->hidden, 0);
+        add(&es, m->dtype, ap_model_tensor_name(AP_TENSOR_MLP_NORM, l, "weight", name, sizeof name), B->mlp_norm, 1,
+            c->hidden, 0);
         for (int k = 0; k < AP_LIN_COUNT; k++) {
             const ap_linear *L = &B->lin[k];
-            linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "weight");
-            add(&es, m->dtype, name, L->w, 2, L->out, L->in);
-            if (L->bias) {
-                linear_tensor(name, sizeof name, l, (ap_linear_kind)k, "bias");
-                add(&es, m->dtype, name, L->bias, 1, L->out, 0);
-            }
+            ap_tensor_kind t = AP_TENSOR_OF_LINEAR(k);
+            add(&es, m->dtype, ap_model_tensor_name(t, l, "weight", name, sizeof name), L->w, 2, L->out, L->in);
+            if (L->bias)
+                add(&es, m->dtype, ap_model_tensor_name(t, l, "bias", name, sizeof name), L->bias, 1, L->out, 0);
         }
     }
-    add(&es, m->dtype, "model.norm.weight", m->final_norm, 1, c->hidden, 0);
-    if (!c->tie_embeddings) add(&es, m->dtype, "lm_head.weight", m->lm_head, 2, c->vocab, c->hidden);
+    add(&es, m->dtype, ap_model_tensor_name(AP_TENSOR_FINAL_NORM, 0, "weight", name, sizeof name), m->final_norm, 1,
+        c->hidden, 0);
+    if (!c->tie_embeddings)
+        add(&es, m->dtype, ap_model_tensor_name(AP_TENSOR_LM_HEAD, 0, "weight", name, sizeof name), m->lm_head, 2,
+            c->vocab, c->hidden);
     ap_status s = ap_checkpoint_write(out_dir, m->dir, es.e, es.n, SHARD_BYTES, err);
     free(es.e);
     free(es.names);

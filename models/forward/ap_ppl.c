@@ -1,20 +1,17 @@
 /* ap_ppl.c — perplexity by the protocol of shared/reference/PROTOCOL.md: non-overlapping windows of seqlen tokens
- * of one token stream, the remainder dropped, each window run on its own, NLL summed over seqlen-1 predictions. */
+ * of one token stream, the remainder dropped, each window run on its own, NLL summed over seqlen-1 predictions;
+ * and the way there from a text file (tokenized once, cached for repeated evaluations). */
 #include "ap_model.h"
 
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
+#include <string.h>
+
+#include "ap_clock.h"
+#include "ap_tokenizer.h"
 
 #define BATCH_ROWS 4096          /* tokens per batch: 8 windows of 512, enough rows for sgemm, activations small */
 #define BATCH_MAX_WINDOWS 16
-
-static double clock_seconds(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int ap_model_ppl_batch_windows(int seqlen)
 {
@@ -31,7 +28,7 @@ ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_id
     if (max_windows > 0 && max_windows < n) n = max_windows;
     if (n == 0)
         return ap_error_set(err, AP_E_ARG, "perplexity: %zu tokens make no window of %d tokens", n_ids, seqlen);
-    double t0 = clock_seconds(CLOCK_MONOTONIC), c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID), nll = 0;
+    double t0 = ap_clock_seconds(), c0 = ap_clock_cpu_seconds(), nll = 0;
     int64_t count = 0;
     int per = ap_model_ppl_batch_windows(seqlen);
     ap_status s = AP_OK;
@@ -52,7 +49,61 @@ ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_id
     res->tokens_total = (int64_t)n_ids;
     res->predictions = count;
     res->seqlen = seqlen;
-    res->seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
-    res->cpu_seconds = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    res->seconds = ap_clock_seconds() - t0;
+    res->cpu_seconds = ap_clock_cpu_seconds() - c0;
     return AP_OK;
+}
+
+void ap_token_cache_free(ap_token_cache *c)
+{
+    free(c->model_dir);
+    free(c->path);
+    free(c->ids);
+    memset(c, 0, sizeof *c);
+}
+
+ap_status ap_token_cache_load(ap_token_cache *c, const char *model_dir, const char *path, ap_error *err)
+{
+    if (c->path && strcmp(c->path, path) == 0 && strcmp(c->model_dir, model_dir) == 0) return AP_OK;
+    ap_token_cache_free(c);
+    ap_status s = ap_tokenizer_encode_file(model_dir, path, &c->ids, &c->n, err);
+    if (s) return s;
+    c->model_dir = strdup(model_dir);
+    c->path = strdup(path);
+    if (c->model_dir && c->path) return AP_OK;
+    ap_token_cache_free(c);
+    return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", path);
+}
+
+int ap_model_default_seqlen(const ap_model *m)
+{
+    int s = m->cfg.max_pos > 0 ? m->cfg.max_pos : AP_PPL_SEQLEN_CAP;
+    return s > AP_PPL_SEQLEN_CAP ? AP_PPL_SEQLEN_CAP : s;
+}
+
+ap_status ap_model_perplexity_file(const ap_model *m, const char *text_path, int seqlen, int64_t max_windows,
+                                   ap_token_cache *cache, ap_progress_fn progress, void *pud, ap_ppl_result *res,
+                                   ap_error *err)
+{
+    ap_token_cache once = {0};
+    ap_token_cache *c = cache ? cache : &once;
+    ap_status s = ap_token_cache_load(c, m->dir, text_path, err);
+    if (!s)
+        s = ap_model_perplexity(m, c->ids, c->n, seqlen > 0 ? seqlen : ap_model_default_seqlen(m), max_windows,
+                                progress, pud, res, err);
+    ap_token_cache_free(&once);
+    return s;
+}
+
+ap_status ap_model_window_logits(const ap_model *m, const int32_t *ids, int seqlen, float *logits, double *nll,
+                                 ap_error *err)
+{
+    ap_batch b = {0};
+    int64_t count = 0;
+    *nll = 0;
+    ap_status s = ap_model_embed(m, ids, 1, seqlen, &b, err);
+    for (int l = 0; !s && l < m->cfg.n_layers; l++) s = ap_model_block(m, l, &b, NULL, NULL, err);
+    if (!s) s = ap_model_head_nll(m, &b, ids, nll, &count, logits, err);
+    free(b.h);
+    return s;
 }

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ap_tokenizer.h"
 
 ap_input_kind ap_linear_input(ap_linear_kind k)
 {
@@ -452,63 +451,7 @@ ap_status ap_calib_stats_load(const ap_model *m, const char *path, ap_calib_stat
     return AP_OK;
 }
 
-/* ---- text ---- */
-
-static ap_status read_file(const char *path, char **buf, size_t *len, ap_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ap_error_set(err, AP_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 20, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *nb = realloc(b, cap * 2);
-        if (!nb) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = nb;
-        cap *= 2;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!b)
-        return ap_error_set(err, AP_E_NOMEM, "%s: no memory to read it", path);
-    if (bad) {
-        free(b);
-        return ap_error_set(err, AP_E_IO, "%s: read error", path);
-    }
-    *buf = b;
-    *len = n;
-    return AP_OK;
-}
-
-ap_status ap_calib_tokenize_file(const char *model_dir, const char *text_path, int32_t **ids, size_t *n_ids,
-                                 ap_error *err)
-{
-    char tpath[4200];
-    if (snprintf(tpath, sizeof tpath, "%s/tokenizer.json", model_dir) >= (int)sizeof tpath)
-        return ap_error_set(err, AP_E_ARG, "model folder name too long: %s", model_dir);
-    ap_tokenizer *tok = NULL;
-    ap_status st = ap_tokenizer_load(&tok, tpath, err);
-    if (st)
-        return st;
-    char *text = NULL;
-    size_t len = 0;
-    st = read_file(text_path, &text, &len, err);
-    if (!st)
-        st = ap_tokenizer_encode(tok, text, len, 1, ids, n_ids, err);
-    free(text);
-    ap_tokenizer_free(tok);
-    return st;
-}
-
 int ap_calib_default_seqlen(const ap_model *m)
 {
-    int s = m->cfg.max_pos > 0 ? m->cfg.max_pos : 2048;
-    return s > 2048 ? 2048 : s;
+    return ap_model_default_seqlen(m);   /* calibration windows are evaluation-sized, as in Wanda and SparseGPT */
 }

@@ -103,11 +103,6 @@ void ap_calib_stats_free(ap_calib_stats *s);
 ap_status ap_calib_stats_save(const ap_calib_stats *s, const char *path, ap_error *err);
 ap_status ap_calib_stats_load(const ap_model *m, const char *path, ap_calib_stats **out, ap_error *err);
 
-/* Read a text file whole and tokenize it with the model folder's tokenizer.json (BOS as its template says).
- * *ids is the caller's (free()). */
-ap_status ap_calib_tokenize_file(const char *model_dir, const char *text_path, int32_t **ids, size_t *n_ids,
-                                 ap_error *err);
-
 /* The default calibration seqlen for a model: its context, capped at 2048. */
 int ap_calib_default_seqlen(const ap_model *m);
 

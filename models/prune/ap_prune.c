@@ -5,16 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "ap_clock.h"
 #include "ap_sparsegpt.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* ---- native scores ---- */
 
@@ -91,6 +84,19 @@ static void report_close(ap_prune_report *r, const ap_model *m)
         r->zeros += r->lin[i].zeros;
     }
     r->realised = r->numel ? (double)r->zeros / (double)r->numel : 0.0;
+}
+
+/* The end of a prune, one-shot or sequential alike: a failed one leaves no report, a finished one gets its zero
+ * counts and its total time (since t0). Returns rc. */
+static ap_status finish_report(ap_prune_report *rep, const ap_model *m, ap_status rc, double t0)
+{
+    if (rc) {
+        ap_prune_report_free(rep);
+        return rc;
+    }
+    report_close(rep, m);
+    rep->t_total = ap_clock_seconds() - t0;
+    return AP_OK;
 }
 
 /* ---- one linear ---- */
@@ -236,29 +242,29 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
         const ap_xacc *a = &bs->acc[ik];
         if (!a->xtx)
             return name_error(ap_error_set(err, AP_E_ARG, "SparseGPT needs Hessian statistics"), err, l, k);
-        double t0 = now_s();
+        double t0 = ap_clock_seconds();
         ap_xacc_hessian(a, s->H);
         int nm = o->pattern.group == AP_GROUP_NM;
         st = ap_sparsegpt_prune(L->w, L->out, L->in, s->H, target, nm ? o->pattern.n : 0, nm ? o->pattern.m : 0,
                                 sgpt_blocksize(o), sgpt_percdamp(o), err);
         if (!st)
             round_to_checkpoint(m, L);
-        rep->t_mask += now_s() - t0;
+        rep->t_mask += ap_clock_seconds() - t0;
         return name_error(st, err, l, k);
     }
-    double t0 = now_s();
+    double t0 = ap_clock_seconds();
     if (o->reconstruct == 2) {
         st = prune_adaptive(L, l, k, bs, o, target, s, err);
         if (!st)
             round_to_checkpoint(m, L);
-        rep->t_mask += now_s() - t0;
+        rep->t_mask += ap_clock_seconds() - t0;
         return name_error(st, err, l, k);
     }
     ap_xview xv;
     st = metric_view(bs, l, ik, o, s, &xv, err);
     if (!st)
         st = o->score(o->score_ud, l, k, L->w, L->out, L->in, &xv, target, s->scores, err);
-    double t1 = now_s();
+    double t1 = ap_clock_seconds();
     rep->t_score += t1 - t0;
     if (!st)
         st = ap_mask_compute(s->scores, L->out, L->in, o->pattern, target, s->keep, NULL, err);
@@ -273,7 +279,7 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
             round_to_checkpoint(m, L);
     } else if (!st)
         ap_mask_apply(L->w, s->keep, L->out * L->in);
-    rep->t_mask += now_s() - t1;
+    rep->t_mask += ap_clock_seconds() - t1;
     return name_error(st, err, l, k);
 }
 
@@ -296,7 +302,7 @@ static ap_status check_opts(const ap_model *m, const ap_prune_opts *o, ap_error 
 ap_status ap_prune_oneshot(ap_model *m, const ap_calib_stats *st, const ap_prune_opts *o, ap_prune_report *rep,
                            ap_error *err)
 {
-    double t0 = now_s();
+    double t0 = ap_clock_seconds();
     ap_status rc = check_opts(m, o, err);
     if (rc)
         return rc;
@@ -317,13 +323,7 @@ ap_status ap_prune_oneshot(ap_model *m, const ap_calib_stats *st, const ap_prune
                 o->progress(o->pud, ++done, total);
         }
     scratch_free(&s);
-    if (rc) {
-        ap_prune_report_free(rep);
-        return rc;
-    }
-    report_close(rep, m);
-    rep->t_total = now_s() - t0;
-    return AP_OK;
+    return finish_report(rep, m, rc, t0);
 }
 
 /* ---- sequential ---- */
@@ -361,7 +361,7 @@ static ap_status run_block(const ap_model *m, int l, float *hidden, int nsamples
 ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int seqlen, const ap_prune_opts *o,
                               ap_prune_report *rep, ap_error *err)
 {
-    double t0 = now_s();
+    double t0 = ap_clock_seconds();
     ap_status rc = check_opts(m, o, err);
     if (rc)
         return rc;
@@ -393,18 +393,18 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
         if (!copy)
             rc = ap_error_set(err, AP_E_NOMEM, "prune: no memory for a batch of hidden states");
     }
-    double tf = now_s();
+    double tf = ap_clock_seconds();
     if (!rc)
         rc = ap_model_embed(m, ids, nsamples, seqlen, &all, err);
-    rep->t_forward += now_s() - tf;
+    rep->t_forward += ap_clock_seconds() - tf;
     int total = m->cfg.n_layers * AP_LIN_COUNT, done = 0;
     for (int l = 0; l < m->cfg.n_layers && !rc; l++) {
-        double tc = now_s();
+        double tc = ap_clock_seconds();
         ap_block_stats_reset(&bs);
         rc = run_block(m, l, all.h, nsamples, seqlen, batch, copy, &bs, pool, err);
         if (!rc)
             rc = ap_block_stats_finish(&bs, err);
-        rep->t_calib += now_s() - tc;
+        rep->t_calib += ap_clock_seconds() - tc;
         for (int k = 0; k < AP_LIN_COUNT && !rc; k++) {
             rc = prune_linear(m, l, (ap_linear_kind)k, &bs, o, &s, rep, err);
             if (o->progress && !rc)
@@ -412,9 +412,9 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
         }
         /* the last block's output feeds nothing that is pruned */
         if (!rc && l + 1 < m->cfg.n_layers) {
-            tf = now_s();
+            tf = ap_clock_seconds();
             rc = run_block(m, l, all.h, nsamples, seqlen, batch, NULL, NULL, NULL, err);
-            rep->t_forward += now_s() - tf;
+            rep->t_forward += ap_clock_seconds() - tf;
         }
     }
     free(all.h);
@@ -424,13 +424,7 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
         ap_block_stats_free(&bs);
     if (have_s)
         scratch_free(&s);
-    if (rc) {
-        ap_prune_report_free(rep);
-        return rc;
-    }
-    report_close(rep, m);
-    rep->t_total = now_s() - t0;
-    return AP_OK;
+    return finish_report(rep, m, rc, t0);
 }
 
 /* ---- allocation glue ---- */

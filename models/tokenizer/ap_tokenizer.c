@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -926,18 +925,35 @@ ap_status ap_tokenizer_parse(ap_tokenizer **out, const char *json, size_t len, c
 ap_status ap_tokenizer_load(ap_tokenizer **out, const char *path, ap_error *err)
 {
     *out = NULL;
-    int fd;
     size_t n;
     char *buf;
-    ap_status st = ap_file_open_regular(path, AP_TOKENIZER_MAX_FILE_BYTES, &fd, &n, err);
-    if (st)
-        return st;
-    st = ap_file_read_all(fd, n, path, &buf, err);
-    close(fd);
+    ap_status st = ap_file_read(path, AP_TOKENIZER_MAX_FILE_BYTES, &buf, &n, err);
     if (st)
         return st;
     st = ap_tokenizer_parse(out, buf, n, path, err);
     free(buf);
+    return st;
+}
+
+ap_status ap_tokenizer_encode_file(const char *model_dir, const char *text_path, int32_t **ids, size_t *n_ids,
+                                   ap_error *err)
+{
+    *ids = NULL;
+    *n_ids = 0;
+    char tpath[4200];
+    if (snprintf(tpath, sizeof tpath, "%s/tokenizer.json", model_dir) >= (int)sizeof tpath)
+        return ap_error_set(err, AP_E_ARG, "model folder name too long: %s", model_dir);
+    ap_tokenizer *tok = NULL;
+    ap_status st = ap_tokenizer_load(&tok, tpath, err);
+    if (st)
+        return st;
+    char *text = NULL;
+    size_t len = 0;
+    st = ap_file_read(text_path, AP_TEXT_MAX_BYTES, &text, &len, err);
+    if (!st)
+        st = ap_tokenizer_encode(tok, text, len, 1, ids, n_ids, err);
+    free(text);
+    ap_tokenizer_free(tok);
     return st;
 }
 

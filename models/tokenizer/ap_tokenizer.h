@@ -38,6 +38,12 @@ void ap_tokenizer_free(ap_tokenizer *tok);
  * single characters outside the vocabulary (so they take their <0xXX> byte token, or unk). */
 ap_status ap_tokenizer_encode(const ap_tokenizer *tok, const char *text, size_t len, int add_special,
                               int32_t **ids, size_t *n_ids, ap_error *err);
+/* Text -> ids for calibration and evaluation: text_path read whole (a regular file of at most AP_TEXT_MAX_BYTES)
+ * and encoded once with <model_dir>/tokenizer.json, special tokens added as its template says (one BOS for
+ * LLaMA-2 style). *ids is the caller's (free()). */
+#define AP_TEXT_MAX_BYTES ((size_t)1 << 30)
+ap_status ap_tokenizer_encode_file(const char *model_dir, const char *text_path, int32_t **ids, size_t *n_ids,
+                                   ap_error *err);
 /* Decode ids to text with the tokenizer's decoder (e.g. "▁" -> " ", <0xXX> bytes fused, the leading space of
  * the prepended "▁" stripped; or the byte-level map reversed). skip_special drops special added tokens.
  * *text is allocated and NUL-terminated (caller frees with free()); *len excludes the NUL. An id out of range is

@@ -6,21 +6,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ap_clock.h"
 #include "ap_config.h"
 #include "ap_safetensors.h"
 #include "aptest.h"
 
 #define MAX_SECONDS 2.0
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Expected outcome: the kind matches; for errors, the message names `name` and contains `frag`. */
 static void expect(const char *how, const char *rel, ap_status got, const ap_error *err, const char *kind,
@@ -52,21 +45,21 @@ static void st_case(const char *path, const char *rel, const char *kind, const c
     const char *base = strrchr(rel, '/') + 1;
     ap_error err = {0};
     ap_safetensors *st = NULL;
-    double t0 = now();
+    double t0 = ap_clock_seconds();
     ap_status s = ap_safetensors_open(&st, path, &err);
-    expect("mmap", rel, s, &err, kind, base, frag, now() - t0);
+    expect("mmap", rel, s, &err, kind, base, frag, ap_clock_seconds() - t0);
     ap_safetensors_close(st);
     st = NULL;
-    t0 = now();
+    t0 = ap_clock_seconds();
     s = ap_safetensors_open_flags(&st, path, AP_ST_OPEN_READ, &err);
-    expect("read", rel, s, &err, kind, base, frag, now() - t0);
+    expect("read", rel, s, &err, kind, base, frag, ap_clock_seconds() - t0);
     ap_safetensors_close(st);
     st = NULL;
     size_t len = 0;
     char *buf = slurp(path, &len);
-    t0 = now();
+    t0 = ap_clock_seconds();
     s = ap_safetensors_open_buffer(&st, buf, len, base, &err);
-    expect("buffer", rel, s, &err, kind, base, frag, now() - t0);
+    expect("buffer", rel, s, &err, kind, base, frag, ap_clock_seconds() - t0);
     ap_safetensors_close(st);
     free(buf);
 }
@@ -75,9 +68,9 @@ static void ck_case(const char *path, const char *rel, const char *kind, const c
 {
     ap_error err = {0}, ierr = {0};
     ap_checkpoint *ck = NULL;
-    double t0 = now();
+    double t0 = ap_clock_seconds();
     ap_status s = ap_checkpoint_open(&ck, path, &err);
-    expect("checkpoint", rel, s, &err, kind, rel, frag, now() - t0);
+    expect("checkpoint", rel, s, &err, kind, rel, frag, ap_clock_seconds() - t0);
     ap_checkpoint_close(ck);
     /* The index alone: either fine (the fault is in the shards) or the very error the folder gave. */
     char ipath[1400];
@@ -97,9 +90,9 @@ static void cfg_case(const char *path, const char *rel, const char *kind, const 
     snprintf(cpath, sizeof cpath, "%s/config.json", path);
     ap_error err = {0};
     ap_config cfg;
-    double t0 = now();
+    double t0 = ap_clock_seconds();
     ap_status s = ap_config_load(&cfg, cpath, &err);
-    expect("config", rel, s, &err, kind, rel, frag, now() - t0);
+    expect("config", rel, s, &err, kind, rel, frag, ap_clock_seconds() - t0);
 }
 
 /* Cap the address space at what we use now + 512 MB (not under ASan: its shadow memory needs more). */

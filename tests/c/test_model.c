@@ -1,6 +1,7 @@
 /* test_model.c — the model and forward pass in C: kernels against libm, the thread pool, the linear observer's
- * exact semantics, save -> reload giving bit-identical logits (ap-tiny in bf16; a hand-made tied f16 model),
- * and perplexity's argument errors. The logits themselves are checked against PyTorch in tests/model. */
+ * exact semantics, save -> reload giving bit-identical logits (ap-tiny in bf16; a hand-made tied f16 model) and
+ * the original checkpoint's tensor names, perplexity's argument errors and its text-file entry (token cache).
+ * The logits themselves are checked against PyTorch in tests/model. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "ap_kernels.h"
 #include "ap_model.h"
 #include "ap_threads.h"
+#include "ap_tokenizer.h"
 #include "aptest.h"
 
 static const char *root(void)
@@ -215,16 +217,9 @@ static void test_observer(const ap_model *m)
 
 static float *logits_of(const ap_model *m, const int32_t *ids, int seqlen, double *nll)
 {
-    ap_batch b = {0};
     ap_error err = {0};
     float *lg = malloc((size_t)seqlen * (size_t)m->cfg.vocab * sizeof *lg);
-    int64_t cnt = 0;
-    *nll = 0;
-    ap_status s = ap_model_embed(m, ids, 1, seqlen, &b, &err);
-    for (int l = 0; !s && l < m->cfg.n_layers; l++) s = ap_model_block(m, l, &b, NULL, NULL, &err);
-    if (!s) s = ap_model_head_nll(m, &b, ids, nll, &cnt, lg, &err);
-    free(b.h);
-    if (s) {
+    if (ap_model_window_logits(m, ids, seqlen, lg, nll, &err)) {
         printf("# logits: %s\n", err.msg);
         free(lg);
         return NULL;
@@ -247,7 +242,41 @@ static int weights_equal(const ap_model *a, const ap_model *b)
     return eq;
 }
 
-static void save_reload(const ap_model *m, const char *what, int seqlen)
+/* The loader and the writer name tensors from one table: every tensor of the original checkpoint is one the loader
+ * asks for by ap_model_tensor_name, and the saved folder holds exactly the original's names. */
+static void names_agree(const ap_model *m, const char *saved)
+{
+    ap_checkpoint *orig = NULL, *out = NULL;
+    ap_error err = {0};
+    AP_CHECK(ap_checkpoint_open(&orig, m->dir, &err) == AP_OK, "open %s (%s)", m->dir, err.msg);
+    AP_CHECK(ap_checkpoint_open(&out, saved, &err) == AP_OK, "open the saved folder (%s)", err.msg);
+    if (orig && out) {
+        char name[160];
+        int asked = 0, found = 0;
+        for (int k = 0; k < AP_TENSOR_COUNT; k++)
+            for (int l = 0; l < (k < AP_TENSOR_ATTN_NORM ? 1 : m->cfg.n_layers); l++, asked++)
+                found += ap_model_tensor_name((ap_tensor_kind)k, l, "weight", name, sizeof name) &&
+                         ap_checkpoint_find(orig, name) && ap_checkpoint_find(out, name);
+        AP_CHECK(asked == found && (size_t)asked == ap_checkpoint_count(orig),
+                 "ap-tiny: all %zu tensors are named by the table, in the original and the saved folder (%d of %d)",
+                 ap_checkpoint_count(orig), found, asked);
+        size_t same = 0;
+        for (size_t i = 0; i < ap_checkpoint_count(out); i++)
+            same += ap_checkpoint_find(orig, ap_checkpoint_at(out, i)->name) != NULL;
+        AP_CHECK(ap_checkpoint_count(out) == ap_checkpoint_count(orig) && same == ap_checkpoint_count(out),
+                 "ap-tiny: the saved folder has exactly the original's tensor names (%zu of %zu)", same,
+                 ap_checkpoint_count(orig));
+        AP_CHECK(ap_model_tensor_name(AP_TENSOR_Q, 3, "weight", name, sizeof name) &&
+                     strcmp(name, "model.layers.3.self_attn.q_proj.weight") == 0 &&
+                     ap_model_tensor_name(AP_TENSOR_Q, 3, "weight", name, 20) == NULL &&
+                     ap_model_tensor_name(AP_TENSOR_COUNT, 0, "weight", name, sizeof name) == NULL,
+                 "ap_model_tensor_name: the HF spelling; NULL for a short buffer or an unknown kind");
+    }
+    ap_checkpoint_close(orig);
+    ap_checkpoint_close(out);
+}
+
+static void save_reload(const ap_model *m, const char *what, int seqlen, int from_checkpoint)
 {
     char dir[] = "/tmp/ap-test-model-XXXXXX";
     if (!mkdtemp(dir)) { AP_CHECK(0, "%s: mkdtemp", what); return; }
@@ -275,6 +304,7 @@ static void save_reload(const ap_model *m, const char *what, int seqlen)
                      "%s: lm_head.weight written exactly when not tied", what);
             ap_checkpoint_close(ck);
         }
+        if (from_checkpoint) names_agree(m, out);
         ap_model_free(r);
     }
     free(l1);
@@ -370,6 +400,53 @@ static void test_perplexity_args(const ap_model *m)
              "max_windows 2 evaluates 2 windows");
 }
 
+/* A text file to perplexity: the same numbers as tokenizing by hand and calling ap_model_perplexity, the cache
+ * reused for the same file and refilled for another, a missing file named in the error with the cache left empty. */
+static void test_perplexity_file(const ap_model *m)
+{
+    char dir[] = "/tmp/ap-test-ppl-XXXXXX";
+    if (!mkdtemp(dir)) { AP_CHECK(0, "mkdtemp"); return; }
+    char a[256], b[256], missing[256];
+    snprintf(a, sizeof a, "%s/a.txt", dir);
+    snprintf(b, sizeof b, "%s/b.txt", dir);
+    snprintf(missing, sizeof missing, "%s/missing.txt", dir);
+    FILE *f = fopen(a, "w"), *g = fopen(b, "w");
+    for (int i = 0; f && g && i < 40; i++) {
+        fprintf(f, "The %d cats of the village sat in the sun, and the dogs watched them. ", i);
+        fprintf(g, "A second text, line %d, about rivers and the hills beyond them. ", i);
+    }
+    if (f) fclose(f);
+    if (g) fclose(g);
+    ap_error err = {0};
+    int32_t *ids = NULL;
+    size_t n = 0;
+    ap_ppl_result direct = {0}, viafile = {0}, again = {0}, other = {0};
+    AP_CHECK(ap_tokenizer_encode_file(m->dir, a, &ids, &n, &err) == AP_OK && n > 128, "encode a.txt (%zu ids, %s)",
+             n, err.msg);
+    AP_CHECK(ap_model_perplexity(m, ids, n, 64, 0, NULL, NULL, &direct, &err) == AP_OK, "direct ppl (%s)", err.msg);
+    ap_token_cache c = {0};
+    AP_CHECK(ap_model_perplexity_file(m, a, 64, 0, &c, NULL, NULL, &viafile, &err) == AP_OK &&
+                 viafile.nll == direct.nll && viafile.ppl == direct.ppl && viafile.windows == direct.windows &&
+                 viafile.tokens_total == (int64_t)n && c.n == n && memcmp(c.ids, ids, n * sizeof *ids) == 0,
+             "ap_model_perplexity_file gives the very numbers of encode + ap_model_perplexity (ppl %.6f)", viafile.ppl);
+    const int32_t *kept = c.ids;
+    AP_CHECK(ap_model_perplexity_file(m, a, 64, 2, &c, NULL, NULL, &again, &err) == AP_OK && c.ids == kept &&
+                 again.windows == 2, "the same file again: the cached ids are reused");
+    AP_CHECK(ap_model_perplexity_file(m, b, 64, 0, &c, NULL, NULL, &other, &err) == AP_OK && c.ids != NULL &&
+                 strcmp(c.path, b) == 0 && other.nll != direct.nll, "another file: the cache is refilled");
+    AP_CHECK(ap_model_perplexity_file(m, missing, 64, 0, &c, NULL, NULL, &other, &err) == AP_E_IO &&
+                 strstr(err.msg, "missing.txt") && c.ids == NULL && c.path == NULL,
+             "a missing file: AP_E_IO naming it, the cache left empty (%s)", err.msg);
+    AP_CHECK(ap_model_perplexity_file(m, a, 0, 1, NULL, NULL, NULL, &other, &err) == AP_OK &&
+                 other.seqlen == ap_model_default_seqlen(m) && other.seqlen == 512,
+             "seqlen 0 and no cache: the model's context (%d)", other.seqlen);
+    ap_token_cache_free(&c);
+    free(ids);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+}
+
 int main(void)
 {
     test_kernels();
@@ -386,7 +463,8 @@ int main(void)
         m->n_threads = 2;
         test_observer(m);
         test_perplexity_args(m);
-        save_reload(m, "ap-tiny bf16", 96);
+        test_perplexity_file(m);
+        save_reload(m, "ap-tiny bf16", 96, 1);
         ap_model_free(m);
     }
 
@@ -395,7 +473,7 @@ int main(void)
     AP_CHECK(h != NULL, "hand-made tied f16 model with ap_model_prepare");
     if (h) {
         h->n_threads = 3;
-        save_reload(h, "hand-made tied f16 (GQA 4/1, head_dim 12)", 50);
+        save_reload(h, "hand-made tied f16 (GQA 4/1, head_dim 12)", 50, 0);
         ap_model_free(h);
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

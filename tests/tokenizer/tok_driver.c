@@ -6,43 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "ap_clock.h"
+#include "ap_file.h"
 #include "ap_tokenizer.h"
 
+/* The whole file through the library's one whole-file read (NUL-terminated); NULL on any failure. */
 static char *read_all(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; }
-            buf = nb;
-        }
-    }
-    fclose(f);
-    *n = len;
+    char *buf = NULL;
+    ap_error err = {0};
+    if (ap_file_read(path, AP_TEXT_MAX_BYTES, &buf, n, &err) != AP_OK) return NULL;
     return buf;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU time of this process: the measure that other work on a shared machine does not inflate. */
-static double cpu(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int main(int argc, char **argv)
@@ -64,12 +39,12 @@ int main(int argc, char **argv)
     }
     ap_error err = {0};
     ap_tokenizer *tok;
-    double t0 = now();
+    double t0 = ap_clock_seconds();
     if (ap_tokenizer_load(&tok, argv[a], &err)) {
         fprintf(stderr, "error (%s): %s\n", ap_status_name(err.code), err.msg);
         return 1;
     }
-    double t_load = now() - t0;
+    double t_load = ap_clock_seconds() - t0;
     if (load_only) {
         printf("vocab %d bos %d\n", ap_tokenizer_vocab_size(tok), ap_tokenizer_bos(tok));
         ap_tokenizer_free(tok);
@@ -104,13 +79,13 @@ int main(int argc, char **argv)
     } else {
         int32_t *ids;
         size_t m;
-        t0 = now();
-        double c0 = cpu();
+        t0 = ap_clock_seconds();
+        double c0 = ap_clock_cpu_seconds();
         if (ap_tokenizer_encode(tok, text, n, special, &ids, &m, &err)) {
             fprintf(stderr, "error (%s): %s\n", ap_status_name(err.code), err.msg);
             rc = 1;
         } else {
-            double t_enc = now() - t0, c_enc = cpu() - c0;
+            double t_enc = ap_clock_seconds() - t0, c_enc = ap_clock_cpu_seconds() - c0;
             if (timing)
                 fprintf(stderr, "load %.3f s, encode %zu bytes -> %zu ids in %.3f s CPU (%.3f s wall)\n", t_load, n,
                         m, c_enc, t_enc);

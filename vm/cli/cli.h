@@ -28,8 +28,6 @@ int ap_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 /* Parse a non-negative integer option value (decimal, optional k/M/G suffix = 2^10/2^20/2^30);
  * returns 0 on success, -1 when the text is not one. */
 int ap_cli_parse_size(const char *text, unsigned long long *value);
-/* <data dir>/<rel> into buf (see ap_paths.h); rel itself when no data dir is found. */
-const char *ap_cli_datapath(char *buf, size_t n, const char *rel);
 /* Replace the bytes of s that are not valid UTF-8 by '?', in place (JSON text must be UTF-8). */
 void ap_cli_utf8_clean(char *s);
 /* Add s to obj under key, cleaned to valid UTF-8 (s may be NULL: JSON null). */

@@ -1,9 +1,8 @@
-/* cli_common.c — helpers shared by the CLI commands: help flags, usage errors, option values, paths, JSON text. */
+/* cli_common.c — helpers shared by the CLI commands: help flags, usage errors, option values, JSON text. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ap_paths.h"
 #include "cli.h"
 
 int ap_cli_is_help(const char *arg)
@@ -38,14 +37,6 @@ int ap_cli_parse_size(const char *text, unsigned long long *value)
         return -1;
     *value = v << shift;
     return 0;
-}
-
-const char *ap_cli_datapath(char *buf, size_t n, const char *rel)
-{
-    if (ap_datapath(buf, n, rel))
-        return buf;
-    snprintf(buf, n, "%s", rel);
-    return buf;
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */

@@ -1,21 +1,17 @@
 /* cli_eval.c — `autoprune eval`: perplexity of a model folder on a text file by the protocol of
  * shared/reference/PROTOCOL.md (whole file, one BOS from the tokenizer, non-overlapping windows, remainder dropped). */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "ap_file.h"
 #include "ap_model.h"
+#include "ap_paths.h"
 #include "ap_threads.h"
 #include "ap_tokenizer.h"
 #include "ap_progress.h"
 #include "cli.h"
-
-#define TEXT_MAX_BYTES ((size_t)1 << 30)
-#define SEQLEN_CAP 2048
 
 static const char *const usage_line =
     "autoprune eval [--model DIR] [--text FILE] [--seqlen N] [--windows N] [--threads N] [--json] [--quiet]";
@@ -26,8 +22,8 @@ static void help(void)
            "Perplexity of a Hugging Face LLaMA-family model folder on a text file: the file is read whole and\n"
            "encoded once (one BOS where the tokenizer's template adds it), cut into non-overlapping windows of\n"
            "seqlen tokens (the remainder dropped), each window run on its own; ppl = exp(total NLL / predictions).\n\n"
-           "  --model DIR     model folder (config.json, model.safetensors, tokenizer.json); default models/ap-tiny\n"
-           "  --text FILE     text file; default data/wikitext-2-raw/wiki.test.raw\n"
+           "  --model DIR     model folder (config.json, model.safetensors, tokenizer.json); default %s\n"
+           "  --text FILE     text file; default %s\n"
            "  --seqlen N      window length; default the model's max_position_embeddings, at most %d\n"
            "  --windows N     evaluate only the first N windows (0 = all, the default)\n"
            "  --threads N     worker threads (default: the number of cores)\n"
@@ -37,7 +33,7 @@ static void help(void)
            "  --ids FILE          token ids as raw little-endian int32 instead of --text (no tokenizer involved)\n"
            "  --dump-logits FILE  write the logits of the first window as raw float32 [seqlen, vocab]\n\n"
            "Exit status: 0 ok, 1 failed (unreadable model or text, too few tokens), 2 usage error.\n",
-           usage_line, SEQLEN_CAP);
+           usage_line, ap_datafile_rel(AP_DATA_MODEL), ap_datafile_rel(AP_DATA_WIKITEXT_TEST), AP_PPL_SEQLEN_CAP);
 }
 
 typedef struct eval_opts {
@@ -80,65 +76,26 @@ static int parse_args(int argc, char **argv, eval_opts *o)
     return 0;
 }
 
-static int read_file(const char *path, size_t max, char **out, size_t *len)
+/* The token stream into c: the text encoded by the model's tokenizer, or raw int32 ids (c->path stays NULL). */
+static int load_ids(const eval_opts *o, const char *text_path, ap_token_cache *c)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "autoprune eval: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) break;
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        if (cap >= max) { free(buf); buf = NULL; errno = EFBIG; break; }
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) { free(buf); buf = NULL; break; }
-        buf = nb;
-        cap *= 2;
-    }
-    int bad = !buf || ferror(f);
-    fclose(f);
-    if (bad) {
-        fprintf(stderr, "autoprune eval: %s: %s\n", path, buf ? "read error" : "too large or out of memory");
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-/* The token stream: the text encoded by the model's tokenizer, or raw int32 ids. */
-static int load_ids(const eval_opts *o, const char *text_path, int32_t **ids, size_t *n)
-{
-    char *buf;
-    size_t len;
-    if (read_file(o->ids_file ? o->ids_file : text_path, TEXT_MAX_BYTES, &buf, &len)) return -1;
-    if (o->ids_file) {
-        if (len % 4) {
-            fprintf(stderr, "autoprune eval: %s: %zu bytes is not a whole number of int32 ids\n", o->ids_file, len);
-            free(buf);
-            return -1;
-        }
-        *ids = (int32_t *)(void *)buf;   /* malloc'd memory is aligned for int32 */
-        *n = len / 4;
-        return 0;
-    }
-    char tpath[4200];
-    snprintf(tpath, sizeof tpath, "%s/tokenizer.json", o->model);
-    ap_tokenizer *tok = NULL;
     ap_error err = {0};
-    ap_status s = ap_tokenizer_load(&tok, tpath, &err);
-    if (!s) s = ap_tokenizer_encode(tok, buf, len, 1, ids, n, &err);
-    ap_tokenizer_free(tok);
-    free(buf);
+    char *buf = NULL;
+    size_t len = 0;
+    ap_status s = o->ids_file ? ap_file_read(o->ids_file, AP_TEXT_MAX_BYTES, &buf, &len, &err)
+                              : ap_token_cache_load(c, o->model, text_path, &err);
     if (s) {
         fprintf(stderr, "autoprune eval: %s\n", err.msg);
         return -1;
     }
+    if (!o->ids_file) return 0;
+    if (len % 4) {
+        fprintf(stderr, "autoprune eval: %s: %zu bytes is not a whole number of int32 ids\n", o->ids_file, len);
+        free(buf);
+        return -1;
+    }
+    c->ids = (int32_t *)(void *)buf;   /* malloc'd memory is aligned for int32 */
+    c->n = len / 4;
     return 0;
 }
 
@@ -147,14 +104,10 @@ static int dump_logits(const ap_model *m, const int32_t *ids, int seqlen, const 
 {
     size_t n = (size_t)seqlen * (size_t)m->cfg.vocab;
     float *lg = malloc(n * sizeof *lg);
-    ap_batch b = {0};
     ap_error err = {0};
-    double nll = 0;
-    int64_t cnt = 0;
-    ap_status s = lg ? ap_model_embed(m, ids, 1, seqlen, &b, &err) : ap_error_set(&err, AP_E_NOMEM, "out of memory");
-    for (int l = 0; !s && l < m->cfg.n_layers; l++) s = ap_model_block(m, l, &b, NULL, NULL, &err);
-    if (!s) s = ap_model_head_nll(m, &b, ids, &nll, &cnt, lg, &err);
-    free(b.h);
+    double nll;
+    ap_status s = lg ? ap_model_window_logits(m, ids, seqlen, lg, &nll, &err)
+                     : ap_error_set(&err, AP_E_NOMEM, "out of memory");
     FILE *f = s ? NULL : fopen(path, "wb");
     int ok = f && fwrite(lg, sizeof *lg, n, f) == n;
     if (f && fclose(f) != 0) ok = 0;
@@ -209,38 +162,41 @@ int ap_cli_eval(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
     char mbuf[4096], tbuf[4096];
-    if (!o.model) o.model = ap_cli_datapath(mbuf, sizeof mbuf, "models/ap-tiny");
+    if (!o.model) o.model = ap_datafile(AP_DATA_MODEL, mbuf, sizeof mbuf);
     const char *text = o.text ? o.text : o.ids_file;
-    if (!text) text = ap_cli_datapath(tbuf, sizeof tbuf, "data/wikitext-2-raw/wiki.test.raw");
+    if (!text) text = ap_datafile(AP_DATA_WIKITEXT_TEST, tbuf, sizeof tbuf);
     ap_model *m = NULL;
     ap_error err = {0};
     if (ap_model_load(&m, o.model, &err)) {
         fprintf(stderr, "autoprune eval: %s\n", err.msg);
         return AP_EXIT_FAIL;
     }
-    int max_pos = m->cfg.max_pos > 0 ? m->cfg.max_pos : SEQLEN_CAP;
-    if (!o.seqlen) o.seqlen = max_pos < SEQLEN_CAP ? max_pos : SEQLEN_CAP;
+    int max_pos = m->cfg.max_pos > 0 ? m->cfg.max_pos : AP_PPL_SEQLEN_CAP;
+    if (!o.seqlen) o.seqlen = ap_model_default_seqlen(m);
     if (o.seqlen > max_pos) {
         ap_model_free(m);
         return ap_cli_usage_error("eval", usage_line, "--seqlen %lld exceeds the model's max_position_embeddings %d",
                                   o.seqlen, max_pos);
     }
     if (o.threads) m->n_threads = (int)o.threads;
-    int32_t *ids = NULL;
-    size_t n = 0;
-    rc = load_ids(&o, text, &ids, &n) ? AP_EXIT_FAIL : AP_EXIT_OK;
-    if (!rc && o.dump_logits && n < (size_t)o.seqlen) {
-        fprintf(stderr, "autoprune eval: %zu tokens make no window of %lld\n", n, o.seqlen);
+    ap_token_cache ids = {0};
+    rc = load_ids(&o, text, &ids) ? AP_EXIT_FAIL : AP_EXIT_OK;
+    if (!rc && o.dump_logits && ids.n < (size_t)o.seqlen) {
+        fprintf(stderr, "autoprune eval: %zu tokens make no window of %lld\n", ids.n, o.seqlen);
         rc = AP_EXIT_FAIL;
     }
-    if (!rc && o.dump_logits && dump_logits(m, ids, (int)o.seqlen, o.dump_logits)) rc = AP_EXIT_FAIL;
+    if (!rc && o.dump_logits && dump_logits(m, ids.ids, (int)o.seqlen, o.dump_logits)) rc = AP_EXIT_FAIL;
     if (!rc) {
         ap_progress p;
         ap_progress_start(&p, ap_progress_wanted(o.quiet || o.json), "evaluate", "windows");
         p.rate_unit = "tok";
         p.rate_scale = (double)o.seqlen;
         ap_ppl_result r;
-        int failed = ap_model_perplexity(m, ids, n, (int)o.seqlen, o.windows, ap_progress_update, &p, &r, &err);
+        /* text: the one file-to-perplexity path (its cache already holds the ids); --ids: no tokenizer at all */
+        int failed = o.ids_file ? ap_model_perplexity(m, ids.ids, ids.n, (int)o.seqlen, o.windows, ap_progress_update,
+                                                      &p, &r, &err)
+                                : ap_model_perplexity_file(m, text, (int)o.seqlen, o.windows, &ids, ap_progress_update,
+                                                           &p, &r, &err);
         ap_progress_done(&p);
         if (failed) {
             fprintf(stderr, "autoprune eval: %s\n", err.msg);
@@ -249,7 +205,7 @@ int ap_cli_eval(int argc, char **argv)
             report(&o, o.model, text, m, &r, m->n_threads > 0 ? m->n_threads : ap_cpu_count());
         }
     }
-    free(ids);
+    ap_token_cache_free(&ids);
     ap_model_free(m);
     return rc;
 }

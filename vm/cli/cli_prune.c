@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ap_paths.h"
 #include "ap_prune_run.h"
 #include "autoprune.h"
 #include "ap_progress.h"
@@ -280,9 +281,8 @@ int ap_cli_prune(int argc, char **argv)
     if (rec && o.eval) {
         cJSON *e = cJSON_AddObjectToObject(rec, "eval");
         char def[4096];
-        ap_cli_json_add_string(e, "text", o.eval_text ? o.eval_text
-                                                      : ap_cli_datapath(def, sizeof def,
-                                                                        "data/wikitext-2-raw/wiki.test.raw"));
+        const char *text = o.eval_text ? o.eval_text : ap_datafile(AP_DATA_WIKITEXT_TEST, def, sizeof def);
+        ap_cli_json_add_string(e, "text", text);
         cJSON_AddNumberToObject(e, "ppl", ppl.ppl);
         cJSON_AddNumberToObject(e, "windows", (double)ppl.windows);
         cJSON_AddNumberToObject(e, "seqlen", ppl.seqlen);

@@ -9,6 +9,7 @@
  * The worker shares the parent's memory copy-on-write, so a loaded model costs nothing to hand over. */
 #include "lap_isolate.h"
 
+#include "ap_clock.h"
 #include "lap_json.h"
 
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define ISOLATE_MAX_REPLY (64u << 20)
@@ -31,13 +31,6 @@ typedef struct isolate_opts {
     double cpu_s;        /* RLIMIT_CPU of the worker */
     double mem_mb;       /* address space the worker may add beyond what it inherits */
 } isolate_opts;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static double opt_number(lua_State *L, int idx, const char *key, double dflt)
 {
@@ -111,7 +104,7 @@ static size_t read_reply(int fd, char **buf, double deadline, int *timed_out, in
     *timed_out = 0;
     *complete = 0;
     for (;;) {
-        double left = deadline - now_s();
+        double left = deadline - ap_clock_seconds();
         if (left <= 0) {
             *timed_out = 1;
             break;
@@ -209,7 +202,7 @@ static int isolate(lua_State *L)
     if (pipe(fds) != 0)
         return luaL_error(L, "ap.isolate: pipe failed: %s", strerror(errno));
     fflush(NULL);                                     /* or buffered output is written twice */
-    double start = now_s();
+    double start = ap_clock_seconds();
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -231,7 +224,7 @@ static int isolate(lua_State *L)
     int wstatus = 0;
     while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
     }
-    int n = report(L, wstatus, buf, len, timed_out, now_s() - start);
+    int n = report(L, wstatus, buf, len, timed_out, ap_clock_seconds() - start);
     free(buf);
     return n;
 }

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ap_clock.h"
 #include "ap_lua.h"
 #include "ap_paths.h"
 #include "ap_progress.h"
@@ -22,9 +22,7 @@ typedef struct lmodel {
     float *dense;        /* copy of every prunable linear's weights, block-major, kinds in order */
     float *undo;         /* snapshot taken before a prune, restored when it fails */
     int64_t prunable;
-    char *eval_path;     /* tokenized evaluation text cache (one entry) */
-    int32_t *eval_ids;
-    size_t eval_n;
+    ap_token_cache eval_ids; /* the evaluation text's ids, kept across m:eval calls (a search makes many) */
 } lmodel;
 
 typedef struct lstats {
@@ -146,8 +144,7 @@ static int model_gc(lua_State *L)
     ap_model_free(lm->m);
     free(lm->dense);
     free(lm->undo);
-    free(lm->eval_path);
-    free(lm->eval_ids);
+    ap_token_cache_free(&lm->eval_ids);
     memset(lm, 0, sizeof *lm);
     return 0;
 }
@@ -208,32 +205,20 @@ static int model_eval(lua_State *L)
     char def[4096];
     const char *text = opt_string(L, 2, "text", NULL);
     if (!text)
-        text = ap_datapath(def, sizeof def, "data/wikitext-2-raw/wiki.test.raw") ? def
-                                                                                 : "data/wikitext-2-raw/wiki.test.raw";
+        text = ap_datafile(AP_DATA_WIKITEXT_TEST, def, sizeof def);
     int seqlen = opt_int(L, 2, "seqlen", ap_calib_default_seqlen(lm->m), 2, 1 << 20);
     double windows = opt_number(L, 2, "windows", 0);
     if (!(windows >= 0))
         return raise_status(L, AP_E_ARG, "windows must be >= 0");
     int draw = ap_progress_wanted(opt_bool(L, 2, "quiet", 0));
     ap_error err = {0};
-    if (!lm->eval_path || strcmp(lm->eval_path, text) != 0) {
-        free(lm->eval_path);
-        free(lm->eval_ids);
-        lm->eval_path = NULL;
-        lm->eval_ids = NULL;
-        if (ap_calib_tokenize_file(lm->m->dir, text, &lm->eval_ids, &lm->eval_n, &err))
-            return ap_lua_raise(L, &err);
-        lm->eval_path = strdup(text);
-        if (!lm->eval_path)
-            return raise_status(L, AP_E_NOMEM, "no memory");
-    }
     ap_ppl_result r;
     ap_progress p;
     ap_progress_start(&p, draw, "evaluate", "windows");
     p.rate_unit = "tok";
     p.rate_scale = seqlen;
-    ap_status st = ap_model_perplexity(lm->m, lm->eval_ids, lm->eval_n, seqlen, (int64_t)windows, ap_progress_update,
-                                       &p, &r, &err);
+    ap_status st = ap_model_perplexity_file(lm->m, text, seqlen, (int64_t)windows, &lm->eval_ids, ap_progress_update,
+                                            &p, &r, &err);
     ap_progress_done(&p);
     if (st)
         return ap_lua_raise(L, &err);
@@ -294,8 +279,8 @@ static int model_calibrate(lua_State *L)
     free(ids);
     if (st)
         return ap_lua_raise(L, &err);
-    snprintf(s->source, sizeof s->source, "%s, %d windows of %d tokens, %s", text ? text : "data/calib.txt",
-             nsamples, seqlen, random ? "random" : "evenly spaced");
+    snprintf(s->source, sizeof s->source, "%s, %d windows of %d tokens, %s",
+             text ? text : ap_datafile_rel(AP_DATA_CALIB), nsamples, seqlen, random ? "random" : "evenly spaced");
     push_stats(L, s);
     return 1;
 }
@@ -493,16 +478,15 @@ static int model_prune(lua_State *L)
     copy_weights(lm, lm->undo, 0);
     ap_prune_run_result r;
     ap_error err = {0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = ap_clock_seconds();
     ap_status st = ap_prune_run(lm->m, &o, &r, &err);
     ap_progress_done(&p);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double seconds = ap_clock_seconds() - t0;
     if (st) {
         copy_weights(lm, lm->undo, 1);
         return ap_lua_raise(L, &err);
     }
-    push_prune_result(L, &r, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    push_prune_result(L, &r, seconds);
     push_alloc_used(L, &o);
     ap_prune_run_result_free(&r);
     return 1;

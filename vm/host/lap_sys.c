@@ -5,7 +5,8 @@
 
 #include <lauxlib.h>
 #include <signal.h>
-#include <time.h>
+
+#include "ap_clock.h"
 
 /* The one piece of process-wide state: signal handlers can reach nothing else. */
 static volatile sig_atomic_t interrupt_seen;
@@ -18,9 +19,7 @@ static void on_interrupt(int sig)
 
 static int sys_clock(lua_State *L)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    lua_pushnumber(L, ap_clock_seconds());
     return 1;
 }
 

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "ap_clock.h"
+
 #define DEFAULT_MAX_REPLY ((size_t)4 << 20)
 #define SNIPPET_MAX 200
 
@@ -400,13 +402,6 @@ void ap_llm_result_free(ap_llm_result *res)
     res->content_len = 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct growbuf {
     char *data;
     size_t len, cap, limit;
@@ -457,7 +452,7 @@ static void job_finish(batch *b, job *j, ap_status st, const char *kind, const c
     vsnprintf(r->message, sizeof r->message, fmt, ap);
     va_end(ap);
     if (j->req && j->req->config) redact_key(r->message, sizeof r->message, j->req->config->api_key);
-    r->seconds = j->started > 0 ? now_s() - j->started : 0;
+    r->seconds = j->started > 0 ? ap_clock_seconds() - j->started : 0;
     j->state = JOB_DONE;
     b->left--;
 }
@@ -584,7 +579,7 @@ static int job_start(batch *b, job *j)
     j->reply.len = 0;
     j->reply.over = 0;
     j->curl_err[0] = '\0';
-    if (j->started == 0) j->started = now_s();
+    if (j->started == 0) j->started = ap_clock_seconds();
     j->res->attempts++;
     if (curl_multi_add_handle(b->multi, j->easy) != CURLM_OK) {
         job_finish(b, j, AP_E_NET, "net", "llm: could not start a transfer to %s", j->shown_url);
@@ -692,7 +687,7 @@ static void job_done(batch *b, job *j, CURLcode rc)
     }
     if (r->attempts <= (c->retries > 0 ? c->retries : 0)) {
         j->state = JOB_WAIT;
-        j->next_at = now_s() + backoff(b, j, (double)retry_after);
+        j->next_at = ap_clock_seconds() + backoff(b, j, (double)retry_after);
         return;
     }
     job_finish(b, j, AP_E_NET, kind, "llm: %s: %s from %s after %d attempt%s", kind, why, j->shown_url, r->attempts,
@@ -755,12 +750,12 @@ static void run_batch(batch *b, const volatile sig_atomic_t *stop)
             interrupt_all(b);
             break;
         }
-        start_due(b, now_s());
+        start_due(b, ap_clock_seconds());
         int still = 0;
         curl_multi_perform(b->multi, &still);
         collect(b);
         if (b->left == 0) break;
-        int ms = wait_ms(b, now_s());
+        int ms = wait_ms(b, ap_clock_seconds());
         if (b->running > 0) {
             curl_multi_poll(b->multi, NULL, 0, ms, NULL);
         } else {
@@ -786,7 +781,7 @@ ap_status ap_llm_chat_many(const ap_llm_request *reqs, ap_llm_result *results, s
     batch b = {0};
     b.n = b.left = n;
     b.max_parallel = max_parallel;
-    b.rng = ((uint64_t)(now_s() * 1e9) ^ (uint64_t)(uintptr_t)results) | 1;
+    b.rng = ((uint64_t)(ap_clock_seconds() * 1e9) ^ (uint64_t)(uintptr_t)results) | 1;
     b.jobs = calloc(n, sizeof *b.jobs);
     int global = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
     b.multi = global ? curl_multi_init() : NULL;
