@@ -11,7 +11,7 @@
 #include "ap_error.h"
 #include "ap_model.h"
 
-
+/* How to allocate: the kind and its parameters. */
 typedef enum { AP_ALLOC_UNIFORM = 0, AP_ALLOC_OWL = 1, AP_ALLOC_SDSA = 2 } ap_alloc_kind;
 typedef struct ap_alloc_spec {
     ap_alloc_kind kind;
@@ -27,6 +27,8 @@ const char *ap_alloc_kind_name(ap_alloc_kind k);
  * Per-block allocations give all seven linears of a block the same target. */
 ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, const ap_alloc_spec *spec, double S,
                             double *targets, ap_error *err);
+
+/* ---- facts about units, for allocation scripts and LLM prompts ---- */
 
 /* Per-unit statistics for allocation scripts and LLM prompts: per block (units = n_layers) the OWL outlier ratio
  * D_l of the pooled Wanda scores (needs dense; else 0) and the moments of the pooled |W|. */
