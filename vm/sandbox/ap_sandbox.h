@@ -3,7 +3,7 @@
  * runs any other script, e.g. an allocation script, under the same environment and limits). The
  * implementation is vm/sandbox/ap_sandbox.c.
  *
- * How a run works (one load or one score call): a fresh lua_State with our allocator (heap limit), an
+ * How a run works (one load, score or call): a fresh lua_State with our allocator (heap limit), an
  * environment built from an allow list (the metric contract's globals only), a count hook every 1000 VM
  * instructions that checks the instruction budget, the wall-clock deadline and the interrupt flag, and an
  * ap_budget given to the tensor binding that charges tensor bytes and work and checks the same deadline and
