@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "ap_alloc_script.h"
 #include "ap_clock.h"
 #include "ap_paths.h"
+#include "ap_sandbox.h"
 #include "ap_score.h"
 #include "ap_tokenizer.h"
 #ifndef AP_VERSION
@@ -120,50 +120,119 @@ static int parse_alloc(const ap_prune_run_opts *o, ap_alloc_spec *spec)
     return 0;
 }
 
-/* An allocation script (vm/ap_alloc_script.h): units per block (or per linear with granularity=linear) with the
- * moments of |W| and OWL's outlier ratio from the dense statistics. */
+/* ---- allocation scripts: the script turned into one number per unit, in the one sandbox ---- */
+
+/* An allocation is a few dozen numbers: tighter limits than a metric's (0 fields of the caller's get these). */
+#define ALLOC_INSTRUCTIONS 20000000ull
+#define ALLOC_WALL_MS 2000ull
+#define ALLOC_HEAP ((size_t)16 << 20)
+#define ALLOC_ENTRY "allocate"        /* a script may return {allocate = function ...} */
+enum { UNIT_FIELDS = 8 };
+
+static void alloc_limits(ap_limits *lim, const ap_limits *given)
+{
+    *lim = given ? *given : (ap_limits){0};
+    if (!lim->instructions)
+        lim->instructions = ALLOC_INSTRUCTIONS;
+    if (!lim->wall_ms)
+        lim->wall_ms = ALLOC_WALL_MS;
+    if (!lim->heap_bytes)
+        lim->heap_bytes = ALLOC_HEAP;
+}
+
+static ap_value num_field(const char *key, double v)
+{
+    return (ap_value){.key = key, .kind = AP_VALUE_NUMBER, .number = v};
+}
+
+static ap_value int_field(const char *key, int64_t v)
+{
+    return (ap_value){.key = key, .kind = AP_VALUE_INTEGER, .integer = v};
+}
+
+/* The unit's table as the script sees it (doc/allocation.md), into f[0..UNIT_FIELDS). */
+static void unit_fields(const ap_alloc_unit *u, ap_value *f)
+{
+    f[0] = int_field("layer", u->layer);
+    f[1] = (ap_value){.key = "name", .kind = AP_VALUE_STRING, .string = u->name ? u->name : "block"};
+    f[2] = int_field("numel", u->numel);
+    f[3] = num_field("w_skew", u->w_skew);
+    f[4] = num_field("w_kurt", u->w_kurt);
+    f[5] = num_field("w_mean", u->w_mean);
+    f[6] = num_field("w_std", u->w_std);
+    f[7] = num_field("outlier_ratio", u->outlier_ratio);
+}
+
+/* The sandbox's error, named by the script, into err (the line stays in err->line, as for a metric). */
+static ap_status alloc_error(const ap_sandbox *sb, const char *name, ap_error *err)
+{
+    ap_error e;
+    ap_sandbox_error_get(sb, &e);
+    ap_error_set(err, e.code, "%s: %s", name, e.msg);
+    if (err)
+        err->line = e.line;
+    return e.code;
+}
+
+/* Call the script's function(layers, target, info) on the units; args[3] and fields are the caller's. */
+static ap_status alloc_call(ap_sandbox *sb, const ap_alloc_units *u, ap_value *unit, ap_value *fields,
+                            double *values)
+{
+    for (int i = 0; i < u->n; i++) {
+        unit_fields(&u->unit[i], fields + (size_t)i * UNIT_FIELDS);
+        unit[i] = (ap_value){.kind = AP_VALUE_TABLE, .items = fields + (size_t)i * UNIT_FIELDS, .n = UNIT_FIELDS};
+    }
+    const ap_value info[] = {int_field("n_layers", u->n_layers), int_field("units", u->n), num_field("lo", u->lo),
+                             num_field("hi", u->hi)};
+    const ap_value args[] = {
+        {.kind = AP_VALUE_TABLE, .items = unit, .n = (size_t)u->n},
+        {.kind = AP_VALUE_NUMBER, .number = u->target},
+        {.kind = AP_VALUE_TABLE, .items = info, .n = sizeof info / sizeof info[0]},
+    };
+    return (ap_status)ap_sandbox_call(sb, ALLOC_ENTRY, args, 3, values, (size_t)u->n);
+}
+
+ap_status ap_prune_run_alloc_script(const ap_alloc_units *units, const char *path, const char *src,
+                                    const ap_limits *limits, double *values, ap_error *err)
+{
+    if (!units || units->n <= 0 || !values || (!path && !src))
+        return ap_error_set(err, AP_E_ARG, "allocation script: no units or no script");
+    const char *base = path ? strrchr(path, '/') : NULL;
+    const char *name = base ? base + 1 : path ? path : "allocation script";
+    ap_limits lim;
+    alloc_limits(&lim, limits);
+    ap_sandbox *sb = ap_sandbox_new(&lim);
+    ap_value *unit = calloc((size_t)units->n, sizeof *unit);
+    ap_value *fields = calloc((size_t)units->n * UNIT_FIELDS, sizeof *fields);
+    ap_status st = sb && unit && fields ? AP_OK : ap_error_set(err, AP_E_NOMEM, "%s: no memory", name);
+    if (!st) {
+        int rc = src ? ap_sandbox_source_string(sb, src, 0, name) : ap_sandbox_source_file(sb, path);
+        if (rc == AP_KIND_OK)
+            rc = alloc_call(sb, units, unit, fields, values);
+        st = rc == AP_KIND_OK ? AP_OK : alloc_error(sb, name, err);
+    }
+    free(unit);
+    free(fields);
+    ap_sandbox_free(sb);
+    return st;
+}
+
+/* A scripted allocation: the units from the model (models/prune), the script's numbers from the sandbox, the
+ * budget met by models/prune again. */
 static ap_status script_alloc(const ap_model *m, const ap_calib_stats *dense, const ap_alloc_spec *spec,
                               const char *path, double S, double *targets, ap_error *err)
 {
-    int L = m->cfg.n_layers, per_linear = spec->sdsa.granularity == AP_ALLOC_PER_LINEAR;
-    int n = per_linear ? L * AP_LIN_COUNT : L;
-    ap_linear_facts *f = calloc((size_t)L * AP_LIN_COUNT, sizeof *f);
-    ap_alloc_unit *u = calloc((size_t)n, sizeof *u);
-    double *D = calloc((size_t)L, sizeof *D), *s = calloc((size_t)n, sizeof *s);
-    ap_status st = f && u && D && s ? AP_OK : ap_error_set(err, AP_E_NOMEM, "allocation: no memory");
+    ap_alloc_units u;
+    ap_status st = ap_alloc_model_units(m, dense, spec, S, &u, err);
+    if (st)
+        return st;
+    double *values = malloc((size_t)u.n * sizeof *values);
+    st = values ? ap_prune_run_alloc_script(&u, path, NULL, NULL, values, err)
+                : ap_error_set(err, AP_E_NOMEM, "allocation: no memory");
     if (!st)
-        st = ap_prune_facts(m, dense, spec->owl_m, f, err);
-    if (!st && !per_linear)
-        st = ap_prune_block_outliers(m, dense, spec->owl_m, D, err);
-    for (int i = 0; i < n && !st; i++) {
-        if (per_linear) {
-            u[i] = (ap_alloc_unit){f[i].layer + 1, ap_linear_name(f[i].kind), f[i].numel, f[i].w_skew, f[i].w_kurt,
-                                   f[i].w_absmean, 0, f[i].wanda_outlier_ratio};
-            ap_alloc_moments mo;
-            const float *w = m->blocks[f[i].layer].lin[f[i].kind].w;
-            st = ap_alloc_moments_pooled(&w, &f[i].numel, 1, 1, &mo, err);
-            u[i].w_std = mo.std;
-        } else {
-            const float *ptr[AP_LIN_COUNT];
-            int64_t len[AP_LIN_COUNT], tot = 0;
-            for (int k = 0; k < AP_LIN_COUNT; k++) {
-                ptr[k] = m->blocks[i].lin[k].w;
-                len[k] = m->blocks[i].lin[k].out * m->blocks[i].lin[k].in;
-                tot += len[k];
-            }
-            ap_alloc_moments mo;
-            st = ap_alloc_moments_pooled(ptr, len, AP_LIN_COUNT, 1, &mo, err);
-            u[i] = (ap_alloc_unit){i + 1, "block", tot, mo.skew, mo.kurt, mo.mean, mo.std, D[i]};
-        }
-    }
-    if (!st)
-        st = ap_alloc_script_run_file(path, u, n, L, S, spec->lo, spec->hi, NULL, s, err);
-    for (int i = 0; !st && i < L * AP_LIN_COUNT; i++)
-        targets[i] = per_linear ? s[i] : s[i / AP_LIN_COUNT];
-    free(f);
-    free(u);
-    free(D);
-    free(s);
+        st = ap_alloc_units_targets(&u, values, targets, err);
+    free(values);
+    ap_alloc_units_free(&u);
     return st;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cJSON.h>
 
+#include "ap_alloc_model.h"
 #include "ap_prune.h"
 #include "autoprune.h"
 
@@ -17,7 +18,7 @@ typedef struct ap_prune_run_opts {
     const char *group;           /* "row" | "layer" | NULL (the script's declared group, else row;
                                     native:magnitude defaults to layer) */
     const char *alloc;           /* "uniform" (NULL) | "owl" | "sdsa" | path of an allocation script
-                                    (vm/ap_alloc_script.h; units per block, or per linear with
+                                    (doc/allocation.md; units per block, or per linear with
                                     alloc_spec.sdsa.granularity = AP_ALLOC_PER_LINEAR) */
     ap_alloc_spec alloc_spec;    /* parameters (kind is set from alloc) */
     const double *targets;       /* [n_layers·7] explicit per-linear targets (e.g. from an allocation script);
@@ -58,6 +59,15 @@ ap_status ap_prune_run_windows(const ap_model *m, const char *text, int nsamples
 
 /* Prune m in place. On error m may be partly pruned (callers restore it; the CLI writes nothing). */
 ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_result *res, ap_error *err);
+
+/* An allocation script (doc/allocation.md) run on units in the sandbox (ap_sandbox_call): its
+ * function(layers, target, info) gives one number per unit, checked to be a list of units->n finite numbers and
+ * written to values[0..n) (only on success). The budget is not applied here: ap_alloc_units_targets does that.
+ * The script is src (named by path, may be NULL) or, when src is NULL, the file path. limits: 0 fields (or NULL)
+ * = the allocation defaults, 20 M instructions, 2 s, 16 MiB of heap, 64 KiB of source. Errors: the sandbox's
+ * kinds (syntax, runtime, limit, type, shape, nonfinite, io), the message "NAME: ...", the line in err->line. */
+ap_status ap_prune_run_alloc_script(const ap_alloc_units *units, const char *path, const char *src,
+                                    const ap_limits *limits, double *values, ap_error *err);
 
 /* Perplexity of a text file (NULL = <datadir>/data/wikitext-2-raw/wiki.test.raw) by the protocol. */
 ap_status ap_prune_run_eval(const ap_model *m, const char *text, int seqlen, int64_t max_windows,

@@ -6,7 +6,6 @@
 
 #include <stdint.h>
 
-#include "ap_alloc.h"
 #include "ap_calib.h"
 #include "ap_error.h"
 #include "ap_mask.h"
@@ -71,51 +70,5 @@ ap_status ap_prune_oneshot(ap_model *m, const ap_calib_stats *st, const ap_prune
  * re-run with its pruned weights to give the next block's input. Keeps nsamples·seqlen·hidden floats alive. */
 ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int seqlen, const ap_prune_opts *o,
                               ap_prune_report *rep, ap_error *err);
-
-/* ---- allocation glue: model + statistics → per-linear targets (the arithmetic lives in ap_alloc.h) ---- */
-
-typedef enum { AP_ALLOC_UNIFORM = 0, AP_ALLOC_OWL = 1, AP_ALLOC_SDSA = 2 } ap_alloc_kind;
-typedef struct ap_alloc_spec {
-    ap_alloc_kind kind;
-    double owl_m, owl_lambda;    /* OWL: M = 5, λ = 0.08 */
-    double lo, hi;               /* clamp bounds of any unit's target: 0, 0.99 */
-    ap_sdsa_params sdsa;         /* SDSA: ap_sdsa_defaults; source must be AP_SDSA_SRC_WEIGHT here */
-} ap_alloc_spec;
-void ap_alloc_spec_default(ap_alloc_spec *s);
-const char *ap_alloc_kind_name(ap_alloc_kind k);
-
-/* Fill targets[n_layers · AP_LIN_COUNT] for a global target S. OWL needs the dense statistics (dense, the
- * outlier ratio of the pooled Wanda scores |W|·X.l2 of each block); uniform and SDSA do not (dense may be NULL).
- * Per-block allocations give all seven linears of a block the same target. */
-ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, const ap_alloc_spec *spec, double S,
-                            double *targets, ap_error *err);
-
-/* Per-unit statistics for allocation scripts and LLM prompts: per block (units = n_layers) the OWL outlier ratio
- * D_l of the pooled Wanda scores (needs dense; else 0) and the moments of the pooled |W|. */
-ap_status ap_prune_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
-                                  ap_error *err);
-
-/* The same per linear: D[l·7 + k] = outlier ratio of that linear's Wanda scores alone. */
-ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
-                                   ap_error *err);
-
-/* Facts about every linear for allocation scripts and LLM prompts. Moments are of |W|; the x_* facts and
- * wanda_outlier_ratio need dense statistics (dense may be NULL: they are then 0). */
-typedef struct ap_linear_facts {
-    int layer;                   /* 0-based */
-    ap_linear_kind kind;
-    int64_t numel;
-    double w_skew, w_kurt;       /* skewness and excess kurtosis of |W| */
-    double w_absmean, w_norm;    /* mean |W|, Frobenius norm */
-    double x_l2_mean;            /* mean over input channels of X.l2 */
-    double x_outlier_ratio;      /* fraction of input channels with X.l2 > M · mean X.l2 */
-    double x_kurt_mean;          /* mean over input channels of X.kurt */
-    double wanda_outlier_ratio;  /* fraction of |W|·X.l2 scores > M · their mean (OWL's D of the linear) */
-} ap_linear_facts;
-ap_status ap_prune_facts(const ap_model *m, const ap_calib_stats *dense, double M, ap_linear_facts *facts,
-                         ap_error *err);
-
-/* The number of weights of each block's seven linears, [n_layers]. */
-void ap_prune_block_numel(const ap_model *m, int64_t *numel);
 
 #endif

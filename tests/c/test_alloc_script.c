@@ -1,18 +1,21 @@
-/* test_alloc_script.c — scripted allocation: the shipped examples meet the budget exactly with the intended
- * shape; every way a script can fail (syntax, runtime, limits, wrong result, sandbox escapes) is an error of its
- * own kind, with the line where there is one. */
+/* test_alloc_script.c — scripted allocation through the one sandbox (ap_sandbox_call): the shipped examples
+ * meet the budget exactly with the intended shape; every way a script can fail (syntax, runtime, limits, wrong
+ * result, sandbox escapes) is an error of its own kind, with the line where there is one; and the call entry
+ * itself (Lua data built from its C description, a list of numbers back) under the metric sandbox's rules. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aptest.h"
-#include "ap_alloc.h"
-#include "ap_alloc_script.h"
+#include "ap_alloc_model.h"
+#include "ap_prune_run.h"
+#include "ap_sandbox.h"
 
 enum { NL = 8 };
-static ap_alloc_unit U[NL];
+static ap_alloc_unit UNIT[NL];
 static int64_t NUMEL[NL];
+static ap_alloc_units U = { .unit = UNIT, .n = NL, .n_layers = NL, .lo = 0.0, .hi = 0.99 };
 
 static void make_units(void)
 {
@@ -20,15 +23,30 @@ static void make_units(void)
     const double D[NL] = { 0.012, 0.020, 0.018, 0.015, 0.011, 0.010, 0.008, 0.007 };
     for (int i = 0; i < NL; i++) {
         NUMEL[i] = 4 * 384 * 384 + 3 * 384 * 1024 - (i == 3 ? 1000 : 0);   /* one unequal unit */
-        U[i] = (ap_alloc_unit){ .layer = i + 1, .name = "block", .numel = NUMEL[i], .w_skew = skew[i],
+        UNIT[i] = (ap_alloc_unit){ .layer = i + 1, .name = "block", .numel = NUMEL[i], .w_skew = skew[i],
                                 .w_kurt = 3.0, .w_mean = 0.02, .w_std = 0.015, .outlier_ratio = D[i] };
     }
 }
 
+/* As vm/ap_prune_run.c does it: the script's values from the sandbox, then the budget (models/prune); s[0..NL)
+ * gets the per-unit targets, written only on success. path names src, or is read when src is NULL. */
+static ap_status run_script(const char *path, const char *src, const ap_limits *lim, double target, double *s,
+                            ap_error *err)
+{
+    double v[NL], targets[NL * AP_LIN_COUNT];
+    memset(err, 0, sizeof *err);
+    U.target = target;
+    ap_status st = ap_prune_run_alloc_script(&U, path, src, lim, v, err);
+    if (!st)
+        st = ap_alloc_units_targets(&U, v, targets, err);
+    for (int i = 0; !st && i < NL; i++)
+        s[i] = targets[i * AP_LIN_COUNT];
+    return st;
+}
+
 static ap_status run(const char *src, double target, double *s, ap_error *err)
 {
-    memset(err, 0, sizeof *err);
-    return ap_alloc_script_run(src, 0, "t.lua", U, NL, NL, target, 0.0, 0.99, NULL, s, err);
+    return run_script("t.lua", src, NULL, target, s, err);
 }
 
 static void test_examples(void)
@@ -38,18 +56,18 @@ static void test_examples(void)
     double s[NL];
     ap_error err = { 0 };
     snprintf(path, sizeof path, "%s/lua/alloc/depth_ramp.lua", root);
-    ap_status st = ap_alloc_script_run_file(path, U, NL, NL, 0.7, 0.0, 0.99, NULL, s, &err);
+    ap_status st = run_script(path, NULL, NULL, 0.7, s, &err);
     int rising = 1;
     for (int i = 1; i < NL; i++) rising &= s[i] > s[i - 1];
     AP_CHECK(st == AP_OK && rising && fabs(ap_alloc_weighted_mean(s, NUMEL, NL) - 0.7) < 1e-12,
              "depth_ramp.lua: rising with depth, weighted mean exactly 0.7 (%s) [%.4f .. %.4f]", err.msg, s[0],
              s[NL - 1]);
     snprintf(path, sizeof path, "%s/lua/alloc/sdsa_rank.lua", root);
-    st = ap_alloc_script_run_file(path, U, NL, NL, 0.8, 0.0, 0.99, NULL, s, &err);
+    st = run_script(path, NULL, NULL, 0.8, s, &err);
     AP_CHECK(st == AP_OK && fabs(ap_alloc_weighted_mean(s, NUMEL, NL) - 0.8) < 1e-12 && s[7] < s[6] && s[1] < s[3],
              "sdsa_rank.lua: weighted mean exactly 0.8, more skew and outliers -> lower sparsity (%s)", err.msg);
     snprintf(path, sizeof path, "%s/lua/alloc/no_such_file.lua", root);
-    AP_CHECK(ap_alloc_script_run_file(path, U, NL, NL, 0.8, 0.0, 0.99, NULL, s, &err) == AP_E_IO,
+    AP_CHECK(run_script(path, NULL, NULL, 0.8, s, &err) == AP_E_IO,
              "missing script file: io error");
 }
 
@@ -88,9 +106,12 @@ static void test_failures(void)
         { "heap bomb", "return function(L, t) local a = {} for i = 1, 1e9 do a[i] = {i} end end", AP_E_LIMIT, -1 },
         { "string bomb", "return function(L, t) local s = 'xx' for i = 1, 64 do s = s .. s end end", AP_E_LIMIT,
           -1 },
-        { "no string.rep", "return function(L, t) return ('x'):rep(1e15) end", AP_E_RUNTIME, 1 },
+        { "string.rep charged", "return function(L, t) return ('x'):rep(1e15) end", AP_E_LIMIT, 1 },
         { "no patterns", "return function(L, t) return ('x'):gsub('x', 'y') end", AP_E_RUNTIME, 1 },
-        { "no pcall", "return function(L, t) pcall(function() end) end", AP_E_RUNTIME, 1 },
+        { "pcall cannot swallow a limit", "return function(L, t)\n  while true do pcall(function() while true do "
+          "end end) end\nend", AP_E_LIMIT, 2 },
+        { "table.sort charged", "return function(L, t) local a = {} for i = 1, 1e5 do a[i] = -i end\n"
+          "  table.sort(a, function(x, y) while true do end end) end", AP_E_LIMIT, 2 },
         { "no io", "return function(L, t) io.open('/etc/passwd') end", AP_E_RUNTIME, 1 },
         { "no os", "return function(L, t) os.exit(1) end", AP_E_RUNTIME, 1 },
         { "no load", "return function(L, t) load('return 1') end", AP_E_RUNTIME, 1 },
@@ -98,7 +119,7 @@ static void test_failures(void)
         { "no setmetatable", "return function(L, t) setmetatable({}, {}) end", AP_E_RUNTIME, 1 },
         { "no string.dump", "return function(L, t) return string.dump(print) end", AP_E_RUNTIME, 1 },
         { "no math.random", "return function(L, t) return {math.random()} end", AP_E_RUNTIME, 1 },
-        { "no table.move", "return function(L, t) table.move({}, 1, 1e12, 2) end", AP_E_RUNTIME, 1 },
+        { "table.move charged", "return function(L, t) table.move({}, 1, 1e12, 2) end", AP_E_LIMIT, 1 },
         { "binary chunk", "\x1bLua", AP_E_SYNTAX, -1 },
         { "returns a number", "return 42", AP_E_TYPE, -1 },
         { "function returns a string", "return function() return 'x' end", AP_E_TYPE, -1 },
@@ -123,11 +144,59 @@ static void test_failures(void)
     }
     double s[NL];
     ap_error err = { 0 };
-    ap_alloc_script_limits lim = { .source_bytes = 16 };
-    AP_CHECK(ap_alloc_script_run("return function() return {} end", 0, "x", U, NL, NL, 0.5, 0, 0.99, &lim, s,
-                                 &err) == AP_E_LIMIT, "source over its limit: limit error");
-    AP_CHECK(ap_alloc_script_run("return 1", 0, "x", U, NL, NL, 0.5, 0.6, 0.99, NULL, s, &err) == AP_E_ARG,
-             "target below lo: argument error");
+    ap_limits lim = { .source_bytes = 16 };
+    AP_CHECK(run_script("x", "return function() return {} end", &lim, 0.5, s, &err) == AP_E_LIMIT,
+             "source over its limit: limit error (%s)", err.msg);
+    U.lo = 0.6;
+    AP_CHECK(run("return function(L, t) local o = {} for i = 1, #L do o[i] = t end return o end", 0.5, s,
+                 &err) == AP_E_ARG, "target below lo: argument error (%s)", err.msg);
+    U.lo = 0.0;
+}
+
+/* ap_sandbox_call itself: nested data in, numbers out, the metric sandbox's environment and accounting. */
+static void test_call_entry(void)
+{
+    ap_sandbox *sb = ap_sandbox_new(NULL);
+    const ap_value inner[] = { { .kind = AP_VALUE_INTEGER, .integer = 7 },
+                               { .key = "x", .kind = AP_VALUE_NUMBER, .number = 0.25 },
+                               { .key = "s", .kind = AP_VALUE_STRING, .string = "q_proj" } };
+    const ap_value args[] = { { .kind = AP_VALUE_TABLE, .items = inner, .n = 3 },
+                              { .kind = AP_VALUE_NUMBER, .number = 2.5 } };
+    double out[3] = { -7, -7, -7 };
+    const char *src = "local keep = {} for i = 1, 2e4 do keep[i] = {i} end\n"
+                      "return { go = function(t, k)\n"
+                      "  assert(math.type(t[1]) == 'integer' and t.s == 'q_proj' and #t == 1)\n"
+                      "  print(T.ones(1, 3):sum(), pcall(error, 'caught'))\n"
+                      "  return { t[1], t.x * k, #keep } end }";
+    int rc = ap_sandbox_source_string(sb, src, 0, "call");
+    if (rc == AP_KIND_OK) rc = ap_sandbox_call(sb, "go", args, 2, out, 3);
+    const char *msg;
+    ap_sandbox_error(sb, &msg, NULL);
+    ap_usage use;
+    ap_sandbox_usage(sb, &use);
+    size_t olen;
+    const char *printed = ap_sandbox_output(sb, &olen);
+    AP_CHECK(rc == AP_KIND_OK && out[0] == 7 && out[1] == 0.625 && out[2] == 2e4,
+             "nested table, integer, number and string in; a list of numbers out (%s)", msg);
+    AP_CHECK(strstr(printed, "3") && strstr(printed, "false") && use.peak_heap_bytes > 20000 * 32 && use.instructions,
+             "same environment as a metric (T, print, pcall) and peak heap accounting (%zu bytes)",
+             use.peak_heap_bytes);
+    AP_CHECK(ap_sandbox_call(sb, "nope", args, 2, out, 3) == AP_KIND_TYPE && out[0] == 7,
+             "a table without the entry: type error, output untouched");
+    AP_CHECK(ap_sandbox_score(sb, (const float[]){ 1 }, 1, 1, &(ap_xstats){ 0 }, NULL, (float[1]){ 0 }) ==
+                 AP_KIND_ARG, "a script given for a call is not a loaded metric");
+    ap_value deep[AP_VALUE_MAX_DEPTH + 1];
+    for (int i = 0; i <= AP_VALUE_MAX_DEPTH; i++)
+        deep[i] = (ap_value){ .kind = AP_VALUE_TABLE, .items = i < AP_VALUE_MAX_DEPTH ? &deep[i + 1] : NULL,
+                              .n = i < AP_VALUE_MAX_DEPTH };
+    ap_sandbox_source_string(sb, "return function() return {} end", 0, "deep");
+    AP_CHECK(ap_sandbox_call(sb, NULL, deep, 1, out, 0) == AP_KIND_ARG,
+             "data nested deeper than AP_VALUE_MAX_DEPTH: argument error");
+    AP_CHECK(ap_sandbox_call(sb, NULL, NULL, 0, out, 0) == AP_KIND_OK, "an empty list for no results");
+    ap_sandbox_free(sb);
+    sb = ap_sandbox_new(NULL);
+    AP_CHECK(ap_sandbox_call(sb, NULL, NULL, 0, out, 0) == AP_KIND_ARG, "no script given: argument error");
+    ap_sandbox_free(sb);
 }
 
 int main(void)
@@ -136,5 +205,6 @@ int main(void)
     test_examples();
     test_renormalised();
     test_failures();
+    test_call_entry();
     return aptest_done();
 }

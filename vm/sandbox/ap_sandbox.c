@@ -1,8 +1,10 @@
-/* ap_sandbox.c — the metric sandbox: a fresh allow-listed lua_State per run under heap, instruction, wall-clock,
- * tensor-byte, work and output limits, with structured errors; implements the public API of autoprune.h. */
+/* ap_sandbox.c — the sandbox for untrusted Lua: a fresh allow-listed lua_State per run under heap, instruction,
+ * wall-clock, tensor-byte, work and output limits, with structured errors; runs metrics (the public API of
+ * autoprune.h) and any other script through ap_sandbox_call (ap_sandbox.h), with one environment for both. */
 #include "ap_sandbox.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ap_clock.h"
 #include "ap_tensor.h"
 #include "lap_tensor.h"
 
@@ -48,6 +51,7 @@ struct ap_sandbox {
     size_t src_len;
     char name[256];
     int loaded, group_declared;
+    int has_source;                         /* src is set (ap_sandbox_call may run it) */
     char group[8];
 
     /* The run in progress (reset by run_begin). */
@@ -75,14 +79,13 @@ typedef struct run_ctx {
     const ap_xstats *X;
     const ap_layer_info *info;
     float *scores;
+    int calling;                            /* ap_sandbox_call: the fields below */
+    const char *entry;
+    const ap_value *args;
+    size_t nargs;
+    double *values;
+    size_t n_values;
 } run_ctx;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- tripping limits ---------------------------------------------------------------------------------- */
 
@@ -112,7 +115,7 @@ static ap_status sb_poll(ap_sandbox *sb)
         return sb->trip;
     if (atomic_load_explicit(&sb->interrupt, memory_order_relaxed))
         return sb_trip(sb, AP_E_INTERRUPTED, "interrupted");
-    if (now_ns() > sb->deadline_ns)
+    if (ap_clock_ns() > sb->deadline_ns)
         return sb_trip(sb, AP_E_LIMIT, "wall-clock limit of %llu ms exceeded", (unsigned long long)sb->lim.wall_ms);
     return AP_OK;
 }
@@ -750,6 +753,111 @@ static void take_scores(lua_State *L, run_ctx *c, int nres)
     }
 }
 
+/* ---- ap_sandbox_call: Lua data in, a list of numbers out ---------------------------------------------- */
+
+static void push_value(lua_State *L, ap_sandbox *sb, const ap_value *v, int depth);
+
+/* Push a table from its description: keyed entries become fields, the others list items in order. */
+static void push_table(lua_State *L, ap_sandbox *sb, const ap_value *v, int depth)
+{
+    if (depth >= AP_VALUE_MAX_DEPTH || (v->n && !v->items) || v->n > INT_MAX)
+        host_error(L, sb, AP_E_ARG, "call data: a table nested deeper than %d or without its items",
+                   AP_VALUE_MAX_DEPTH);
+    lua_createtable(L, 0, 0);
+    lua_Integer next = 1;
+    for (size_t i = 0; i < v->n; i++) {
+        const ap_value *e = &v->items[i];
+        if (e->key) {
+            lua_pushstring(L, e->key);
+            push_value(L, sb, e, depth + 1);
+            lua_rawset(L, -3);
+        } else {
+            push_value(L, sb, e, depth + 1);
+            lua_rawseti(L, -2, next++);
+        }
+    }
+}
+
+static void push_value(lua_State *L, ap_sandbox *sb, const ap_value *v, int depth)
+{
+    if (!lua_checkstack(L, 4))
+        host_error(L, sb, AP_E_NOMEM, "call data: no Lua stack space");
+    switch (v->kind) {
+    case AP_VALUE_NUMBER:
+        lua_pushnumber(L, v->number);
+        break;
+    case AP_VALUE_INTEGER:
+        lua_pushinteger(L, (lua_Integer)v->integer);
+        break;
+    case AP_VALUE_STRING:
+        lua_pushstring(L, v->string ? v->string : "");
+        break;
+    case AP_VALUE_TABLE:
+        push_table(L, sb, v, depth);
+        break;
+    default:
+        host_error(L, sb, AP_E_ARG, "call data: unknown value kind %d", (int)v->kind);
+    }
+}
+
+/* The chunk's value at the top: a function, or a table whose field `entry` (read raw) is one. */
+static void take_entry(lua_State *L, run_ctx *c)
+{
+    int t = lua_type(L, -1);
+    if (t == LUA_TTABLE && c->entry) {
+        lua_pushstring(L, c->entry);
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+    } else if (t != LUA_TFUNCTION) {
+        host_error(L, c->sb, AP_E_TYPE, "the script returned %s; it must return a function%s%s%s",
+                   t == LUA_TNONE || t == LUA_TNIL ? "nothing" : lua_typename(L, t),
+                   c->entry ? " or a table with a function `" : "", c->entry ? c->entry : "", c->entry ? "`" : "");
+    }
+    if (lua_type(L, -1) != LUA_TFUNCTION)
+        host_error(L, c->sb, AP_E_TYPE, "the returned table has no function `%s`", c->entry);
+}
+
+/* Check the function's result is a list of n finite numbers (raw reads only: no script code runs), then copy
+ * it out; out is untouched when a check fails. */
+static void take_numbers(lua_State *L, run_ctx *c)
+{
+    ap_sandbox *sb = c->sb;
+    size_t n = c->n_values;
+    if (!lua_istable(L, -1))
+        host_error(L, sb, AP_E_TYPE, "the function returned %s, not a list of %zu numbers",
+                   lua_isnoneornil(L, -1) ? "nothing" : luaL_typename(L, -1), n);
+    lua_Unsigned len = lua_rawlen(L, -1);
+    if (len != (lua_Unsigned)n)
+        host_error(L, sb, AP_E_SHAPE, "the function returned %llu numbers, expected %zu", (unsigned long long)len,
+                   n);
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            int t = lua_rawgeti(L, -1, (lua_Integer)i + 1);
+            double v = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+            if (t != LUA_TNUMBER)
+                host_error(L, sb, AP_E_TYPE, "item %zu of the result is a %s, not a number", i + 1,
+                           lua_typename(L, t));
+            if (!isfinite(v))
+                host_error(L, sb, AP_E_NONFINITE, "item %zu of the result is not finite (%s)", i + 1,
+                           isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+            if (pass == 1)
+                c->values[i] = v;
+        }
+    }
+}
+
+/* With the chunk's value at the top: find the function, call it with the described arguments, read back. */
+static int call_entry(lua_State *L, run_ctx *c)
+{
+    take_entry(L, c);
+    for (size_t i = 0; i < c->nargs; i++)
+        push_value(L, c->sb, &c->args[i], 0);
+    lua_call(L, (int)c->nargs, 1);
+    take_numbers(L, c);
+    return 0;
+}
+
 /* Everything a run does, inside one protected call: environment, chunk, metric call, result checks. */
 static int run_protected(lua_State *L)
 {
@@ -771,6 +879,8 @@ static int run_protected(lua_State *L)
         return lua_error(L);
     }
     lua_call(L, 0, 1);
+    if (c->calling)
+        return call_entry(L, c);
     take_metric(L, sb);
     if (!c->scoring)
         return 0;
@@ -856,7 +966,7 @@ static void run_begin(ap_sandbox *sb, int64_t out, int64_t in)
     sb->work_limit = sb->lim.work ? sb->lim.work
                                   : (uint64_t)sat_add(sat_mul(numel, AUTO_WORK_FACTOR), AUTO_WORK_BASE);
     sb->heap = sb->tensor_bytes = 0;
-    sb->start_ns = now_ns();
+    sb->start_ns = ap_clock_ns();
     uint64_t wall = sb->lim.wall_ms > UINT64_MAX / 2000000ull ? UINT64_MAX / 2000000ull : sb->lim.wall_ms;
     sb->deadline_ns = sb->start_ns + wall * 1000000ull;
 }
@@ -870,7 +980,7 @@ static int run(ap_sandbox *sb, run_ctx *c)
     }
     lua_State *L = lua_newstate(sb_alloc, sb);
     if (!L) {
-        sb->usage.wall_ms = (double)(now_ns() - sb->start_ns) / 1e6;
+        sb->usage.wall_ms = (double)(ap_clock_ns() - sb->start_ns) / 1e6;
         return ap_error_set(&sb->err, AP_E_LIMIT, "the Lua heap limit of %zu bytes is too small for a state",
                             sb->heap_limit);
     }
@@ -887,7 +997,7 @@ static int run(ap_sandbox *sb, run_ctx *c)
     sb->L = NULL;
     if (sb->err.code == AP_E_INTERRUPTED)
         atomic_store(&sb->interrupt, 0);
-    sb->usage.wall_ms = (double)(now_ns() - sb->start_ns) / 1e6;
+    sb->usage.wall_ms = (double)(ap_clock_ns() - sb->start_ns) / 1e6;
     sb->usage.output_bytes = sb->out_len;
     return sb->err.code;
 }
@@ -942,11 +1052,10 @@ void ap_sandbox_free(ap_sandbox *sb)
     free(sb);
 }
 
-int ap_sandbox_load_string(ap_sandbox *sb, const char *src, size_t len, const char *name)
+/* Copy the source into sb (not compiled yet); shared by metric loading and ap_sandbox_call. */
+static int source_set(ap_sandbox *sb, const char *src, size_t len, const char *name)
 {
-    if (!sb)
-        return AP_KIND_ARG;
-    sb->loaded = 0;
+    sb->loaded = sb->has_source = 0;
     memset(&sb->usage, 0, sizeof sb->usage);
     if (!src)
         return ap_error_set(&sb->err, AP_E_ARG, "no source given");
@@ -964,17 +1073,16 @@ int ap_sandbox_load_string(ap_sandbox *sb, const char *src, size_t len, const ch
     free(sb->src);
     sb->src = copy;
     sb->src_len = len;
-    run_ctx c = {.sb = sb, .scoring = 0, .out = 0, .in = 0};
-    int st = run(sb, &c);
-    sb->loaded = st == AP_OK;
-    return st;
+    sb->has_source = 1;
+    ap_error_clear(&sb->err);
+    return AP_OK;
 }
 
-int ap_sandbox_load_file(ap_sandbox *sb, const char *path)
+/* Read a source file (bounded by the source limit) into sb, named by its path. */
+static int source_read(ap_sandbox *sb, const char *path)
 {
-    if (!sb)
-        return AP_KIND_ARG;
-    sb->loaded = 0;
+    sb->loaded = sb->has_source = 0;
+    memset(&sb->usage, 0, sizeof sb->usage);
     if (!path)
         return ap_error_set(&sb->err, AP_E_ARG, "no path given");
     FILE *f = fopen(path, "rb");
@@ -996,10 +1104,59 @@ int ap_sandbox_load_file(ap_sandbox *sb, const char *path)
         st = ap_error_set(&sb->err, AP_E_LIMIT, "%s is over the source limit of %zu bytes", path, cap);
     else {
         buf[n] = '\0';                     /* len 0 below means strlen: an empty file stays empty */
-        st = ap_sandbox_load_string(sb, buf, n, path);
+        st = source_set(sb, buf, n, path);
     }
     free(buf);
     return st;
+}
+
+/* Run the chunk once to check it returns a metric. */
+static int load_metric(ap_sandbox *sb)
+{
+    run_ctx c = {.sb = sb, .scoring = 0, .out = 0, .in = 0};
+    int st = run(sb, &c);
+    sb->loaded = st == AP_OK;
+    return st;
+}
+
+int ap_sandbox_load_string(ap_sandbox *sb, const char *src, size_t len, const char *name)
+{
+    if (!sb)
+        return AP_KIND_ARG;
+    int st = source_set(sb, src, len, name);
+    return st != AP_OK ? st : load_metric(sb);
+}
+
+int ap_sandbox_load_file(ap_sandbox *sb, const char *path)
+{
+    if (!sb)
+        return AP_KIND_ARG;
+    int st = source_read(sb, path);
+    return st != AP_OK ? st : load_metric(sb);
+}
+
+int ap_sandbox_source_string(ap_sandbox *sb, const char *src, size_t len, const char *name)
+{
+    return sb ? source_set(sb, src, len, name) : AP_KIND_ARG;
+}
+
+int ap_sandbox_source_file(ap_sandbox *sb, const char *path)
+{
+    return sb ? source_read(sb, path) : AP_KIND_ARG;
+}
+
+int ap_sandbox_call(ap_sandbox *sb, const char *entry, const ap_value *args, size_t nargs, double *out, size_t n)
+{
+    if (!sb)
+        return AP_KIND_ARG;
+    memset(&sb->usage, 0, sizeof sb->usage);
+    if (!sb->has_source)
+        return ap_error_set(&sb->err, AP_E_ARG, "no script given to call");
+    if ((nargs && !args) || nargs > 200 || (n && !out) || n > (size_t)INT_MAX)
+        return ap_error_set(&sb->err, AP_E_ARG, "bad arguments to call: %zu arguments, %zu results", nargs, n);
+    run_ctx c = {.sb = sb, .calling = 1, .entry = entry, .args = args, .nargs = nargs, .values = out,
+                 .n_values = n};
+    return run(sb, &c);
 }
 
 int ap_sandbox_score(ap_sandbox *sb, const float *W, int64_t out, int64_t in, const ap_xstats *X,
