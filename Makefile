@@ -99,6 +99,19 @@ fuzz: deps test-deps
 bench: all
 	@for b in bench/stdlib bench/eval bench/prune; do [ -x $$b ] && $$b; done
 
+# The C sources clang-format owns (.clang-format): all but the generated Unicode tables and the fuzz corpora.
+FORMAT_SRC = $(shell find stdlib models vm tests tools bench -name '*.[ch]' -not -path 'tests/fuzz/*/*' \
+                 -not -name ap_unicode_tables.h | sort)
+.PHONY: format format-check
+format:
+	clang-format -i $(FORMAT_SRC)
+
+# Fails and lists the files `make format` would change.
+format-check:
+	@bad=$$(for f in $(FORMAT_SRC); do clang-format "$$f" | cmp -s "$$f" - || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "clang-format would change these files (make format applies it):"; \
+	    echo "$$bad" | sed 's/^/    /'; exit 1; fi
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/autoprune $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/autoprune $(DESTDIR)$(PREFIX)/bin/

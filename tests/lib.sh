@@ -1,6 +1,8 @@
 # tests/lib.sh — the preamble the shell tests share: where the repo and the binary are, a scratch folder `$work`
-# removed on exit, and check(), which prints one TAP line per check. Source it first thing:
+# removed on exit, and the TAP helpers: check(), which runs a command and prints one TAP line, and ok / not_ok for a
+# verdict the test reached itself. The test ends with `echo "1..$n"; [ "$failed" -eq 0 ]`. Source it first thing:
 #   . "$(dirname "$0")/../lib.sh" NAME        (NAME names the scratch folder /tmp/ap-NAME.XXXXXX)
+# A check on an expression is `check "what" eval 'EXPR'`.
 set -u
 AP_ROOT=${AP_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
@@ -11,9 +13,10 @@ work=$(mktemp -d "/tmp/ap-${1:-test}.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }                                  # ok "description"
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }  # not_ok "description"
 check() {  # check "description" command... : passes when the command succeeds
     local what=$1
     shift
-    n=$((n + 1))
-    if "$@"; then echo "ok $n - $what"; else failed=$((failed + 1)); echo "not ok $n - $what"; fi
+    if "$@"; then ok "$what"; else not_ok "$what"; fi
 }

@@ -9,18 +9,12 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aptest import Tap  # noqa: E402
+
 ROOT = os.environ.get("AP_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AUTOPRUNE = os.environ.get("AUTOPRUNE") or os.path.join(ROOT, "build", "autoprune")
-n = 0
-failed = 0
-
-
-def check(cond, what):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n, what))
+tap = Tap()
 
 
 def write_st(path, tensors):
@@ -74,8 +68,9 @@ with tempfile.TemporaryDirectory() as d:
     with open(os.path.join(d, "s.lua"), "w") as f:
         f.write(SCRIPT)
     r = subprocess.run([AUTOPRUNE, "run", os.path.join(d, "s.lua"), d], capture_output=True, text=True, timeout=120)
-    check(r.returncode == 0, "autoprune run scores the three metrics (stderr: %s)" % r.stderr.strip()[:200])
-    check(r.stdout.split() == ["magnitude=layer", "wanda=row", "ria=layer"], "declared groups: %s" % r.stdout.strip())
+    tap.check(r.returncode == 0, "autoprune run scores the three metrics (stderr: %s)" % r.stderr.strip()[:200])
+    tap.check(r.stdout.split() == ["magnitude=layer", "wanda=row", "ria=layer"],
+              "declared groups: %s" % r.stdout.strip())
     got = read_st(os.path.join(d, "out.safetensors")) if r.returncode == 0 else {}
     A = np.abs(W.astype(np.float64))
     expect = {
@@ -90,7 +85,6 @@ with tempfile.TemporaryDirectory() as d:
         g = got.get(name)
         ok = g is not None and g.shape == e.shape and np.allclose(g, e, rtol=2e-5, atol=1e-7)
         err = float(np.max(np.abs(g - e) / (np.abs(e) + 1e-12))) if g is not None and g.shape == e.shape else -1
-        check(ok, "%s.lua matches numpy (max relative error %.2e)" % (name, err))
+        tap.check(ok, "%s.lua matches numpy (max relative error %.2e)" % (name, err))
 
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+tap.done()

@@ -2,24 +2,14 @@
 # test_reference.sh — doc/lua-reference.md and the LuaLS annotations lua/types/{T,ap}.lua stay in step with the
 # code: every name the binary registers (T, ap and its submodules, methods of tensors, models, statistics and
 # metric objects; enumerated by tests/docs/enumerate.lua) is documented, and nothing documented is gone.
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
-cd "$AP_ROOT" || exit 1
-work=$(mktemp -d /tmp/ap-docs.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/../lib.sh" docs
 REF=doc/lua-reference.md
-
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 
 if "$AUTOPRUNE" run tests/docs/enumerate.lua models/ap-tiny >"$work/registered" 2>"$work/err" &&
    [ "$(grep -c '^T\.' "$work/registered")" -ge 40 ] && grep -q '^model:prune$' "$work/registered"; then
     ok "enumerated $(wc -l <"$work/registered") registered names"
 else
-    notok "enumerate the registered names: $(head -c 300 "$work/err")"
+    not_ok "enumerate the registered names: $(head -c 300 "$work/err")"
 fi
 
 # Documented names: the code spans that open each heading line (#### `T.abs(t)` `T.sqrt(t)` ...),
@@ -30,7 +20,7 @@ while IFS= read -r name; do
         tensor:*) grep -qx "T.${name#tensor:}" "$work/registered" && doc="T.${name#tensor:}" || doc="t:${name#tensor:}" ;;
         *) doc=$name ;;
     esac
-    if grep -qxF "$doc" "$work/documented"; then ok "$name documented in $REF"; else notok "$name is registered but not documented in $REF"; fi
+    if grep -qxF "$doc" "$work/documented"; then ok "$name documented in $REF"; else not_ok "$name is registered but not documented in $REF"; fi
 done <"$work/registered"
 
 # The reverse: a documented T./ap./method name that the binary no longer registers is stale (a module heading
@@ -41,11 +31,11 @@ while IFS= read -r doc; do
     grep -qxF "$doc" "$work/registered" || grep -qF "$doc." "$work/registered" ||
         { stale=$((stale + 1)); echo "    documented but not registered: $doc"; }
 done <"$work/documented"
-if [ "$stale" -eq 0 ]; then ok "every documented name is registered"; else notok "$stale documented names are not registered"; fi
+if [ "$stale" -eq 0 ]; then ok "every documented name is registered"; else not_ok "$stale documented names are not registered"; fi
 
 # LuaLS annotations: each T function and ap function/field is declared, each method on its class.
 for f in lua/types/T.lua lua/types/ap.lua; do
-    if head -3 "$f" 2>/dev/null | grep -q '^---@meta'; then ok "$f is a ---@meta file"; else notok "$f is a ---@meta file"; fi
+    if head -3 "$f" 2>/dev/null | grep -q '^---@meta'; then ok "$f is a ---@meta file"; else not_ok "$f is a ---@meta file"; fi
 done
 cat lua/types/T.lua lua/types/ap.lua 2>/dev/null >"$work/types"
 missing=0
@@ -60,12 +50,12 @@ while IFS= read -r name; do
     esac
     grep -qE "$pat" "$work/types" || { missing=$((missing + 1)); echo "    not annotated in lua/types: $name"; }
 done <"$work/registered"
-if [ "$missing" -eq 0 ]; then ok "lua/types annotates every registered name"; else notok "lua/types lacks $missing names"; fi
+if [ "$missing" -eq 0 ]; then ok "lua/types annotates every registered name"; else not_ok "lua/types lacks $missing names"; fi
 
 # The annotation files are valid Lua (LuaLS reads them as code).
 for f in lua/types/T.lua lua/types/ap.lua; do
     echo "assert(loadfile('$f'))" >"$work/load.lua"
-    if "$AUTOPRUNE" run "$work/load.lua" 2>"$work/err"; then ok "$f parses"; else notok "$f parses: $(head -c 200 "$work/err")"; fi
+    if "$AUTOPRUNE" run "$work/load.lua" 2>"$work/err"; then ok "$f parses"; else not_ok "$f parses: $(head -c 200 "$work/err")"; fi
 done
 
 echo "1..$n"

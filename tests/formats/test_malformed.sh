@@ -4,24 +4,16 @@
 # that make_corrupt.py writes must exit with status 1 (0 for the control cases) and an error naming the file
 # and the field, never a crash or a hang, under a time limit and an address-space limit (ulimit -v).
 # tests/c/test_malformed.c checks the same files straight through the library.
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-PYTHON=${PYTHON:-/usr/bin/python3}
+. "$(dirname "$0")/../lib.sh" malformed-sh
 export OPENBLAS_NUM_THREADS=1
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 
-tmp=$(mktemp -d /tmp/ap-malformed-sh.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-if "$PYTHON" "$AP_ROOT/tests/formats/make_corrupt.py" "$tmp/suite" --tiny "$AP_ROOT/models/ap-tiny" >/dev/null; then
-    ok "make_corrupt.py wrote $(wc -l <"$tmp/suite/manifest.tsv") cases"
+if "$PY" "$AP_ROOT/tests/formats/make_corrupt.py" "$work/suite" --tiny "$AP_ROOT/models/ap-tiny" >/dev/null; then
+    ok "make_corrupt.py wrote $(wc -l <"$work/suite/manifest.tsv") cases"
 else
-    nok "make_corrupt.py failed"; echo "1..$n"; exit 1
+    not_ok "make_corrupt.py failed"; echo "1..$n"; exit 1
 fi
-if [ ! -x "$AUTOPRUNE" ]; then nok "no CLI at $AUTOPRUNE"; echo "1..$n"; exit 1; fi
-cat >"$tmp/load.lua" <<'LUA'
+if [ ! -x "$AUTOPRUNE" ]; then not_ok "no CLI at $AUTOPRUNE"; echo "1..$n"; exit 1; fi
+cat >"$work/load.lua" <<'LUA'
 local t = ap.load_tensors(arg[1])
 local n = 0
 for _ in pairs(t) do n = n + 1 end
@@ -39,27 +31,27 @@ fi
 run_case() {
     local desc=$1 want=$2 name=$3 frag=$4 rc start=$SECONDS
     shift 4
-    ( ulimit -v "$limit"; exec timeout 20 "$@" ) >"$tmp/out" 2>"$tmp/err"
+    ( ulimit -v "$limit"; exec timeout 20 "$@" ) >"$work/out" 2>"$work/err"
     rc=$?
     local msg
-    msg=$(head -c 600 "$tmp/err" | head -n 1)
+    msg=$(head -c 600 "$work/err" | head -n 1)
     if [ "$rc" -ne "$want" ]; then
-        nok "$desc: exit status $rc, wanted $want (${msg})"
-    elif [ "$want" -ne 0 ] && { ! grep -qF -- "$name" "$tmp/err" || ! grep -qF -- "$frag" "$tmp/err"; }; then
-        nok "$desc: message lacks '$name' or '$frag' (${msg})"
+        not_ok "$desc: exit status $rc, wanted $want (${msg})"
+    elif [ "$want" -ne 0 ] && { ! grep -qF -- "$name" "$work/err" || ! grep -qF -- "$frag" "$work/err"; }; then
+        not_ok "$desc: message lacks '$name' or '$frag' (${msg})"
     else
         ok "$desc: status $rc in $((SECONDS - start))s${msg:+ ($msg)}"
     fi
 }
 
 while IFS=$'\t' read -r kind rel expect frag desc; do
-    path=$tmp/suite/$rel
+    path=$work/suite/$rel
     want=1
     case "$kind" in
         st)
             [ "$expect" = ok ] && want=0
             run_case "run load_tensors $rel [$desc]" "$want" "$(basename "$rel")" "$frag" \
-                "$AUTOPRUNE" run "$tmp/load.lua" "$path" ;;
+                "$AUTOPRUNE" run "$work/load.lua" "$path" ;;
         ck)
             # the control folder is a valid checkpoint whose tensors do not fit the config: still status 1
             [ "$expect" = ok ] && frag=$rel
@@ -69,9 +61,9 @@ while IFS=$'\t' read -r kind rel expect frag desc; do
             [ "$expect" = ok ] && want=0
             run_case "eval --model $rel [$desc]" "$want" "$rel/config.json" "$frag" \
                 "$AUTOPRUNE" eval --model "$path" --quiet --threads 1 --windows 1 --seqlen 16 ;;
-        *) nok "manifest: unknown kind '$kind'" ;;
+        *) not_ok "manifest: unknown kind '$kind'" ;;
     esac
-done <"$tmp/suite/manifest.tsv"
+done <"$work/suite/manifest.tsv"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

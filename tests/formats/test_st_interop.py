@@ -14,17 +14,12 @@ import tempfile
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aptest import Tap  # noqa: E402
+
 ROOT = os.environ.get("AP_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("AUTOPRUNE") or os.path.join(ROOT, "build", "autoprune")
-n = failed = 0
-
-
-def check(cond, what):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n, what), flush=True)
+tap = Tap()
 
 
 TORCH_DT = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
@@ -91,7 +86,7 @@ def special_values(count, gen):
 
 def main():
     if not os.access(CLI, os.X_OK):
-        check(False, "CLI at %s" % CLI)
+        tap.check(False, "CLI at %s" % CLI)
         return
     gen = torch.Generator().manual_seed(7)
     tmp = tempfile.mkdtemp(prefix="ap-interop.")
@@ -108,16 +103,16 @@ def main():
         write_st(src, tensors, pad=pad)
         dst = os.path.join(tmp, "back_%d.safetensors" % pad)
         r = run_lua("local t = ap.load_tensors(arg[1]); ap.save_tensors(arg[2], t, 'F32')", src, dst)
-        check(r.returncode == 0, "CLI loads the %s Python file and saves it as F32 (%s)"
-              % ("padded" if pad else "unpadded", r.stderr.strip()[:200]))
+        tap.check(r.returncode == 0, "CLI loads the %s Python file and saves it as F32 (%s)"
+                  % ("padded" if pad else "unpadded", r.stderr.strip()[:200]))
         if r.returncode != 0:
             continue
         got = read_st_strict(dst)
         for name, t in tensors:
             want = t.float().reshape(-1).numpy().view(np.uint32)
             have = np.frombuffer(got[name][2], dtype=np.uint32) if name in got else None
-            check(have is not None and np.array_equal(have, want),
-                  "%s: %s read as float32 bit-exact (%s)" % (src.split("/")[-1], name, t.dtype))
+            tap.check(have is not None and np.array_equal(have, want),
+                      "%s: %s read as float32 bit-exact (%s)" % (src.split("/")[-1], name, t.dtype))
     # 2. The CLI writes each dtype; a strict validator accepts it and the values are torch's RNE conversion.
     vals = special_values(4 * 50, gen).reshape(4, 50)
     vals[0, :4] = torch.tensor([1.0 + 2 ** -8, 1.0 + 3 * 2 ** -8, 1.0 + 2 ** -11, 65520.0])  # ties, overflow
@@ -126,7 +121,7 @@ def main():
     for dt in ("F32", "F16", "BF16"):
         out = os.path.join(tmp, "ours_%s.safetensors" % dt)
         r = run_lua("ap.save_tensors(arg[2], ap.load_tensors(arg[1]), '%s')" % dt, f32, out)
-        check(r.returncode == 0, "CLI writes %s (%s)" % (dt, r.stderr.strip()[:200]))
+        tap.check(r.returncode == 0, "CLI writes %s (%s)" % (dt, r.stderr.strip()[:200]))
         if r.returncode != 0:
             continue
         try:
@@ -135,7 +130,7 @@ def main():
         except (AssertionError, ValueError, KeyError) as e:
             got, ok = {}, False
             print("# strict reader: %r" % e)
-        check(ok and got["v"][0] == dt and got["v"][1] == [4, 50], "%s file passes the strict validator" % dt)
+        tap.check(ok and got["v"][0] == dt and got["v"][1] == [4, 50], "%s file passes the strict validator" % dt)
         if ok:
             want = vals.to(TORCH_DT[dt]).view(torch.int16 if dt != "F32" else torch.int32).numpy().tobytes()
             have = got["v"][2]
@@ -145,10 +140,9 @@ def main():
             same = np.array_equal(w[~nan_t.numpy()], h[~nan_t.numpy()])
             back = torch.from_numpy(np.frombuffer(have, dtype=np.uint8).copy()).view(TORCH_DT[dt]).float()
             nan_ok = bool(torch.isnan(back[nan_t]).all())
-            check(same and nan_ok, "%s values equal torch's round-to-nearest-even conversion; NaN stays NaN" % dt)
+            tap.check(same and nan_ok, "%s values equal torch's round-to-nearest-even conversion; NaN stays NaN" % dt)
     subprocess.run(["rm", "-rf", tmp])
-    print("1..%d" % n)
-    sys.exit(1 if failed else 0)
+    tap.done()
 
 
 if __name__ == "__main__":

@@ -4,11 +4,7 @@
 # limit + 1 s, bounded memory, no side effect (a canary file untouched, nothing created), and a good metric
 # checked right after it in the same process passes; then all of them in one run without --json.
 # Environment: AUTOPRUNE (the CLI), AP_ROOT (repo root), AP_SANITIZED (set under ASan: no ulimit -v, looser RSS).
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-PY=${PYTHON:-/usr/bin/python3}
-case "$AUTOPRUNE" in /*) ;; *) AUTOPRUNE=$PWD/$AUTOPRUNE ;; esac
+. "$(dirname "$0")/../lib.sh" hostile
 WALL_MS=3000                                   # the wall limit given to check
 MAX_SECONDS=$(( WALL_MS / 1000 + 1 ))          # allowed: the wall limit + 1 s
 if [ -n "${AP_SANITIZED:-}" ]; then MAX_RSS_KB=$((3 * 1024 * 1024)); else MAX_RSS_KB=$((1024 * 1024)); fi
@@ -21,14 +17,8 @@ rc = subprocess.call(sys.argv[2:])
 open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 sys.exit(rc if rc >= 0 else 128 - rc)'
 
-work=$(mktemp -d /tmp/ap-hostile.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 echo "canary $$" >"$work/canary.txt"
 canary_sum=$(sha256sum <"$work/canary.txt")
-
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 
 # check_one FILE EXPECTED_KIND
 check_one() {

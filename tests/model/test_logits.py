@@ -15,20 +15,13 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import llama_ref  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aptest import Tap  # noqa: E402
 
 ROOT = os.environ.get("AP_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AUTOPRUNE = os.environ.get("AUTOPRUNE") or os.path.join(ROOT, "build", "autoprune")
 TOL = 1e-4
-n_test = 0
-failed = 0
-
-
-def check(cond, what):
-    global n_test, failed
-    n_test += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n_test, what), flush=True)
+tap = Tap()
 
 
 def run_c(model, ids, seqlen, tmp, extra=()):
@@ -46,7 +39,7 @@ def compare(name, model, ids, seqlen, tmp, threads=None):
     extra = ("--threads", str(threads)) if threads else ()
     lg, res, p = run_c(model, ids, seqlen, tmp, extra)
     if lg is None:
-        check(False, "%s: autoprune eval ran (%s)" % (name, p.stderr.strip()))
+        tap.check(False, "%s: autoprune eval ran (%s)" % (name, p.stderr.strip()))
         return
     cfg, w = llama_ref.load(model)
     n = len(ids) // seqlen
@@ -56,10 +49,10 @@ def compare(name, model, ids, seqlen, tmp, threads=None):
     r0 = ref[0].numpy().ravel()
     ok_shape = lg.size == r0.size
     rel = float(np.linalg.norm(lg - r0) / np.linalg.norm(r0)) if ok_shape else float("inf")
-    check(ok_shape and rel < TOL, "%s: logits of window 0 within %g relative L2 (%.3g)" % (name, TOL, rel))
+    tap.check(ok_shape and rel < TOL, "%s: logits of window 0 within %g relative L2 (%.3g)" % (name, TOL, rel))
     ppl = float(np.exp(llama_ref.nll_sum(ref, t) / (n * (seqlen - 1))))
-    check(abs(res["ppl"] / ppl - 1) < 1e-5 and res["windows"] == n and res["predictions"] == n * (seqlen - 1),
-          "%s: ppl over %d windows %.6f vs torch %.6f" % (name, n, res["ppl"], ppl))
+    tap.check(abs(res["ppl"] / ppl - 1) < 1e-5 and res["windows"] == n and res["predictions"] == n * (seqlen - 1),
+              "%s: ppl over %d windows %.6f vs torch %.6f" % (name, n, res["ppl"], ppl))
 
 
 def random_model(path, config, dtype, seed):
@@ -145,18 +138,17 @@ def main():
         t["model.layers.1.self_attn.k_proj.weight"] = np.zeros((24, 64))
         llama_ref.write_safetensors(os.path.join(path, "model.safetensors"), t, "F32")
         _, _, p = run_c(path, ids, 32, tmp)
-        check(p.returncode == 1 and "model.layers.1.self_attn.k_proj.weight" in p.stderr and "[24, 64]" in p.stderr,
-              "wrong shape: exit 1 naming the tensor and its shape (%s)" % p.stderr.strip())
+        tap.check(p.returncode == 1 and "model.layers.1.self_attn.k_proj.weight" in p.stderr and "[24, 64]" in p.stderr,
+                  "wrong shape: exit 1 naming the tensor and its shape (%s)" % p.stderr.strip())
         del t["model.layers.1.self_attn.k_proj.weight"]
         llama_ref.write_safetensors(os.path.join(path, "model.safetensors"), t, "F32")
         _, _, p = run_c(path, ids, 32, tmp)
-        check(p.returncode == 1 and "model.layers.1.self_attn.k_proj.weight" in p.stderr,
-              "missing tensor: exit 1 naming it (%s)" % p.stderr.strip())
+        tap.check(p.returncode == 1 and "model.layers.1.self_attn.k_proj.weight" in p.stderr,
+                  "missing tensor: exit 1 naming it (%s)" % p.stderr.strip())
         _, _, p = run_c(tiny, [1, 5, 9000, 7], 2, tmp)
-        check(p.returncode == 1 and "9000" in p.stderr, "token id outside the vocabulary: exit 1 (%s)" %
-              p.stderr.strip())
-    print("1..%d" % n_test)
-    return 1 if failed else 0
+        tap.check(p.returncode == 1 and "9000" in p.stderr, "token id outside the vocabulary: exit 1 (%s)" %
+                  p.stderr.strip())
+    tap.done()
 
 
 if __name__ == "__main__":

@@ -17,21 +17,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aptest import driver_build  # noqa: E402
+from aptest import Tap, driver_build  # noqa: E402
 
 ROOT = os.environ.get("AP_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("AP_BUILD") or os.path.join(ROOT, "build")
 if not os.path.isabs(BUILD):
     BUILD = os.path.join(ROOT, BUILD)
-N_CHECK = 0
-FAILED = 0
-
-
-def check(cond, what):
-    global N_CHECK, FAILED
-    N_CHECK += 1
-    FAILED += 0 if cond else 1
-    print(("ok" if cond else "not ok") + f" {N_CHECK} - {what}", flush=True)
+tap = Tap()
 
 
 def reference_sparsegpt(W, H, sparsity, prune_n, prune_m, blocksize, percdamp):
@@ -112,7 +104,8 @@ def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmpdir:
         driver, log = build_driver(tmpdir)
-        check(driver is not None, "the driver builds against $AP_BUILD's libraries" + ("" if driver else ": " + log))
+        tap.check(driver is not None,
+                  "the driver builds against $AP_BUILD's libraries" + ("" if driver else ": " + log))
         if driver is None:
             return 1
         gen = torch.Generator().manual_seed(20230102)
@@ -127,18 +120,18 @@ def main():
             W, H = make_layer(gen, out, inp, ntok, dead)
             ref = reference_sparsegpt(W, H, s, n, m, bs, 0.01)
             got, msg = run_native(driver, W, H, s, n, m, bs, 0.01)
-            check(got is not None, f"{name}: native run succeeds {msg}")
+            tap.check(got is not None, f"{name}: native run succeeds {msg}")
             if got is None:
                 continue
             same_mask = bool(torch.equal(got == 0, ref == 0))
-            check(same_mask, f"{name}: same zeros as the oracle ({int((got == 0).sum())} vs {int((ref == 0).sum())})")
+            tap.check(same_mask,
+                      f"{name}: same zeros as the oracle ({int((got == 0).sum())} vs {int((ref == 0).sum())})")
             rel = float((got.double() - ref).abs().max() / ref.abs().max())
-            check(rel < 2e-6, f"{name}: weights match the float64 oracle, max diff / max |W| = {rel:.2e}")
+            tap.check(rel < 2e-6, f"{name}: weights match the float64 oracle, max diff / max |W| = {rel:.2e}")
             if m == 0:
                 want = math.floor(out * inp * s)
-                check(int((got == 0).sum()) == want, f"{name}: exactly floor(out*in*s) = {want} zeros")
-    print(f"1..{N_CHECK}")
-    return 1 if FAILED else 0
+                tap.check(int((got == 0).sum()) == want, f"{name}: exactly floor(out*in*s) = {want} zeros")
+    tap.done()
 
 
 if __name__ == "__main__":

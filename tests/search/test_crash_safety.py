@@ -20,21 +20,14 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from aptest import Tap  # noqa: E402
+
 ROOT = os.environ.get("AP_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AUTOPRUNE = os.environ.get("AUTOPRUNE") or os.path.join(ROOT, "build", "autoprune")
 KILLS = 12
 GENERATIONS = 60    # more work than the kills leave time for: the last resume then finishes one more generation
-n_checks = 0
-n_failed = 0
-
-
-def check(cond, what):
-    global n_checks, n_failed
-    n_checks += 1
-    if not cond:
-        n_failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n_checks, what), flush=True)
-    return cond
+tap = Tap()
 
 
 def search_args(runs, name, resume, generations=GENERATIONS):
@@ -104,8 +97,8 @@ def kill_and_resume(tmp):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         if last:
             _, err = p.communicate(timeout=600)
-            check(p.returncode == 0, "the last resume finishes the search (exit %d%s)"
-                  % (p.returncode, (": " + err.decode(errors="replace")[-300:]) if p.returncode else ""))
+            tap.check(p.returncode == 0, "the last resume finishes the search (exit %d%s)"
+                      % (p.returncode, (": " + err.decode(errors="replace")[-300:]) if p.returncode else ""))
         else:
             # early kills land in setup and generation 0, later ones mostly in the generations
             delay = rng.uniform(0.2, 2.0) if attempt < 3 else rng.uniform(1.0, 6.0)
@@ -153,21 +146,22 @@ def kill_and_resume(tmp):
         if last:
             break
     elapsed = time.time() - start
-    check(kills >= 10, "killed the search with SIGKILL %d times at random moments (%.0f s in all)" % (kills, elapsed))
+    tap.check(kills >= 10,
+              "killed the search with SIGKILL %d times at random moments (%.0f s in all)" % (kills, elapsed))
     lost = [p for p in problems if "lost" in p]
-    check(not problems, "after every kill: events.jsonl and archive.json parse, %d completed candidates, "
-          "records lost: %d%s" % (len(completed), len(lost), ("; " + "; ".join(problems[:5])) if problems else ""))
-    check(orphans == 0, "no worker outlives a killed search (%d left)" % orphans)
+    tap.check(not problems, "after every kill: events.jsonl and archive.json parse, %d completed candidates, "
+              "records lost: %d%s" % (len(completed), len(lost), ("; " + "; ".join(problems[:5])) if problems else ""))
+    tap.check(orphans == 0, "no worker outlives a killed search (%d left)" % orphans)
     events, bad, archive, _ = read_record(run)
-    check(not bad, "the finished events.jsonl has no torn line")
+    tap.check(not bad, "the finished events.jsonl has no torn line")
     cands = archive["candidates"] if archive else []
-    check(cands and all(c["status"] in ("ok", "failed") for c in cands),
-          "every candidate of the finished run was evaluated (%d)" % len(cands))
-    check(archive and archive.get("generation") == final_generation and any(e.get("type") == "end" for e in events),
-          "the resumed run reached generation %d and its end" % final_generation)
+    tap.check(cands and all(c["status"] in ("ok", "failed") for c in cands),
+              "every candidate of the finished run was evaluated (%d)" % len(cands))
+    tap.check(archive and archive.get("generation") == final_generation and any(e.get("type") == "end" for e in events),
+              "the resumed run reached generation %d and its end" % final_generation)
     ids = [c["id"] for c in cands]
-    check(len(ids) == len(set(ids)), "candidate ids are unique")
-    check(not [f for f in os.listdir(run) if ".tmp" in f], "no temp file left in the run folder")
+    tap.check(len(ids) == len(set(ids)), "candidate ids are unique")
+    tap.check(not [f for f in os.listdir(run) if ".tmp" in f], "no temp file left in the run folder")
     return kills, len(completed)
 
 
@@ -197,8 +191,8 @@ def check_pruned_folder(out, rc, complete, what):
     temps = [n for n in names if ".tmp" in n]
     partial = [n for n in names if ".tmp" not in n and
                (n not in complete or os.path.getsize(os.path.join(out, n)) != complete[n])]
-    check(rc == 1 and not temps and not partial and "prune.json" not in names,
-          "%s: exit %d, no temp file %s, no partial file %s, no prune.json" % (what, rc, temps, partial))
+    tap.check(rc == 1 and not temps and not partial and "prune.json" not in names,
+              "%s: exit %d, no temp file %s, no partial file %s, no prune.json" % (what, rc, temps, partial))
 
 
 def full_disk(tmp):
@@ -208,20 +202,18 @@ def full_disk(tmp):
     # a complete pruned folder, for the sizes of its files
     ref = os.path.join(tmp, "ref")
     r = subprocess.run(prune_cmd(ref), shell=True, capture_output=True, text=True)
-    check(r.returncode == 0, "prune --out without limits works")
+    tap.check(r.returncode == 0, "prune --out without limits works")
     complete = {n: os.path.getsize(os.path.join(ref, n)) for n in os.listdir(ref)}
     model = complete.get("model.safetensors", 0)
     for kb in (64, model // 2048):
         out = os.path.join(tmp, "lim%d" % kb)
         r = subprocess.run("ulimit -f %d; %s" % (kb, prune_cmd(out)), shell=True, capture_output=True, text=True)
         check_pruned_folder(out, r.returncode, complete, "prune --out under ulimit -f %d KiB" % kb)
-        check("model.safetensors" in r.stderr and "too large" in r.stderr.lower(),
-              "the error names the file and the cause: %s" % r.stderr.strip()[-160:])
+        tap.check("model.safetensors" in r.stderr and "too large" in r.stderr.lower(),
+                  "the error names the file and the cause: %s" % r.stderr.strip()[-160:])
     if not can_tmpfs():
-        global n_checks
-        n_checks += 1
-        print("ok %d # SKIP a tmpfs cannot be mounted here (unshare -m + mount need root): the ENOSPC cases "
-              "(prune --out and a search on a full disk) are not run; the ulimit -f cases above are" % n_checks)
+        tap.skip("a tmpfs cannot be mounted here (unshare -m + mount need root): the ENOSPC cases "
+                 "(prune --out and a search on a full disk) are not run; the ulimit -f cases above are")
         return
     for size in ("1m", "%dk" % (model // 1024 + 64)):
         out_rel = "out"
@@ -236,10 +228,10 @@ def full_disk(tmp):
                 listed[parts[-1]] = int(parts[4])
         temps = [n for n in listed if ".tmp" in n]
         partial = [n for n in listed if ".tmp" not in n and listed[n] != complete.get(n)]
-        check(rc == 1 and not temps and not partial and "prune.json" not in listed and
-              "No space left" in r.stderr,
-              "prune --out on a full %s tmpfs: exit %d, %s, complete files only %s" %
-              (size, rc, r.stderr.strip()[-120:], sorted(listed)))
+        tap.check(rc == 1 and not temps and not partial and "prune.json" not in listed and
+                  "No space left" in r.stderr,
+                  "prune --out on a full %s tmpfs: exit %d, %s, complete files only %s" %
+                  (size, rc, r.stderr.strip()[-120:], sorted(listed)))
     # a search whose run folder fills up: clear error, exit 1, archive.json absent or whole, no temp file
     for size in ("16k", "40k"):
         inner = ("cd '%s' && '%s' run lua/search.lua --name F --runs-dir $M --no-final --generations 1 "
@@ -248,11 +240,11 @@ def full_disk(tmp):
         r = subprocess.run(mount_tmpfs_cmd(size, inner.replace("'", "'\\''")), shell=True, capture_output=True,
                            text=True)
         rc = int(r.stdout.split("rc=")[1].split()[0]) if "rc=" in r.stdout else -1
-        check(rc == 1 and "No space left" in r.stderr and ".tmp" not in r.stdout.split("rc=")[-1]
-              and "archive " in r.stdout and "lost 0" in r.stdout,
-              "search with its run folder on a full %s tmpfs: exit %d, %s; %s" %
-              (size, rc, r.stderr.strip().splitlines()[0][-120:] if r.stderr.strip() else "no message",
-               r.stdout.split("\n")[-2] if r.stdout else ""))
+        tap.check(rc == 1 and "No space left" in r.stderr and ".tmp" not in r.stdout.split("rc=")[-1]
+                  and "archive " in r.stdout and "lost 0" in r.stdout,
+                  "search with its run folder on a full %s tmpfs: exit %d, %s; %s" %
+                  (size, rc, r.stderr.strip().splitlines()[0][-120:] if r.stderr.strip() else "no message",
+                   r.stdout.split("\n")[-2] if r.stdout else ""))
 
 
 def describe_run(run):
@@ -276,8 +268,7 @@ def main():
         full_disk(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % n_checks)
-    return 1 if n_failed else 0
+    tap.done()
 
 
 if __name__ == "__main__":

@@ -3,13 +3,9 @@
 # reported as kind "crash" (with the signal), one that hangs as "timeout" at the wall-clock limit, one over its CPU
 # limit as "cpu", one out of address space as "oom", one that exits without a result as "lost", an error as
 # "error" with the error value; the caller goes on each time, its own state untouched, and no worker is left.
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib.sh" isolate
 
-cat >"$tmp/isolate.lua" <<'EOF'
+cat >"$work/isolate.lua" <<'EOF'
 local n = 0
 local function check(cond, what)
   n = n + 1
@@ -82,7 +78,7 @@ check(#children() == 0, "no worker is left running (" .. table.concat(children()
 print("1.." .. n)
 EOF
 cd "$AP_ROOT"
-timeout 120 "$AUTOPRUNE" run "$tmp/isolate.lua" 2>"$tmp/err"
+timeout 120 "$AUTOPRUNE" run "$work/isolate.lua" 2>"$work/err"
 rc=$?
-[ -s "$tmp/err" ] && sed 's/^/# stderr: /' "$tmp/err" | head -5
+[ -s "$work/err" ] && sed 's/^/# stderr: /' "$work/err" | head -5
 if [ $rc -ne 0 ]; then echo "not ok - the isolate script exited with status $rc"; exit 1; fi

@@ -13,22 +13,14 @@ import time
 ROOT = os.environ.get("AP_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AUTOPRUNE = os.environ.get("AUTOPRUNE") or os.path.join(ROOT, "build", "autoprune")
 sys.path.insert(0, os.path.join(ROOT, "tests", "search"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 import fake_llm  # noqa: E402
+from aptest import Tap  # noqa: E402
 
 KEY = "sk-g1test-SECRET-9f8e7d6c5b4a"
 ENV_KEY = "sk-envkey-SECRET-1122334455"
 
-n_checks = 0
-failed = 0
-
-
-def check(cond, what):
-    global n_checks, failed
-    n_checks += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n_checks, what), flush=True)
-    return cond
+tap = Tap()
 
 
 def tagged(name, **reply):
@@ -153,9 +145,8 @@ def run_lua(tmp, name, source, env_extra, clear_env=True):
 
 
 def main():
-    if not check(os.access(AUTOPRUNE, os.X_OK), "the CLI exists: %s" % AUTOPRUNE):
-        print("1..%d" % n_checks)
-        return 1
+    if not tap.check(os.access(AUTOPRUNE, os.X_OK), "the CLI exists: %s" % AUTOPRUNE):
+        tap.done()
     with tempfile.TemporaryDirectory(prefix="ap-llm-client-") as tmp:
         replies = [tagged(name, **r) for name, rs, *_ in CASES for r in rs]
         replies += [tagged("single_ok", content=GOOD_METRIC), tagged("single_err", type="raw", body="<html/>"),
@@ -167,100 +158,100 @@ def main():
             p, wall = run_lua(tmp, "cases.lua", LUA % {"cases": lua_cases},
                               {"AP_TEST_BASE": base, "AP_TEST_KEY": KEY})
             out = p.stdout + p.stderr
-            check(p.returncode == 0, "autoprune run exits 0 (status %d) %s" % (p.returncode, p.stderr[-300:]))
-            check(wall < 10, "the whole fault matrix took %.1f s (< 10 s: requests ran in parallel)" % wall)
+            tap.check(p.returncode == 0, "autoprune run exits 0 (status %d) %s" % (p.returncode, p.stderr[-300:]))
+            tap.check(wall < 10, "the whole fault matrix took %.1f s (< 10 s: requests ran in parallel)" % wall)
             results = {m.group(1): m for m in re.finditer(
                 r"^case (\S+) ok=(\S+) kind=(\S+) class=(\S+) attempts=(\d+) seconds=([\d.]+) http=(\S+) "
                 r"chunks=(\d+) loads=(\d+) pt=(\S+) ct=(\S+)$", p.stdout, re.M)}
             for name, _, retries, timeout, kind, attempts, max_s in CASES:
                 m = results.get(name)
-                if not check(m is not None, "%s: a result came back" % name):
+                if not tap.check(m is not None, "%s: a result came back" % name):
                     continue
-                check(m.group(3) == kind and int(m.group(5)) == attempts,
-                      "%s: kind %s after %d attempt(s) (got %s after %s)" % (name, kind, attempts, m.group(3),
-                                                                               m.group(5)))
-                check(float(m.group(6)) <= max_s, "%s: bounded time %s s <= %s s" % (name, m.group(6), max_s))
+                tap.check(m.group(3) == kind and int(m.group(5)) == attempts,
+                          "%s: kind %s after %d attempt(s) (got %s after %s)" % (name, kind, attempts, m.group(3),
+                                                                                   m.group(5)))
+                tap.check(float(m.group(6)) <= max_s, "%s: bounded time %s s <= %s s" % (name, m.group(6), max_s))
             classes = {n: results[n].group(4) for n in results}
-            check(classes.get("slow") == "net" and classes.get("r404") == "net" and classes.get("big") == "reply"
-                  and classes.get("html") == "reply" and classes.get("null") == "reply",
-                  "error classes: transport and HTTP status -> net, the body -> reply (%s)" % classes)
+            tap.check(classes.get("slow") == "net" and classes.get("r404") == "net" and classes.get("big") == "reply"
+                      and classes.get("html") == "reply" and classes.get("null") == "reply",
+                      "error classes: transport and HTTP status -> net, the body -> reply (%s)" % classes)
             g = results.get("good")
-            check(g is not None and g.group(10) == "40" and g.group(11) == "9", "good: token usage recorded")
-            check(g is not None and g.group(7) == "200", "good: http_status 200")
+            tap.check(g is not None and g.group(10) == "40" and g.group(11) == "9", "good: token usage recorded")
+            tap.check(g is not None and g.group(7) == "200", "good: http_status 200")
             chunk = lambda n: (re.search(r"^chunk1 %s (.*)$" % n, p.stdout, re.M) or [None, ""])[1]
             loads = lambda n: int(results[n].group(9)) if n in results else -1
-            check(loads("good") == 1 and "W:abs() * X.l2" in chunk("good"), "good: bare metric is the chunk")
-            check(loads("prose") == 1 and "W:abs() * X.l2" in chunk("prose") and "kurtosis" not in chunk("prose"),
-                  "prose: the fenced metric is pulled out of the prose")
-            check(results.get("several") and results["several"].group(8) == "2" and "W:abs() end" in chunk("several"),
-                  "several: the two lua blocks in order, the python block skipped")
-            check(loads("syntax") == 2, "syntax: the first chunk does not load, the second does (caller picks)")
-            check(loads("hostile") == 1 and "os.execute" in chunk("hostile"),
-                  "hostile: returned as text only (never run by the client)")
-            check(loads("loop") == 1, "loop: returned as text; the sandbox limits it later")
-            check(loads("length") == 0 and int(results["length"].group(8)) == 1 if "length" in results else False,
-                  "length: truncated content kept, its cut-off chunk does not load")
-            check(re.search(r"^errstr r401 http_4xx: .*\*{8}", p.stdout, re.M) is not None,
-                  "r401: the error prints as 'kind: message' and the echoed key is masked")
-            check(re.search(r"^single_ok\ttrue\t1\t\d+\tnil$", p.stdout, re.M) is not None,
-                  "ap.llm.chat: a good reply -> result table")
-            check(re.search(r"^single_err\tnil\tmalformed\t1\tmalformed: ", p.stdout, re.M) is not None,
-                  "ap.llm.chat: a bad reply -> nil, {kind=malformed, attempts=1}")
-            check(re.search(r"^badarg\tfalse\t.*messages\[1\] needs string role and content", p.stdout, re.M)
-                  is not None, "ap.llm.chat: a bad argument raises a Lua error naming the field")
-            check(re.search(r"^configured\ttrue\thttp://127\.0\.0\.1:\d+/v1\tm$", p.stdout, re.M) is not None,
-                  "ap.llm.configured: true, base URL and model")
-            check(KEY not in out and "SECRET" not in out,
-                  "the key appears nowhere in stdout/stderr (every field of every result printed)")
-            check("AddressSanitizer" not in out and "runtime error" not in out, "no sanitizer report")
+            tap.check(loads("good") == 1 and "W:abs() * X.l2" in chunk("good"), "good: bare metric is the chunk")
+            tap.check(loads("prose") == 1 and "W:abs() * X.l2" in chunk("prose") and "kurtosis" not in chunk("prose"),
+                      "prose: the fenced metric is pulled out of the prose")
+            tap.check(results.get("several") and results["several"].group(8) == "2"
+                      and "W:abs() end" in chunk("several"),
+                      "several: the two lua blocks in order, the python block skipped")
+            tap.check(loads("syntax") == 2, "syntax: the first chunk does not load, the second does (caller picks)")
+            tap.check(loads("hostile") == 1 and "os.execute" in chunk("hostile"),
+                      "hostile: returned as text only (never run by the client)")
+            tap.check(loads("loop") == 1, "loop: returned as text; the sandbox limits it later")
+            tap.check(loads("length") == 0 and int(results["length"].group(8)) == 1 if "length" in results else False,
+                      "length: truncated content kept, its cut-off chunk does not load")
+            tap.check(re.search(r"^errstr r401 http_4xx: .*\*{8}", p.stdout, re.M) is not None,
+                      "r401: the error prints as 'kind: message' and the echoed key is masked")
+            tap.check(re.search(r"^single_ok\ttrue\t1\t\d+\tnil$", p.stdout, re.M) is not None,
+                      "ap.llm.chat: a good reply -> result table")
+            tap.check(re.search(r"^single_err\tnil\tmalformed\t1\tmalformed: ", p.stdout, re.M) is not None,
+                      "ap.llm.chat: a bad reply -> nil, {kind=malformed, attempts=1}")
+            tap.check(re.search(r"^badarg\tfalse\t.*messages\[1\] needs string role and content", p.stdout, re.M)
+                      is not None, "ap.llm.chat: a bad argument raises a Lua error naming the field")
+            tap.check(re.search(r"^configured\ttrue\thttp://127\.0\.0\.1:\d+/v1\tm$", p.stdout, re.M) is not None,
+                      "ap.llm.configured: true, base URL and model")
+            tap.check(KEY not in out and "SECRET" not in out,
+                      "the key appears nowhere in stdout/stderr (every field of every result printed)")
+            tap.check("AddressSanitizer" not in out and "runtime error" not in out, "no sanitizer report")
 
             n_expected = sum(c[5] for c in CASES) + 2
             recs = [r for r in srv.requests(n_expected + 4) if "[case:" in json.dumps(r.get("body"))
                     and "[case:lim" not in json.dumps(r.get("body"))]
-            check(len(recs) == n_expected, "the server saw %d requests (expected %d = sum of attempts)"
-                  % (len(recs), n_expected))
+            tap.check(len(recs) == n_expected, "the server saw %d requests (expected %d = sum of attempts)"
+                      % (len(recs), n_expected))
             auth = [r["headers"].get("Authorization") for r in recs]
-            check(all(a == "Bearer " + KEY for a in auth), "every request carried the key as a Bearer header")
+            tap.check(all(a == "Bearer " + KEY for a in auth), "every request carried the key as a Bearer header")
             bodies = [r["body"] for r in recs if isinstance(r["body"], dict)]
-            check(len(bodies) == len(recs) and all(b.get("model") == "fake-model" and b.get("max_tokens") == 256 and
-                                                   b.get("temperature") == 0.7 and "seed" in b
-                                                   for b in bodies if "single" not in json.dumps(b)),
-                  "request bodies carry model, messages, temperature, max_tokens, seed")
+            tap.check(len(bodies) == len(recs) and all(b.get("model") == "fake-model" and b.get("max_tokens") == 256 and
+                                                       b.get("temperature") == 0.7 and "seed" in b
+                                                       for b in bodies if "single" not in json.dumps(b)),
+                      "request bodies carry model, messages, temperature, max_tokens, seed")
             first = [r for r in recs if "single" not in json.dumps(r["body"])]
             par = [r for r in recs if "[case:par" in json.dumps(r["body"])]
-            check(len(par) == 6 and max(r["t_start"] for r in par) < min(r["t_end"] for r in par),
-                  "parallel: the six 1-second requests were all in the server at the same moment")
+            tap.check(len(par) == 6 and max(r["t_start"] for r in par) < min(r["t_end"] for r in par),
+                      "parallel: the six 1-second requests were all in the server at the same moment")
             overlap = max(sum(1 for q in first if q["t_start"] <= r["t_start"] < q["t_end"]) for r in first)
-            check(overlap >= 8, "parallel: %d requests in the server at one moment (>= 8)" % overlap)
+            tap.check(overlap >= 8, "parallel: %d requests in the server at one moment (>= 8)" % overlap)
             lim = [r for r in srv.requests(n_expected + 4) if "[case:lim" in json.dumps(r["body"])]
             lim_overlap = max((sum(1 for q in lim if q["t_start"] <= r["t_start"] < q["t_end"]) for r in lim),
                               default=0)
-            check("limited\t4" in p.stdout and len(lim) == 4 and lim_overlap == 2,
-                  "max_parallel = 2: four requests, at most two in the server at once (%d)" % lim_overlap)
+            tap.check("limited\t4" in p.stdout and len(lim) == 4 and lim_overlap == 2,
+                      "max_parallel = 2: four requests, at most two in the server at once (%d)" % lim_overlap)
             r429 = sorted((r for r in recs if "[case:r429]" in json.dumps(r["body"])), key=lambda r: r["t_start"])
-            check(len(r429) == 2 and r429[1]["t_start"] - r429[0]["t_end"] >= 0.95,
-                  "429: the retry waited for Retry-After: 1 (%.2f s)" %
-                  (r429[1]["t_start"] - r429[0]["t_end"] if len(r429) == 2 else -1))
+            tap.check(len(r429) == 2 and r429[1]["t_start"] - r429[0]["t_end"] >= 0.95,
+                      "429: the retry waited for Retry-After: 1 (%.2f s)" %
+                      (r429[1]["t_start"] - r429[0]["t_end"] if len(r429) == 2 else -1))
 
             # configuration from the environment: AUTOPRUNE_LLM_*, then the OPENAI_* fallbacks
             p, _ = run_lua(tmp, "env.lua", ENV_LUA % "env",
                            {"AUTOPRUNE_LLM_BASE_URL": base, "AUTOPRUNE_LLM_API_KEY": ENV_KEY,
                             "AUTOPRUNE_LLM_MODEL": "env-model"})
-            check(p.returncode == 0 and re.search(r"^configured\ttrue\thttp://127\.0\.0\.1:\d+/v1\tenv-model$",
-                                                  p.stdout, re.M) and "result\ttrue" in p.stdout,
-                  "AUTOPRUNE_LLM_BASE_URL/MODEL/API_KEY configure the client")
-            check(ENV_KEY not in p.stdout + p.stderr, "the environment's key is not printed")
+            tap.check(p.returncode == 0 and re.search(r"^configured\ttrue\thttp://127\.0\.0\.1:\d+/v1\tenv-model$",
+                                                      p.stdout, re.M) and "result\ttrue" in p.stdout,
+                      "AUTOPRUNE_LLM_BASE_URL/MODEL/API_KEY configure the client")
+            tap.check(ENV_KEY not in p.stdout + p.stderr, "the environment's key is not printed")
             p, _ = run_lua(tmp, "env2.lua", ENV_LUA % "openai_env",
                            {"OPENAI_BASE_URL": base, "OPENAI_API_KEY": ENV_KEY})
-            check(p.returncode == 0 and "result\ttrue" in p.stdout, "OPENAI_BASE_URL / OPENAI_API_KEY fallbacks")
+            tap.check(p.returncode == 0 and "result\ttrue" in p.stdout, "OPENAI_BASE_URL / OPENAI_API_KEY fallbacks")
             recs = srv.requests(n_expected + 6)
             env_auth = [r["headers"].get("Authorization") for r in recs if "from env" in json.dumps(r["body"])]
-            check(env_auth == ["Bearer " + ENV_KEY] * 2, "the environment's key went in the Authorization header")
+            tap.check(env_auth == ["Bearer " + ENV_KEY] * 2, "the environment's key went in the Authorization header")
             p, _ = run_lua(tmp, "none.lua", ENV_LUA % "none", {})
-            check(p.returncode == 0 and "configured\tfalse" in p.stdout and "result\tnil\tconfig\t" in p.stdout,
-                  "no base URL: configured() is false and chat gives kind config")
-    print("1..%d" % n_checks)
-    return 1 if failed else 0
+            tap.check(p.returncode == 0 and "configured\tfalse" in p.stdout and "result\tnil\tconfig\t" in p.stdout,
+                      "no base URL: configured() is false and chat gives kind config")
+    tap.done()
 
 
 if __name__ == "__main__":

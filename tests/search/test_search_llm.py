@@ -19,19 +19,12 @@ import time
 ROOT = os.environ.get("AP_ROOT") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 AUTOPRUNE = os.environ.get("AUTOPRUNE") or os.path.join(ROOT, "build", "autoprune")
 sys.path.insert(0, os.path.join(ROOT, "tests", "search"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 import fake_llm  # noqa: E402
+from aptest import Tap  # noqa: E402
 
 TIMEOUT, RETRIES, BRANCHES = 2, 1, 8
-n_checks = n_failed = 0
-
-
-def check(cond, what):
-    global n_checks, n_failed
-    n_checks += 1
-    if not cond:
-        n_failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n_checks, what), flush=True)
-    return cond
+tap = Tap()
 
 
 GOOD_A = "return function(W, X, info) return W:abs() * X.l2 end\n"
@@ -118,13 +111,13 @@ def main():
         p = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         secs = time.time() - t0
         requests = srv.requests()
-    check(p.returncode == 0, "the search finishes under the fault matrix (exit %d, %.0f s)%s"
-          % (p.returncode, secs, "" if p.returncode == 0 else ": " + p.stderr[-400:]))
+    tap.check(p.returncode == 0, "the search finishes under the fault matrix (exit %d, %.0f s)%s"
+              % (p.returncode, secs, "" if p.returncode == 0 else ": " + p.stderr[-400:]))
     run = os.path.join(runs, "L")
     events = [json.loads(line) for line in open(os.path.join(run, "events.jsonl"))]
     archive = json.load(open(os.path.join(run, "archive.json"))) if os.path.exists(run + "/archive.json") else {}
     cands = archive.get("candidates", [])
-    check(any(e["type"] == "end" for e in events), "events.jsonl ends with an end record")
+    tap.check(any(e["type"] == "end" for e in events), "events.jsonl ends with an end record")
     llm_errors = [e for e in events if e["type"] == "error" and e.get("stage") == "llm"]
     survived = 0
     for g, b, name, _, (what, val) in FAULTS:
@@ -147,44 +140,43 @@ def main():
             good = len(e) == 1 and e[0].get("kind") == val and none
             detail = e and (e[0].get("kind"), e[0].get("attempts"), (e[0].get("message") or "")[:80])
         survived += bool(good)
-        check(good, "generation %d branch %d, %s: %s %s recorded (%s)" % (g, b, name, what, val if what != "ok"
-                                                                          else "candidate", detail))
+        tap.check(good, "generation %d branch %d, %s: %s %s recorded (%s)" % (g, b, name, what, val if what != "ok"
+                                                                              else "candidate", detail))
     diag = [e for e in llm_errors if e.get("node") == "diagnose"]
     good = len(diag) == 1 and diag[0].get("generation") == 2 and diag[0].get("kind") == "http_5xx"
     survived += bool(good)
-    check(good, "a failed shared node (generation 2 diagnose, 500s) is recorded and the generation goes on (%s)"
-          % [(e.get("generation"), e.get("kind")) for e in diag])
+    tap.check(good, "a failed shared node (generation 2 diagnose, 500s) is recorded and the generation goes on (%s)"
+              % [(e.get("generation"), e.get("kind")) for e in diag])
     replies = [e for e in events if e["type"] == "reply" and e.get("node") == "implement" and e.get("branch") == 7
                and e.get("generation") == 1]
-    check(replies and replies[0].get("attempts") == 2, "429 then success took two attempts (%s)"
-          % [e.get("attempts") for e in replies])
+    tap.check(replies and replies[0].get("attempts") == 2, "429 then success took two attempts (%s)"
+              % [e.get("attempts") for e in replies])
     expected = len([f for f in FAULTS if f[4][0] == "llm"]) + 1
-    check(all(e.get("kind") for e in llm_errors) and len(llm_errors) == expected,
-          "every LLM failure has a kind (%d: %s)" % (len(llm_errors), sorted({e.get("kind") for e in llm_errors})))
+    tap.check(all(e.get("kind") for e in llm_errors) and len(llm_errors) == expected,
+              "every LLM failure has a kind (%d: %s)" % (len(llm_errors), sorted({e.get("kind") for e in llm_errors})))
     failed = [c for c in cands if c["status"] == "failed"]
-    check(failed and all(c.get("error", {}).get("kind") for c in failed) and
-          not [c for c in failed if c.get("fitness") is not None],
-          "every failed candidate in archive.json has an error kind and no fitness (%d)" % len(failed))
-    check(not os.path.exists(PWNED), "the hostile metric wrote nothing (%s)" % PWNED)
+    tap.check(failed and all(c.get("error", {}).get("kind") for c in failed) and
+              not [c for c in failed if c.get("fitness") is not None],
+              "every failed candidate in archive.json has an error kind and no fitness (%d)" % len(failed))
+    tap.check(not os.path.exists(PWNED), "the hostile metric wrote nothing (%s)" % PWNED)
     ok = [c for c in cands if c["status"] == "ok"]
     best = min(ok, key=lambda c: (c["fitness"], c["id"])) if ok else {"id": 0, "fitness": 0, "code": "?"}
     path = os.path.join(run, "best.lua")
     best_lua = open(path).read() if os.path.exists(path) else ""
-    check(ok and best_lua.endswith(best["code"]) and ("candidate %d" % best["id"]) in best_lua.split("\n")[0],
-          "best.lua holds the best valid metric (candidate %d, proxy ppl %.2f of %d valid)"
-          % (best["id"], best["fitness"], len(ok)))
+    tap.check(ok and best_lua.endswith(best["code"]) and ("candidate %d" % best["id"]) in best_lua.split("\n")[0],
+              "best.lua holds the best valid metric (candidate %d, proxy ppl %.2f of %d valid)"
+              % (best["id"], best["fitness"], len(ok)))
     hangs = [r for r in requests if r.get("type") == "hang"]
-    check(len(hangs) == RETRIES + 1 and all(r.get("client_gone") for r in hangs),
-          "the client gave up on the unanswered requests (%d)" % len(hangs))
-    check(secs < 300, "the search took %.0f s with the faults (bounded by timeouts and retries)" % secs)
-    print("# faults survived: %d of %d" % (survived, len(FAULTS) + 1))
-    print("1..%d" % n_checks)
-    if n_failed == 0:
+    tap.check(len(hangs) == RETRIES + 1 and all(r.get("client_gone") for r in hangs),
+              "the client gave up on the unanswered requests (%d)" % len(hangs))
+    tap.check(secs < 300, "the search took %.0f s with the faults (bounded by timeouts and retries)" % secs)
+    tap.note("faults survived: %d of %d" % (survived, len(FAULTS) + 1))
+    if tap.failed == 0:
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
     else:
-        print("# run folder kept: " + run)
-    return 1 if n_failed else 0
+        tap.note("run folder kept: " + run)
+    tap.done()
 
 
 if __name__ == "__main__":

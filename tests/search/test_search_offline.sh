@@ -3,39 +3,31 @@
 # writes events.jsonl / archive.json / best.lua / report.md / facts.json, evaluates duplicates once, never reads the
 # test file for selection, and --resume continues a finished run without re-evaluating anything; --confirm picks by
 # a validation stage under the final protocol.
-set -u
-AP_ROOT=${AP_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUTOPRUNE=${AUTOPRUNE:-$AP_ROOT/build/autoprune}
-PY=/usr/bin/python3
-cd "$AP_ROOT"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0 failed=0
-check() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
+. "$(dirname "$0")/../lib.sh" search-offline
 forward_checks() {  # FILE: the "ok - ..." / "not ok - ..." lines a Python block wrote, counted as checks here
     local line
     while read -r line; do
         case "$line" in
-            "ok - "*) check "${line#ok - }" true ;;
-            "not ok - "*) check "${line#not ok - }" false ;;
+            "ok - "*) ok "${line#ok - }" ;;
+            "not ok - "*) not_ok "${line#not ok - }" ;;
             *) echo "# $line" ;;
         esac
     done <"$1"
 }
 
-args=(run lua/search.lua --name s1 --runs-dir "$tmp" --generations 2 --population 4 --nsamples 8
+args=(run lua/search.lua --name s1 --runs-dir "$work" --generations 2 --population 4 --nsamples 8
       --proxy-windows 2 --allocs uniform,sdsa --no-final --seed 7)
-"$AUTOPRUNE" "${args[@]}" >"$tmp/out1" 2>"$tmp/err1"
+"$AUTOPRUNE" "${args[@]}" >"$work/out1" 2>"$work/err1"
 rc=$?
-check "offline search exits 0 (stderr: $(head -c 300 "$tmp/err1"))" '[ $rc -eq 0 ]'
-run=$tmp/s1
+check "offline search exits 0 (stderr: $(head -c 300 "$work/err1"))" eval '[ $rc -eq 0 ]'
+run=$work/s1
 for f in events.jsonl archive.json best.lua report.md facts.json; do
-    check "run folder has $f" "[ -s '$run/$f' ]"
+    check "run folder has $f" eval "[ -s '$run/$f' ]"
 done
-check "stdout says where the report is" "grep -q 'report: .*s1/report.md' '$tmp/out1'"
-check "best.lua passes autoprune check" "'$AUTOPRUNE' check '$run/best.lua' >/dev/null 2>&1"
+check "stdout says where the report is" eval "grep -q 'report: .*s1/report.md' '$work/out1'"
+check "best.lua passes autoprune check" eval "'$AUTOPRUNE' check '$run/best.lua' >/dev/null 2>&1"
 
-$PY - "$run" >"$tmp/py" 2>&1 <<'PYEOF'
+$PY - "$run" >"$work/py" 2>&1 <<'PYEOF'
 import json, sys
 run = sys.argv[1]
 events = [json.loads(l) for l in open(run + "/events.jsonl")]
@@ -63,25 +55,25 @@ start = [e for e in events if e["type"] == "start"][0]
 ok("test" not in json.dumps([e for e in events if e["type"] in ("dense", "evaluation")]) and
    start["config"]["valid"].endswith("wiki.valid.raw"), "selection uses the validation file")
 PYEOF
-forward_checks "$tmp/py"
+forward_checks "$work/py"
 
 before=$(grep -c '"type":"evaluation"' "$run/events.jsonl")
-"$AUTOPRUNE" run lua/search.lua --resume s1 --runs-dir "$tmp" --generations 2 --population 4 --nsamples 8 \
-    --proxy-windows 2 --allocs uniform,sdsa --no-final --seed 7 >"$tmp/out2" 2>"$tmp/err2"
+"$AUTOPRUNE" run lua/search.lua --resume s1 --runs-dir "$work" --generations 2 --population 4 --nsamples 8 \
+    --proxy-windows 2 --allocs uniform,sdsa --no-final --seed 7 >"$work/out2" 2>"$work/err2"
 rc=$?
 after=$(grep -c '"type":"evaluation"' "$run/events.jsonl")
-check "resuming a finished run exits 0" '[ $rc -eq 0 ]'
-check "resuming a finished run evaluates nothing again ($before -> $after)" '[ "$before" -eq "$after" ]'
+check "resuming a finished run exits 0" eval '[ $rc -eq 0 ]'
+check "resuming a finished run evaluates nothing again ($before -> $after)" eval '[ "$before" -eq "$after" ]'
 
 # --confirm: the best distinct set-ups by proxy pruned again sequentially and scored on validation; the lowest is the
 # pick (best.lua), the report has the table, the reference SparseGPT is scored beside them; resume keeps them
-cargs=(run lua/search.lua --name c1 --runs-dir "$tmp" --generations 1 --population 2 --nsamples 8 --proxy-windows 2
+cargs=(run lua/search.lua --name c1 --runs-dir "$work" --generations 1 --population 2 --nsamples 8 --proxy-windows 2
        --allocs uniform --reconstruct adaptive --seed-allocs uniform --reference --confirm 3 --confirm-windows 2
        --final-nsamples 8 --no-final --seed 3)
-"$AUTOPRUNE" "${cargs[@]}" >"$tmp/out3" 2>"$tmp/err3"
+"$AUTOPRUNE" "${cargs[@]}" >"$work/out3" 2>"$work/err3"
 rc=$?
-check "search with --confirm exits 0 ($(head -c 300 "$tmp/err3"))" '[ $rc -eq 0 ]'
-$PY - "$tmp/c1" >"$tmp/py2" 2>&1 <<'PYEOF'
+check "search with --confirm exits 0 ($(head -c 300 "$work/err3"))" eval '[ $rc -eq 0 ]'
+$PY - "$work/c1" >"$work/py2" 2>&1 <<'PYEOF'
 import json, sys
 run = sys.argv[1]
 arch = json.load(open(run + "/archive.json"))
@@ -104,11 +96,11 @@ ok(len([e for e in ev if e["type"] == "confirm"]) == 4, "one confirm event per c
 ok("hinv" in " ".join(c["code"] for c in arch["candidates"] if c["origin"] == "seed"),
    "with reconstruction the seeds include SparseGPT's saliency written with X.hinv")
 PYEOF
-forward_checks "$tmp/py2"
-before=$(grep -c '"type":"confirm"' "$tmp/c1/events.jsonl")
+forward_checks "$work/py2"
+before=$(grep -c '"type":"confirm"' "$work/c1/events.jsonl")
 "$AUTOPRUNE" "${cargs[@]/--name/--resume}" >/dev/null 2>&1
-after=$(grep -c '"type":"confirm"' "$tmp/c1/events.jsonl")
-check "resuming confirms nothing again ($before -> $after)" '[ "$before" -eq "$after" ]'
+after=$(grep -c '"type":"confirm"' "$work/c1/events.jsonl")
+check "resuming confirms nothing again ($before -> $after)" eval '[ "$before" -eq "$after" ]'
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -14,36 +14,21 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from aptest import driver_build  # noqa: E402
+from aptest import Tap, driver_build  # noqa: E402
 
 ROOT = os.environ.get("AP_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("AP_BUILD") or os.path.join(ROOT, "build")
 if not os.path.isabs(BUILD):
     BUILD = os.path.join(ROOT, BUILD)
 
-n_checks = 0
-n_failed = 0
-
-
-def check(cond, what):
-    global n_checks, n_failed
-    n_checks += 1
-    if not cond:
-        n_failed += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_checks, what), flush=True)
-    return cond
-
-
-def finish():
-    print("1..%d" % n_checks)
-    sys.exit(1 if n_failed else 0)
+tap = Tap()
 
 
 def compile_driver(tmp):
     exe, log = driver_build(BUILD, [os.path.join(ROOT, "tests/tensor/lua_driver.c")], os.path.join(tmp, "lua_driver"))
-    if not check(exe is not None, "lua_driver compiles against %s's libraries" % BUILD):
+    if not tap.check(exe is not None, "lua_driver compiles against %s's libraries" % BUILD):
         print("# " + log.replace("\n", "\n# "))
-        finish()
+        tap.done()
     return exe
 
 
@@ -474,7 +459,7 @@ def main():
         write_tensor(os.path.join(tmp, k + ".bin"), v)
     script = lua_script(tmp)
     r = subprocess.run([exe, script, tmp], capture_output=True, text=True, timeout=300)
-    check(r.returncode == 0, "lua_driver runs the case script (exit %d)" % r.returncode)
+    tap.check(r.returncode == 0, "lua_driver runs the case script (exit %d)" % r.returncode)
     if r.returncode != 0:
         print("# " + r.stderr.strip().replace("\n", "\n# "))
     out = r.stdout.splitlines()
@@ -507,18 +492,19 @@ def main():
         groups.setdefault(key, []).append(expr)
     for key in sorted(groups):
         fails = [b for b in bad if b.split(":")[0] in groups[key] or any(b.startswith(e + ":") for e in groups[key])]
-        check(not fails, "%s: %d cases match numpy" % (key, len(groups[key])))
+        tap.check(not fails, "%s: %d cases match numpy" % (key, len(groups[key])))
         for b in fails[:5]:
             print("#   " + b)
     errs = {int(l.split()[1]): l.split(" ", 3)[2:] for l in out if l.startswith("ERR ")}
     for i, (expr, kind) in enumerate(ERRORS):
         got = errs.get(i, ["missing", ""])
-        check(got[0] == kind, "error kind of %s is %s (got %s: %s)" % (expr, kind, got[0], got[1] if len(got) > 1 else ""))
+        tap.check(got[0] == kind,
+                  "error kind of %s is %s (got %s: %s)" % (expr, kind, got[0], got[1] if len(got) > 1 else ""))
     chk = [l.split() for l in out if l.startswith("CHK ")]
     for c in chk:
-        check(c[2] == "true", c[1] + (" (" + " ".join(c[3:]) + ")" if len(c) > 3 else ""))
-    check(any(c[1] == "done" for c in chk), "budget and metatable checks ran to the end")
-    finish()
+        tap.check(c[2] == "true", c[1] + (" (" + " ".join(c[3:]) + ")" if len(c) > 3 else ""))
+    tap.check(any(c[1] == "done" for c in chk), "budget and metatable checks ran to the end")
+    tap.done()
 
 
 if __name__ == "__main__":
