@@ -37,7 +37,7 @@ TEST_BIN := $(TEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 # What a program built against the internals needs (tests' C drivers, tools/, fuzz targets): $(BUILD)/internal.flags
 INTERNAL_LIBS := $(BUILD)/libapcore.a $(BUILD)/libautoprune.a
 
-.PHONY: all deps test-deps run test asan fuzz bench install clean layers format-check lint
+.PHONY: all deps test-deps run test asan fuzz bench install clean lint
 all: $(BUILD)/libautoprune.a $(BUILD)/libautoprune.so $(BUILD)/libapcore.a $(BUILD)/autoprune $(TEST_BIN) \
      $(BUILD)/internal.flags
 
