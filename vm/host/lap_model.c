@@ -314,14 +314,15 @@ static void read_alloc_params(lua_State *L, int arg, ap_prune_run_opts *o)
         if (lua_type(L, -2) != LUA_TSTRING || lua_rawlen(L, -2) > 40)
             luaL_argerror(L, arg, "alloc_params: keys must be parameter names");
         snprintf(key, sizeof key, "alloc_param.%s", lua_tostring(L, -2));
-        const char *value = lua_tostring(L, -1);
-        if (lua_type(L, -1) == LUA_TNUMBER)
+        const char *value = num;
+        if (lua_type(L, -1) == LUA_TNUMBER)     /* not lua_tostring: its "%.14g" would round the number */
             snprintf(num, sizeof num, "%.17g", lua_tonumber(L, -1));
-        else if (lua_type(L, -1) != LUA_TSTRING)
+        else if (lua_type(L, -1) == LUA_TSTRING)
+            value = lua_tostring(L, -1);
+        else
             luaL_argerror(L, arg, lua_pushfstring(L, "%s: number or string expected", key));
         ap_error e;
-        if (ap_prune_run_opts_set(o, strcmp(key, "alloc_param.M") ? key : "alloc_param.owl_m",
-                                  lua_type(L, -1) == LUA_TNUMBER ? num : value, &e))
+        if (ap_prune_run_opts_set(o, strcmp(key, "alloc_param.M") ? key : "alloc_param.owl_m", value, &e))
             luaL_argerror(L, arg, lua_pushstring(L, e.msg));
     }
     lua_pop(L, 1);
