@@ -11,7 +11,6 @@
 #include "ap_check.h"
 #include "ap_metric.h"
 #include "ap_paths.h"
-#include "ap_score.h"
 #include "ap_safetensors.h"
 #include "ap_sandbox.h"
 #include "ap_tensor.h"
