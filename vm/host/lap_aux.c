@@ -38,11 +38,10 @@ int ap_lua_raise(lua_State *L, const ap_error *err)
 
 int lapL_raise(lua_State *L, ap_status code, const char *fmt, ...)
 {
-    ap_error e = {0};
-    e.code = code;
+    ap_error e;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e.msg, sizeof e.msg, fmt, ap);
+    ap_error_vset(&e, code, fmt, ap);
     va_end(ap);
     return ap_lua_raise(L, &e);
 }
