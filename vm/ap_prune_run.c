@@ -1,12 +1,15 @@
 /* ap_prune_run.c — a whole pruning run (calibration, allocation, scoring, driver) and its JSON run record. */
 #include "ap_prune_run.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "ap_clock.h"
+#include "ap_metric.h"
 #include "ap_paths.h"
 #include "ap_sandbox.h"
 #include "ap_score.h"
@@ -22,6 +25,125 @@ void ap_prune_run_opts_default(ap_prune_run_opts *o)
     o->sparsity = 0.5;
     ap_alloc_spec_default(&o->alloc_spec);
     o->sgpt_percdamp = -1;
+}
+
+/* ---- options by key ---- */
+
+const char *const ap_prune_run_alloc_keys[] = {"owl_m", "owl_lambda", "tau", "lambda", "lo", "hi", "granularity",
+                                               NULL};
+
+/* The numeric allocation parameters, in ap_prune_run_alloc_keys order (lo and hi also bound SDSA's clamp). */
+static double *alloc_number(ap_alloc_spec *a, int i)
+{
+    double *const field[] = {&a->owl_m, &a->owl_lambda, &a->sdsa.tau, &a->sdsa.lambda, &a->lo, &a->hi};
+    return i < (int)(sizeof field / sizeof field[0]) ? field[i] : NULL;
+}
+
+static int parse_number(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return errno == 0 && end != s && *end == '\0' && isfinite(*v);
+}
+
+static int parse_int(const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return errno == 0 && end != s && *end == '\0' && *v >= lo && *v <= hi;
+}
+
+static ap_status bad_value(const char *key, const char *value, const char *expected, ap_error *err)
+{
+    return ap_error_set(err, AP_E_ARG, "%s: '%.200s' is not %s", key, value, expected);
+}
+
+static ap_status set_alloc_param(ap_alloc_spec *a, const char *key, const char *name, const char *value,
+                                 ap_error *err)
+{
+    if (!strcmp(name, "granularity")) {
+        if (!strcmp(value, "block"))
+            a->sdsa.granularity = AP_ALLOC_PER_BLOCK;
+        else if (!strcmp(value, "linear"))
+            a->sdsa.granularity = AP_ALLOC_PER_LINEAR;
+        else
+            return bad_value(key, value, "block or linear", err);
+        return AP_OK;
+    }
+    for (int i = 0; alloc_number(a, i); i++) {
+        if (strcmp(name, ap_prune_run_alloc_keys[i]))
+            continue;
+        double v;
+        if (!parse_number(value, &v))
+            return bad_value(key, value, "a number", err);
+        *alloc_number(a, i) = v;
+        a->sdsa.lo = a->lo;
+        a->sdsa.hi = a->hi;
+        return AP_OK;
+    }
+    return ap_error_set(err, AP_E_ARG, "unknown allocation parameter '%.200s' (owl_m, owl_lambda, tau, lambda, lo, "
+                        "hi, granularity)", name);
+}
+
+/* The options whose value is a whole number in a range. */
+static ap_status set_integer(ap_prune_run_opts *o, const char *key, const char *value, ap_error *err)
+{
+    long long n;
+    if (!strcmp(key, "nsamples") || !strcmp(key, "seqlen")) {
+        int lo = key[0] == 'n' ? 1 : 2;
+        if (!parse_int(value, lo, 1 << 20, &n))
+            return ap_error_set(err, AP_E_ARG, "%s: '%.200s' is not a whole number in [%d, 2^20]", key, value, lo);
+        *(key[0] == 'n' ? &o->nsamples : &o->seqlen) = (int)n;
+        return AP_OK;
+    }
+    if (!parse_int(value, 0, (long long)(~0ull >> 1), &n))
+        return ap_error_set(err, AP_E_ARG, "seed: '%.200s' is not a whole number >= 0", value);
+    o->random = 1;
+    o->seed = (uint64_t)n;
+    return AP_OK;
+}
+
+ap_status ap_prune_run_opts_set(ap_prune_run_opts *o, const char *key, const char *value, ap_error *err)
+{
+    if (!strncmp(key, "alloc_param.", 12))
+        return set_alloc_param(&o->alloc_spec, key, key + 12, value, err);
+    if (!strcmp(key, "metric") || !strcmp(key, "metric_source")) {
+        o->metric = value;
+        o->metric_is_source = key[6] == '_';
+    } else if (!strcmp(key, "sparsity")) {
+        if (!parse_number(value, &o->sparsity) || !(o->sparsity >= 0 && o->sparsity < 1))
+            return bad_value(key, value, "a number in [0, 1)", err);
+    } else if (!strcmp(key, "pattern")) {
+        o->pattern = value;
+    } else if (!strcmp(key, "group")) {
+        if (strcmp(value, "row") && strcmp(value, "layer"))
+            return bad_value(key, value, "row or layer", err);
+        o->group = value;
+    } else if (!strcmp(key, "alloc")) {
+        o->alloc = value;
+    } else if (!strcmp(key, "calib")) {
+        o->calib = value;
+    } else if (!strcmp(key, "nsamples") || !strcmp(key, "seqlen") || !strcmp(key, "seed")) {
+        return set_integer(o, key, value, err);
+    } else if (!strcmp(key, "reconstruct")) {
+        if (ap_reconstruct_parse(value, &o->reconstruct))
+            return bad_value(key, value, "none, mask or adaptive", err);
+    } else {
+        return ap_error_set(err, AP_E_ARG, "unknown prune option '%.200s'", key);
+    }
+    return AP_OK;
+}
+
+void ap_prune_run_alloc_record(const ap_prune_run_opts *o,
+                               void (*emit)(void *ud, const char *key, const char *str, double num), void *ud)
+{
+    ap_alloc_spec a = o->alloc_spec;
+    emit(ud, "kind", o->targets ? "explicit" : o->alloc ? o->alloc : "uniform", 0);
+    for (int i = 0; alloc_number(&a, i); i++)
+        emit(ud, ap_prune_run_alloc_keys[i], NULL, *alloc_number(&a, i));
+    emit(ud, "granularity", a.sdsa.granularity == AP_ALLOC_PER_LINEAR ? "linear" : "block", 0);
 }
 
 void ap_prune_run_result_free(ap_prune_run_result *r)
@@ -95,7 +217,7 @@ static ap_status resolve_pattern(const ap_prune_run_opts *o, ap_scorer *sc, ap_p
     } else if (sc && ap_scorer_group(sc, &g)) {
         r->pattern.group = g;
         r->group_source = "script";
-    } else if (o->metric && !strcmp(o->metric, "native:magnitude")) {
+    } else if (r->metric_kind == AP_METRIC_NATIVE && !strcmp(o->metric, "native:magnitude")) {
         r->pattern.group = AP_GROUP_LAYER;   /* magnitude compares a whole matrix (PROTOCOL.md) */
         r->group_source = "default";
     } else {
@@ -236,17 +358,73 @@ static ap_status script_alloc(const ap_model *m, const ap_calib_stats *dense, co
     return st;
 }
 
+/* The metric as a scoring callback: native, SparseGPT (no score), or a script in a sandbox (*sc, the caller's). */
+static ap_status open_metric(const ap_prune_run_opts *o, int n_layers, ap_metric_spec *spec, ap_scorer **sc,
+                             ap_prune_run_result *r, ap_error *err)
+{
+    ap_status st = o->metric_is_source ? ap_metric_spec_source(spec, o->metric, err)
+                                       : ap_metric_spec_resolve(spec, o->metric, err);
+    if (st)
+        return st;
+    r->metric_kind = spec->kind;
+    if (spec->kind == AP_METRIC_NATIVE || spec->kind == AP_METRIC_SPARSEGPT) {
+        snprintf(r->metric_name, sizeof r->metric_name, "%s", o->metric);
+        return AP_OK;
+    }
+    phase(o, "load metric");
+    st = ap_scorer_open(sc, spec, o->limits, n_layers, err);
+    if (!st)
+        snprintf(r->metric_name, sizeof r->metric_name, "%s", ap_scorer_name(*sc));
+    return st;
+}
+
+/* Per-linear targets: explicit, from an allocation script, or by ap_prune_allocate. */
+static ap_status allocate(const ap_model *m, const ap_prune_run_opts *o, const ap_calib_stats *stats,
+                          const ap_alloc_spec *spec, int scripted, double *targets, ap_error *err)
+{
+    if (o->targets) {
+        memcpy(targets, o->targets, (size_t)m->cfg.n_layers * AP_LIN_COUNT * sizeof *targets);
+        return AP_OK;
+    }
+    if (scripted)
+        return script_alloc(m, stats, spec, o->alloc, o->sparsity, targets, err);
+    return ap_prune_allocate(m, stats, spec, o->sparsity, targets, err);
+}
+
+static ap_status drive(ap_model *m, const ap_prune_run_opts *o, const ap_metric_spec *spec, ap_scorer *sc,
+                       const ap_calib_stats *stats, const int32_t *ids, ap_prune_run_result *r, ap_error *err)
+{
+    int sgpt = spec->kind == AP_METRIC_SPARSEGPT;
+    ap_prune_opts po;
+    ap_prune_opts_default(&po);
+    po.method = sgpt ? AP_METHOD_SPARSEGPT : AP_METHOD_SCORE;
+    po.score = spec->kind == AP_METRIC_NATIVE ? spec->native : ap_scorer_score;
+    po.score_ud = sc;
+    po.pattern = r->pattern;
+    po.sparsity = o->sparsity;
+    po.targets = r->targets;
+    po.sgpt_blocksize = o->sgpt_blocksize;
+    po.sgpt_percdamp = o->sgpt_percdamp;
+    po.reconstruct = sgpt ? AP_RECONSTRUCT_NONE : o->reconstruct;
+    po.batch = batch_for(r->seqlen);
+    po.progress = o->progress;
+    po.pud = o->pud;
+    phase(o, "prune");
+    if (o->oneshot)
+        return ap_prune_oneshot(m, stats, &po, &r->rep, err);
+    return ap_prune_sequential(m, ids, r->nsamples, r->seqlen, &po, &r->rep, err);
+}
+
 ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_result *r, ap_error *err)
 {
     memset(r, 0, sizeof *r);
     int L = m->cfg.n_layers;
-    int sgpt = o->metric && !strcmp(o->metric, "sparsegpt");
-    ap_score_fn native = ap_score_native(o->metric);
+    ap_metric_spec spec;
     ap_scorer *sc = NULL;
     ap_calib_stats *own_stats = NULL;
     int32_t *ids = NULL;
-    ap_alloc_spec spec = o->alloc_spec;
-    ap_status st = AP_OK;
+    ap_alloc_spec alloc = o->alloc_spec;
+    ap_status st;
 
     r->nsamples = o->nsamples > 0 ? o->nsamples : 128;
     r->seqlen = o->seqlen > 0 ? o->seqlen : ap_calib_default_seqlen(m);
@@ -255,74 +433,43 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     r->targets = calloc((size_t)L * AP_LIN_COUNT, sizeof *r->targets);
     if (!r->targets)
         return ap_error_set(err, AP_E_NOMEM, "no memory");
-    if (sgpt || native)
-        snprintf(r->metric_name, sizeof r->metric_name, "%s", o->metric);
-    else {
-        phase(o, "load metric");
-        st = ap_scorer_open(&sc, o->metric, o->limits, L, err);
-        if (!st)
-            snprintf(r->metric_name, sizeof r->metric_name, "%s", ap_scorer_name(sc));
-    }
-    if (!st)
-        st = resolve_pattern(o, sc, r, err);
-    int scripted = 0;
-    if (!st && !o->targets)
-        scripted = parse_alloc(o, &spec);
+    if ((st = open_metric(o, L, &spec, &sc, r, err)) || (st = resolve_pattern(o, sc, r, err)))
+        goto done;
+    int sgpt = spec.kind == AP_METRIC_SPARSEGPT;
+    int scripted = !o->targets && parse_alloc(o, &alloc);
 
     /* calibration ids: needed unless one-shot statistics were handed over */
     const ap_calib_stats *stats = o->stats;
-    int need_dense = !o->targets && !st && (scripted || spec.kind == AP_ALLOC_OWL);
-    int need_ids = o->oneshot ? !stats : 1;
-    if (!st && stats && (sgpt || o->reconstruct) && !stats->hessian)
+    int need_dense = !o->targets && (scripted || alloc.kind == AP_ALLOC_OWL);
+    if (stats && (sgpt || o->reconstruct) && !stats->hessian) {
         st = ap_error_set(err, AP_E_ARG, "SparseGPT and reconstruct need statistics gathered with Hessians");
-    if (!st && need_ids) {
+        goto done;
+    }
+    if (!o->oneshot || !stats) {
         phase(o, "tokenize");
         double t0 = ap_clock_seconds();
         st = ap_prune_run_windows(m, o->calib, r->nsamples, r->seqlen, o->random, o->seed, &ids, err);
         r->t_tokenize = ap_clock_seconds() - t0;
+        if (st)
+            goto done;
     }
-    if (!st && !stats && (o->oneshot || need_dense)) {
+    if (!stats && (o->oneshot || need_dense)) {
         phase(o, "calibrate");
         double t0 = ap_clock_seconds();
         st = ap_calib_collect(m, ids, r->nsamples, r->seqlen, o->oneshot && (sgpt || o->reconstruct),
-                              batch_for(r->seqlen), o->progress,
-                              o->pud, &own_stats, err);
+                              batch_for(r->seqlen), o->progress, o->pud, &own_stats, err);
         stats = own_stats;
         r->t_stats = ap_clock_seconds() - t0;
+        if (st)
+            goto done;
     }
-    if (!st && stats) {
+    if (stats) {
         r->nsamples = stats->nsamples;
         r->seqlen = stats->seqlen;
     }
-    if (!st) {
-        if (o->targets)
-            memcpy(r->targets, o->targets, (size_t)L * AP_LIN_COUNT * sizeof *r->targets);
-        else if (scripted)
-            st = script_alloc(m, stats, &spec, o->alloc, o->sparsity, r->targets, err);
-        else
-            st = ap_prune_allocate(m, stats, &spec, o->sparsity, r->targets, err);
-    }
-    if (!st) {
-        ap_prune_opts po;
-        ap_prune_opts_default(&po);
-        po.method = sgpt ? AP_METHOD_SPARSEGPT : AP_METHOD_SCORE;
-        po.score = native ? native : ap_scorer_score;
-        po.score_ud = sc;
-        po.pattern = r->pattern;
-        po.sparsity = o->sparsity;
-        po.targets = r->targets;
-        po.sgpt_blocksize = o->sgpt_blocksize;
-        po.sgpt_percdamp = o->sgpt_percdamp;
-        po.reconstruct = sgpt ? 0 : o->reconstruct;
-        po.batch = batch_for(r->seqlen);
-        po.progress = o->progress;
-        po.pud = o->pud;
-        phase(o, "prune");
-        if (o->oneshot)
-            st = ap_prune_oneshot(m, stats, &po, &r->rep, err);
-        else
-            st = ap_prune_sequential(m, ids, r->nsamples, r->seqlen, &po, &r->rep, err);
-    }
+    if (!(st = allocate(m, o, stats, &alloc, scripted, r->targets, err)))
+        st = drive(m, o, &spec, sc, stats, ids, r, err);
+done:
     if (sc)
         ap_scorer_usage(sc, &r->usage);
     ap_scorer_free(sc);
@@ -346,6 +493,14 @@ static const char *pattern_str(const ap_pattern *p, char *buf, size_t n)
     return buf;
 }
 
+static void add_alloc_field(void *ud, const char *key, const char *str, double num)
+{
+    if (str)
+        cJSON_AddStringToObject(ud, key, str);
+    else
+        cJSON_AddNumberToObject(ud, key, num);
+}
+
 cJSON *ap_prune_run_json(const ap_model *m, const ap_prune_run_opts *o, const ap_prune_run_result *r)
 {
     char buf[64];
@@ -364,22 +519,13 @@ cJSON *ap_prune_run_json(const ap_model *m, const ap_prune_run_opts *o, const ap
     cJSON_AddStringToObject(j, "architecture", m->cfg.arch_name);
     cJSON_AddStringToObject(j, "metric", o->metric ? o->metric : "");
     cJSON_AddStringToObject(j, "metric_name", r->metric_name);
-    cJSON_AddStringToObject(j, "method", !strcmp(o->metric ? o->metric : "", "sparsegpt") ? "sparsegpt" : "score");
-    cJSON_AddStringToObject(j, "reconstruct", o->reconstruct == 2 ? "adaptive" : o->reconstruct ? "mask" : "none");
+    cJSON_AddStringToObject(j, "method", r->metric_kind == AP_METRIC_SPARSEGPT ? "sparsegpt" : "score");
+    cJSON_AddStringToObject(j, "reconstruct", ap_reconstruct_name(o->reconstruct));
     cJSON_AddNumberToObject(j, "sparsity", o->sparsity);
     cJSON_AddStringToObject(j, "pattern", pattern_str(&r->pattern, buf, sizeof buf));
     cJSON_AddStringToObject(j, "group", ap_group_name(r->pattern.group));
     cJSON_AddStringToObject(j, "group_source", r->group_source ? r->group_source : "");
-    cJSON *al = cJSON_AddObjectToObject(j, "alloc");
-    cJSON_AddStringToObject(al, "kind", o->targets ? "explicit" : o->alloc ? o->alloc : "uniform");
-    cJSON_AddNumberToObject(al, "owl_m", o->alloc_spec.owl_m);
-    cJSON_AddNumberToObject(al, "owl_lambda", o->alloc_spec.owl_lambda);
-    cJSON_AddNumberToObject(al, "sdsa_tau", o->alloc_spec.sdsa.tau);
-    cJSON_AddNumberToObject(al, "sdsa_lambda", o->alloc_spec.sdsa.lambda);
-    cJSON_AddStringToObject(al, "sdsa_granularity",
-                            o->alloc_spec.sdsa.granularity == AP_ALLOC_PER_LINEAR ? "linear" : "block");
-    cJSON_AddNumberToObject(al, "lo", o->alloc_spec.lo);
-    cJSON_AddNumberToObject(al, "hi", o->alloc_spec.hi);
+    ap_prune_run_alloc_record(o, add_alloc_field, cJSON_AddObjectToObject(j, "alloc"));
     cJSON *ca = cJSON_AddObjectToObject(j, "calibration");
     cJSON_AddStringToObject(ca, "mode", o->oneshot ? "oneshot" : "sequential");
     if (o->stats)

@@ -12,7 +12,8 @@
 
 typedef struct ap_prune_run_opts {
     const char *metric;          /* file, lua/metrics NAME, source text, "native:wanda", "native:magnitude", or
-                                    "sparsegpt" */
+                                    "sparsegpt", read by ap_metric_spec_resolve (vm/ap_metric.h) */
+    int metric_is_source;        /* metric is Lua source, whatever it looks like (m:prune{metric_source=}) */
     double sparsity;             /* global target (N:M: ignored) */
     const char *pattern;         /* "unstructured" (NULL) or "N:M" */
     const char *group;           /* "row" | "layer" | NULL (the script's declared group, else row;
@@ -33,13 +34,29 @@ typedef struct ap_prune_run_opts {
     const ap_limits *limits;     /* sandbox limits for the metric (NULL = defaults) */
     int sgpt_blocksize;          /* 0 = 128 */
     double sgpt_percdamp;        /* < 0 = 0.01 */
-    int reconstruct;             /* score metrics: 1 = SparseGPT's OBS update of the kept weights with the metric's
-                                  * mask; 2 = adaptive (the metric as SparseGPT's saliency); see ap_prune_opts */
+    ap_reconstruct reconstruct;  /* score metrics: after the mask (see ap_reconstruct in ap_prune.h) */
     ap_progress_fn progress;     /* (done, total) of the current phase; may be NULL */
     void (*phase)(void *pud, const char *phase);   /* called as a phase starts ("tokenize", "calibrate", ...) */
     void *pud;
 } ap_prune_run_opts;
 void ap_prune_run_opts_default(ap_prune_run_opts *o);
+
+/* Set one option by key from its text, the one place where front ends' strings become options (the CLI's
+ * flags, m:prune's fields). Keys: metric, metric_source, sparsity, pattern, group (row|layer), alloc, calib,
+ * nsamples, seqlen, seed, reconstruct (none|mask|adaptive), and alloc_param.K with K one of
+ * ap_prune_run_alloc_keys (owl_m, owl_lambda, tau, lambda, lo, hi: numbers; granularity: block|linear). String
+ * values are borrowed for the options' life. An unknown key or a bad value is AP_E_ARG naming both. */
+ap_status ap_prune_run_opts_set(ap_prune_run_opts *o, const char *key, const char *value, ap_error *err);
+
+/* The allocation parameter keys, NULL-terminated: owl_m, owl_lambda, tau, lambda, lo, hi, granularity. */
+extern const char *const ap_prune_run_alloc_keys[];
+
+/* The allocation as a run used it (every parameter, defaults filled in), one call of emit per field: kind
+ * ("uniform", "owl", "sdsa", "explicit" or the script path), then each of ap_prune_run_alloc_keys. A field has
+ * either a string (granularity, kind; num unused) or a number (str NULL). The records (JSON run record,
+ * m:prune's result.alloc) are written by this one function, so they name the fields as alloc_param does. */
+void ap_prune_run_alloc_record(const ap_prune_run_opts *o,
+                               void (*emit)(void *ud, const char *key, const char *str, double num), void *ud);
 
 typedef struct ap_prune_run_result {
     ap_prune_report rep;
@@ -49,6 +66,7 @@ typedef struct ap_prune_run_result {
     int nsamples, seqlen;
     double t_tokenize, t_stats;  /* seconds outside the driver (tokenize + windows, one-shot statistics) */
     char metric_name[256];
+    int metric_kind;             /* ap_metric_kind (vm/ap_metric.h) the metric resolved to */
     ap_usage usage;              /* sandbox usage summed over the score calls (metric scripts only) */
 } ap_prune_run_result;
 void ap_prune_run_result_free(ap_prune_run_result *r);

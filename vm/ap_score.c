@@ -4,9 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "ap_paths.h"
 #include "ap_sandbox.h"
 
 struct ap_scorer {
@@ -15,67 +13,21 @@ struct ap_scorer {
     ap_usage total;
 };
 
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-ap_status ap_metric_resolve(const char *spec, int *is_source, char *path, size_t size, ap_error *err)
-{
-    *is_source = 0;
-    if (!spec || !*spec)
-        return ap_error_set(err, AP_E_ARG, "no metric given");
-    if (strchr(spec, '\n') || strstr(spec, "return")) {
-        *is_source = 1;
-        return AP_OK;
-    }
-    if (is_file(spec)) {
-        if ((size_t)snprintf(path, size, "%s", spec) >= size)
-            return ap_error_set(err, AP_E_ARG, "metric path too long: %.200s", spec);
-        return AP_OK;
-    }
-    /* a NAME: plain characters only, so it cannot climb out of lua/metrics/ */
-    for (const char *c = spec; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-              *c == '-'))
-            return ap_error_set(err, AP_E_IO, "metric '%.200s': no such file", spec);
-    char rel[256];
-    if ((size_t)snprintf(rel, sizeof rel, "lua/metrics/%s.lua", spec) >= sizeof rel)
-        return ap_error_set(err, AP_E_ARG, "metric name too long: %.200s", spec);
-    if (!ap_datapath(path, size, rel))
-        return ap_error_set(err, AP_E_IO, "metric '%s': no data dir holding lua/ was found", spec);
-    if (!is_file(path))
-        return ap_error_set(err, AP_E_IO, "metric '%s': no file %s", spec, path);
-    return AP_OK;
-}
-
-ap_score_fn ap_score_native(const char *spec)
-{
-    if (!spec)
-        return NULL;
-    if (!strcmp(spec, "native:magnitude"))
-        return ap_score_magnitude;
-    if (!strcmp(spec, "native:wanda"))
-        return ap_score_wanda;
-    return NULL;
-}
-
-ap_status ap_scorer_open(ap_scorer **out, const char *spec, const ap_limits *limits, int n_layers, ap_error *err)
+ap_status ap_scorer_open(ap_scorer **out, const ap_metric_spec *spec, const ap_limits *limits, int n_layers,
+                         ap_error *err)
 {
     *out = NULL;
-    char path[4096];
-    int is_source;
-    ap_status st = ap_metric_resolve(spec, &is_source, path, sizeof path, err);
-    if (st)
-        return st;
+    if (spec->kind != AP_METRIC_FILE && spec->kind != AP_METRIC_NAME && spec->kind != AP_METRIC_SOURCE)
+        return ap_error_set(err, AP_E_ARG, "metric '%.200s' is %s, not a script", spec->text,
+                            ap_metric_kind_name(spec->kind));
     ap_scorer *s = calloc(1, sizeof *s);
     if (!s || !(s->sb = ap_sandbox_new(limits))) {
         free(s);
         return ap_error_set(err, AP_E_NOMEM, "no memory for a sandbox");
     }
     s->n_layers = n_layers;
-    int kind = is_source ? ap_sandbox_load_string(s->sb, spec, 0, "metric") : ap_sandbox_load_file(s->sb, path);
+    int kind = spec->kind == AP_METRIC_SOURCE ? ap_sandbox_load_string(s->sb, spec->text, 0, "metric")
+                                              : ap_sandbox_load_file(s->sb, spec->path);
     if (kind != AP_KIND_OK) {
         ap_sandbox_error_get(s->sb, err);
         ap_scorer_free(s);

@@ -1,26 +1,20 @@
 /* ap_score.h — scoring linears with a metric script through the sandbox: the ap_score_fn the pruning core calls
- * (models/ never runs Lua), and the lookup of a metric given by file, by name (lua/metrics/NAME.lua) or as source. */
+ * (models/ never runs Lua). What a metric argument names is ap_metric.h's business. */
 #ifndef AP_SCORE_H
 #define AP_SCORE_H
 
 #include "ap_error.h"
+#include "ap_metric.h"
 #include "ap_prune.h"
 #include "autoprune.h"
 
 typedef struct ap_scorer ap_scorer;
 
-/* Resolve a metric spec: source text (it contains a newline or "return"), an existing file, or a NAME of
- * lua/metrics/NAME.lua under the data dir (ap_paths.h). On success *is_source
- * tells which; path (the caller's, size bytes) receives the file path for files. */
-ap_status ap_metric_resolve(const char *spec, int *is_source, char *path, size_t size, ap_error *err);
-
-/* Native names of the fast path: "native:magnitude", "native:wanda" → the ap_score_fn (else NULL). */
-ap_score_fn ap_score_native(const char *spec);
-
-/* Load a metric (spec as ap_metric_resolve takes it) into a sandbox with these limits (NULL = defaults).
+/* Load a metric script (spec resolved by ap_metric_spec_resolve: FILE, NAME or SOURCE; NATIVE and SPARSEGPT are
+ * not scripts, AP_E_ARG) into a sandbox with these limits (NULL = defaults).
  * n_layers goes into every info table. *out is the caller's (ap_scorer_free). Load errors keep their contract
  * kind (syntax, runtime, type, limit, io) and line. */
-ap_status ap_scorer_open(ap_scorer **out, const char *spec, const ap_limits *limits, int n_layers, ap_error *err);
+ap_status ap_scorer_open(ap_scorer **out, const ap_metric_spec *spec, const ap_limits *limits, int n_layers, ap_error *err);
 void ap_scorer_free(ap_scorer *s);
 /* The group the script declared: 1 and *g set when it declared one ("row" or "layer"), else 0. */
 int ap_scorer_group(const ap_scorer *s, ap_group_kind *g);

@@ -74,7 +74,8 @@ function ap.save_tensors(path, tensors, dtype) end
 ---@class Metric
 local Metric = {}
 
----Load a metric: source text, a file path, or the NAME of lua/metrics/NAME.lua. Raises an ApError on failure.
+---Load a metric: a file path, the NAME of lua/metrics/NAME.lua, or source text (doc/metrics.md#naming-a-metric).
+---Raises a string for a bad argument, an ApError when the metric does not load.
 ---@param spec string
 ---@param limits? MetricLimits
 ---@return Metric
@@ -232,8 +233,8 @@ function Model:calibrate(opts) end
 function Model:load_stats(path) end
 
 ---Prune the current weights (see doc/lua-reference.md for every option).
----@param opts {metric: string, sparsity: number, pattern?: string, group?: "row"|"layer", alloc?: string, alloc_params?: table, stats?: Stats, calib?: table, limits?: MetricLimits}
----@return {realised: number, zeros: integer, numel: integer, group: string, seconds: number, score_seconds: number, mask_seconds: number, layers: table[]}
+---@param opts {metric?: string, metric_source?: string, sparsity: number, reconstruct?: boolean|"none"|"mask"|"adaptive", pattern?: string, group?: "row"|"layer", alloc?: string, alloc_params?: table, stats?: Stats, calib?: table, limits?: MetricLimits}
+---@return {realised: number, zeros: integer, numel: integer, group: string, seconds: number, score_seconds: number, mask_seconds: number, alloc: table, layers: table[]}
 function Model:prune(opts) end
 
 ---Restore the dense weights.

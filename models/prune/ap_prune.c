@@ -181,7 +181,7 @@ static ap_status metric_view(const ap_block_stats *bs, int l, ap_input_kind ik, 
     return AP_OK;
 }
 
-/* The metric as SparseGPT's saliency (reconstruct = 2): asked at every column block on the current weights. */
+/* The metric as SparseGPT's saliency (AP_RECONSTRUCT_ADAPTIVE): asked at every column block on the current weights. */
 typedef struct adaptive_ctx {
     const ap_prune_opts *o;
     int layer;
@@ -253,7 +253,7 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
         return name_error(st, err, l, k);
     }
     double t0 = ap_clock_seconds();
-    if (o->reconstruct == 2) {
+    if (o->reconstruct == AP_RECONSTRUCT_ADAPTIVE) {
         st = prune_adaptive(L, l, k, bs, o, target, s, err);
         if (!st)
             round_to_checkpoint(m, L);

@@ -5,6 +5,7 @@
 #define AP_PRUNE_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "ap_calib.h"
 #include "ap_error.h"
@@ -25,6 +26,32 @@ ap_status ap_score_wanda(void *ud, int layer, ap_linear_kind kind, const float *
 
 typedef enum { AP_METHOD_SCORE = 0, AP_METHOD_SPARSEGPT = 1 } ap_prune_method;
 
+/* Weight reconstruction after a score metric's mask (AP_METHOD_SCORE; needs Hessian statistics). */
+typedef enum ap_reconstruct {
+    AP_RECONSTRUCT_NONE = 0,     /* the mask alone */
+    AP_RECONSTRUCT_MASK = 1,     /* SparseGPT's OBS update of the kept weights with the metric's mask
+                                  * (ap_sparsegpt_update) */
+    AP_RECONSTRUCT_ADAPTIVE = 2  /* SparseGPT with the metric as its saliency, asked at every column block on the
+                                  * updated weights (ap_sparsegpt_scored; unstructured only) */
+} ap_reconstruct;
+
+/* "none", "mask", "adaptive": the spelling of the run record, the CLI and m:prune. */
+static inline const char *ap_reconstruct_name(ap_reconstruct r)
+{
+    return r == AP_RECONSTRUCT_MASK ? "mask" : r == AP_RECONSTRUCT_ADAPTIVE ? "adaptive" : "none";
+}
+
+/* The inverse of ap_reconstruct_name; 0 and *r set, or -1 for any other string. */
+static inline int ap_reconstruct_parse(const char *s, ap_reconstruct *r)
+{
+    for (int i = AP_RECONSTRUCT_NONE; i <= AP_RECONSTRUCT_ADAPTIVE; i++)
+        if (s && !strcmp(s, ap_reconstruct_name((ap_reconstruct)i))) {
+            *r = (ap_reconstruct)i;
+            return 0;
+        }
+    return -1;
+}
+
 typedef struct ap_prune_opts {
     ap_prune_method method;
     ap_score_fn score;           /* AP_METHOD_SCORE: required */
@@ -34,10 +61,7 @@ typedef struct ap_prune_opts {
     const double *targets;       /* [n_layers · AP_LIN_COUNT] per-linear targets (borrowed), NULL = all sparsity */
     int sgpt_blocksize;          /* SparseGPT column block (0 = 128) */
     double sgpt_percdamp;        /* SparseGPT dampening (< 0 = 0.01) */
-    int reconstruct;             /* AP_METHOD_SCORE, needs Hessian statistics: 1 = after the metric's mask,
-                                  * SparseGPT's OBS update of the kept weights with that mask (ap_sparsegpt_update);
-                                  * 2 = adaptive: SparseGPT with the metric as its saliency, asked at every column
-                                  * block on the updated weights (ap_sparsegpt_scored; unstructured only) */
+    ap_reconstruct reconstruct;  /* AP_METHOD_SCORE, needs Hessian statistics (see ap_reconstruct) */
     int batch;                   /* windows per forward batch (0 = 8) */
     ap_progress_fn progress;     /* (linears done, total), may be NULL */
     void *pud;

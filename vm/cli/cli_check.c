@@ -6,14 +6,17 @@
 #include <string.h>
 
 #include "ap_check.h"
+#include "ap_limits.h"
+#include "ap_metric.h"
 #include "autoprune.h"
 #include "cli.h"
 
 static const char USAGE[] =
-    "autoprune check [--json] [--quiet] [--shape OUTxIN] [LIMIT OPTIONS] FILE.lua...";
+    "autoprune check [--json] [--quiet] [--shape OUTxIN] [LIMIT OPTIONS] FILE.lua|NAME|SOURCE...";
 
 static const char HELP[] =
-    "Check pruning-metric scripts: each is loaded in the sandbox and called on two synthetic layers\n"
+    "Check pruning-metric scripts: each (a file, a NAME of lua/metrics/, or source text, read as\n"
+    "`prune --metric` reads it: doc/metrics.md) is loaded in the sandbox and called on two synthetic layers\n"
     "(W [1024, 512] gate_proj of layer 1 and W [512, 1024] down_proj of layer 4, 256 tokens of heavy-tailed\n"
     "activations with outlier channels; --shape changes the sizes). Valid: it returns a finite score that\n"
     "broadcasts to [out, in].\n"
@@ -41,21 +44,49 @@ typedef struct check_opts {
     ap_limits limits;
 } check_opts;
 
-/* Check one file; returns the kind (AP_KIND_OK when valid) after printing the result. The synthetic layers
- * are made once, on the first call, and reused. */
+/* The metric argument as ap_metric_spec_resolve reads it; 0, or the kind of the error printed. */
+static int resolve(const char *arg, const check_opts *o, ap_metric_spec *spec)
+{
+    ap_error err = {0};
+    if (ap_metric_spec_resolve(spec, arg, &err) == AP_OK && spec->kind != AP_METRIC_NATIVE &&
+        spec->kind != AP_METRIC_SPARSEGPT)
+        return AP_KIND_OK;
+    if (err.code == AP_OK || spec->kind == AP_METRIC_NATIVE || spec->kind == AP_METRIC_SPARSEGPT)
+        ap_error_set(&err, AP_E_ARG, "%s is built into the pruning core, not a metric script", arg);
+    if (o->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "ok", 0);
+        ap_cli_json_add_string(j, "file", arg);
+        ap_cli_json_add_string(j, "kind", ap_status_name(err.code));
+        ap_cli_json_add_string(j, "message", err.msg);
+        cJSON_AddNullToObject(j, "line");
+        ap_cli_json_emit(j);
+    } else {
+        fprintf(stderr, "%s: %s: %s\n", arg, ap_status_name(err.code), err.msg);
+    }
+    return err.code;
+}
+
+/* Check one metric (a file, a shipped NAME or source: ap_metric.h); returns the kind (AP_KIND_OK when valid)
+ * after printing the result. The synthetic layers are made once, on the first call, and reused. */
 static int check_file(const char *path, const check_opts *o, ap_check_layers **layers)
 {
+    ap_metric_spec spec;
+    int kind = resolve(path, o, &spec);
+    if (kind != AP_KIND_OK)
+        return kind;
     ap_sandbox *sb = ap_sandbox_new(&o->limits);
     if (!sb) {
         fprintf(stderr, "%s: nomem: out of memory\n", path);
         return AP_KIND_NOMEM;
     }
     ap_usage total = {0};
-    int kind = AP_KIND_NOMEM;
+    kind = AP_KIND_NOMEM;
     if (!*layers)
         *layers = ap_check_layers_new(o->out, o->in);
     if (*layers)
-        kind = ap_check_metric(sb, path, NULL, 0, NULL, *layers, &total);
+        kind = spec.kind == AP_METRIC_SOURCE ? ap_check_metric(sb, NULL, path, 0, "metric", *layers, &total)
+                                             : ap_check_metric(sb, spec.path, NULL, 0, NULL, *layers, &total);
     const char *msg = "out of memory";
     int line = 0;
     if (kind != AP_KIND_NOMEM)
@@ -109,29 +140,25 @@ static int check_file(const char *path, const check_opts *o, ap_check_layers **l
     return kind;
 }
 
-/* Parse one limit option at argv[*i]; returns 1 when it was one, 0 when not, -1 on a bad value. */
+/* Parse one limit option at argv[*i] into l (ap_limits_set: one range check for every front end); returns 1 when
+ * it was one, 0 when not, -1 on a bad value. */
 static int parse_limit(int argc, char **argv, int *i, ap_limits *l)
 {
-    static const char *const names[] = {"--instructions", "--wall-ms", "--heap", "--tensor-bytes", "--work",
-                                        "--output", NULL};
-    int which = -1;
-    for (int k = 0; names[k]; k++)
-        if (strcmp(argv[*i], names[k]) == 0)
-            which = k;
-    if (which < 0)
+    static const char *const flags[][2] = {{"--instructions", "instructions"}, {"--wall-ms", "wall_ms"},
+                                           {"--heap", "heap_bytes"}, {"--tensor-bytes", "tensor_bytes"},
+                                           {"--work", "work"}, {"--output", "output_bytes"}};
+    const char *key = NULL;
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+        if (strcmp(argv[*i], flags[k][0]) == 0)
+            key = flags[k][1];
+    if (!key)
         return 0;
     unsigned long long v;
-    if (*i + 1 >= argc || ap_cli_parse_size(argv[*i + 1], &v) != 0 || v == 0)
+    ap_error err;
+    if (*i + 1 >= argc || ap_cli_parse_size(argv[*i + 1], &v) != 0 || v == 0 ||
+        ap_limits_set(l, key, (double)v, &err) != AP_OK)
         return -1;
     (*i)++;
-    switch (which) {
-    case 0: l->instructions = v; break;
-    case 1: l->wall_ms = v; break;
-    case 2: l->heap_bytes = (size_t)v; break;
-    case 3: l->tensor_bytes = (size_t)v; break;
-    case 4: l->work = v; break;
-    default: l->output_bytes = (size_t)v; break;
-    }
     return 1;
 }
 

@@ -23,7 +23,8 @@ static const char HELP[] =
     "\n"
     "  --model DIR          Hugging Face folder (config.json, model.safetensors, tokenizer.json)\n"
     "  --metric M           a metric script: FILE.lua, a NAME of lua/metrics/NAME.lua (e.g. wanda, magnitude),\n"
-    "                       native:wanda / native:magnitude (built-in fast path, same masks), or sparsegpt\n"
+    "                       native:wanda / native:magnitude (built-in fast path, same masks), sparsegpt, or Lua\n"
+    "                       source text; an existing file wins (the rule: doc/metrics.md, Naming a metric)\n"
     "  --sparsity S         global target in [0, 1) (ignored by N:M patterns)\n"
     "  --pattern P          unstructured (default) or N:M: in each group of M consecutive inputs of a row the\n"
     "                       N lowest scores are pruned (2:4, 4:8, ...)\n"
@@ -86,47 +87,76 @@ static void progress_end(progress_state *p)
     ap_progress_done(&p->bar);
 }
 
-static int parse_double(const char *s, double *v)
+/* The flags that are prune options, by the key of ap_prune_run_opts_set (the setter m:prune uses too). */
+static const char *const option_keys[][2] = {
+    {"--metric", "metric"}, {"--calib", "calib"}, {"--pattern", "pattern"}, {"--group", "group"},
+    {"--alloc", "alloc"}, {"--sparsity", "sparsity"}, {"--nsamples", "nsamples"}, {"--seqlen", "seqlen"},
+    {"--seed", "seed"},
+};
+
+static const char *option_key(const char *flag)
 {
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    return errno == 0 && end != s && *end == '\0';
+    for (size_t i = 0; i < sizeof option_keys / sizeof option_keys[0]; i++)
+        if (!strcmp(flag, option_keys[i][0]))
+            return option_keys[i][1];
+    return NULL;
 }
 
-static int parse_int(const char *s, long long lo, long long hi, long long *v)
+/* --alloc-param K=V is the setter's alloc_param.K = V. */
+static ap_status set_alloc_param(ap_prune_run_opts *o, const char *kv, ap_error *err)
 {
-    char *end;
-    errno = 0;
-    *v = strtoll(s, &end, 10);
-    return errno == 0 && end != s && *end == '\0' && *v >= lo && *v <= hi;
-}
-
-static int alloc_param(ap_alloc_spec *a, const char *kv)
-{
+    char key[64];
     const char *eq = strchr(kv, '=');
-    double v;
-    if (!eq)
-        return 0;
-    size_t k = (size_t)(eq - kv);
-    const char *val = eq + 1;
-    if (k == 11 && !strncmp(kv, "granularity", k)) {
-        if (!strcmp(val, "block"))
-            a->sdsa.granularity = AP_ALLOC_PER_BLOCK;
-        else if (!strcmp(val, "linear"))
-            a->sdsa.granularity = AP_ALLOC_PER_LINEAR;
-        else
-            return 0;
-        return 1;
+    if (!eq || (size_t)(eq - kv) > 40)
+        return ap_error_set(err, AP_E_ARG, "expected KEY=VALUE");
+    snprintf(key, sizeof key, "alloc_param.%.*s", (int)(eq - kv), kv);
+    return ap_prune_run_opts_set(o, key, eq + 1, err);
+}
+
+/* A flag that takes a value: a prune option through the setter, or one of the command's own. */
+static int parse_valued(cli_opts *o, const char *a, const char *v)
+{
+    long long n;
+    ap_error err;
+    const char *key = option_key(a);
+    if (key) {
+        if (ap_prune_run_opts_set(&o->run, key, v, &err))
+            return ap_cli_usage_error("prune", USAGE, "%s: %s", a, err.msg);
+        o->have_sparsity |= !strcmp(key, "sparsity");
+    } else if (!strcmp(a, "--alloc-param")) {
+        if (set_alloc_param(&o->run, v, &err))
+            return ap_cli_usage_error("prune", USAGE, "bad --alloc-param '%s': %s", v, err.msg);
+    } else if (!strcmp(a, "--model")) {
+        o->model = v;
+    } else if (!strcmp(a, "--out")) {
+        o->out = v;
+    } else if (!strcmp(a, "--eval-text")) {
+        o->eval_text = v;
+        o->eval = 1;
+    } else if (!strcmp(a, "--eval-windows")) {
+        char *end;
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno || end == v || *end || n < 1 || n > (long long)1 << 40)
+            return ap_cli_usage_error("prune", USAGE, "bad --eval-windows '%s'", v);
+        o->eval_windows = n;
+        o->eval = 1;
+    } else {
+        return ap_cli_usage_error("prune", USAGE, "unknown option '%s'", a);
     }
-    if (!parse_double(val, &v))
-        return 0;
-    if (k == 5 && !strncmp(kv, "owl_m", k)) a->owl_m = v;
-    else if (k == 10 && !strncmp(kv, "owl_lambda", k)) a->owl_lambda = v;
-    else if (k == 3 && !strncmp(kv, "tau", k)) a->sdsa.tau = v;
-    else if (k == 6 && !strncmp(kv, "lambda", k)) a->sdsa.lambda = v;
-    else if (k == 2 && !strncmp(kv, "lo", k)) a->lo = a->sdsa.lo = v;
-    else if (k == 2 && !strncmp(kv, "hi", k)) a->hi = a->sdsa.hi = v;
+    return -1;
+}
+
+/* A flag without a value; 1 when a is one. */
+static int parse_switch(cli_opts *o, const char *a)
+{
+    if (!strcmp(a, "--eval")) o->eval = 1;
+    else if (!strcmp(a, "--json")) o->json = 1;
+    else if (!strcmp(a, "--quiet")) o->quiet = 1;
+    else if (!strcmp(a, "--oneshot")) o->run.oneshot = 1;
+    else if (!strcmp(a, "--sequential")) o->run.oneshot = 0;
+    else if (!strcmp(a, "--reconstruct")) o->run.reconstruct = AP_RECONSTRUCT_MASK;
+    else if (!strcmp(a, "--reconstruct-adaptive")) o->run.reconstruct = AP_RECONSTRUCT_ADAPTIVE;
     else return 0;
     return 1;
 }
@@ -138,63 +168,19 @@ static int parse_args(int argc, char **argv, cli_opts *o)
     o->run.metric = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
         if (ap_cli_is_help(a)) {
             printf("usage: %s\n\n%s", USAGE, HELP);
             return AP_EXIT_OK;
         }
-        if (!strcmp(a, "--eval")) { o->eval = 1; continue; }
-        if (!strcmp(a, "--json")) { o->json = 1; continue; }
-        if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
-        if (!strcmp(a, "--oneshot")) { o->run.oneshot = 1; continue; }
-        if (!strcmp(a, "--reconstruct")) { o->run.reconstruct = 1; continue; }
-        if (!strcmp(a, "--reconstruct-adaptive")) { o->run.reconstruct = 2; continue; }
-        if (!strcmp(a, "--sequential")) { o->run.oneshot = 0; continue; }
+        if (parse_switch(o, a))
+            continue;
         if (a[0] != '-' || a[1] != '-')
             return ap_cli_usage_error("prune", USAGE, "unexpected argument '%s'", a);
-        if (!v)
+        if (i + 1 >= argc)
             return ap_cli_usage_error("prune", USAGE, "%s needs a value", a);
-        i++;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--metric")) o->run.metric = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--calib")) o->run.calib = v;
-        else if (!strcmp(a, "--pattern")) o->run.pattern = v;
-        else if (!strcmp(a, "--group")) {
-            if (strcmp(v, "row") && strcmp(v, "layer"))
-                return ap_cli_usage_error("prune", USAGE, "--group must be row or layer, not '%s'", v);
-            o->run.group = v;
-        } else if (!strcmp(a, "--alloc")) {
-            o->run.alloc = v;
-        } else if (!strcmp(a, "--alloc-param")) {
-            if (!alloc_param(&o->run.alloc_spec, v))
-                return ap_cli_usage_error("prune", USAGE, "bad --alloc-param '%s'", v);
-        } else if (!strcmp(a, "--eval-text")) { o->eval_text = v; o->eval = 1; }
-        else if (!strcmp(a, "--sparsity")) {
-            if (!parse_double(v, &o->run.sparsity) || !(o->run.sparsity >= 0 && o->run.sparsity < 1))
-                return ap_cli_usage_error("prune", USAGE, "--sparsity must be a number in [0, 1), not '%s'", v);
-            o->have_sparsity = 1;
-        } else if (!strcmp(a, "--nsamples")) {
-            if (!parse_int(v, 1, 1 << 20, &n))
-                return ap_cli_usage_error("prune", USAGE, "bad --nsamples '%s'", v);
-            o->run.nsamples = (int)n;
-        } else if (!strcmp(a, "--seqlen")) {
-            if (!parse_int(v, 2, 1 << 20, &n))
-                return ap_cli_usage_error("prune", USAGE, "bad --seqlen '%s'", v);
-            o->run.seqlen = (int)n;
-        } else if (!strcmp(a, "--seed")) {
-            if (!parse_int(v, 0, (long long)(~0ull >> 1), &n))
-                return ap_cli_usage_error("prune", USAGE, "bad --seed '%s'", v);
-            o->run.random = 1;
-            o->run.seed = (uint64_t)n;
-        } else if (!strcmp(a, "--eval-windows")) {
-            if (!parse_int(v, 1, (long long)1 << 40, &n))
-                return ap_cli_usage_error("prune", USAGE, "bad --eval-windows '%s'", v);
-            o->eval_windows = n;
-            o->eval = 1;
-        } else
-            return ap_cli_usage_error("prune", USAGE, "unknown option '%s'", a);
+        int rc = parse_valued(o, a, argv[++i]);
+        if (rc >= 0)
+            return rc;
     }
     if (!o->model)
         return ap_cli_usage_error("prune", USAGE, "--model is required");

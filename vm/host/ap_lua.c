@@ -7,14 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ap_check.h"
+#include "ap_metric.h"
 #include "ap_paths.h"
-#include "ap_score.h"
 #include "ap_safetensors.h"
 #include "ap_sandbox.h"
 #include "ap_tensor.h"
+#include "lap_aux.h"
 #include "lap_isolate.h"
 #include "lap_json.h"
 #include "lap_llm.h"
@@ -23,7 +23,6 @@
 #include "lap_sys.h"
 #include "lap_tensor.h"
 
-#define ERROR_MT "ap.error"
 #define METRIC_MT "ap.metric"
 #define ST_GUARD_MT "ap.safetensors_guard"
 
@@ -44,66 +43,7 @@ static void (*const ap_registrars[])(lua_State *L) = {
     lap_sys_register,
 };
 
-/* ---- errors ------------------------------------------------------------------------------------------- */
-
-static int error_tostring(lua_State *L)
-{
-    char buf[AP_ERROR_MSG_MAX + 64];
-    lua_pushstring(L, ap_lua_describe_error(L, 1, buf, sizeof buf));
-    return 1;
-}
-
-static void push_error_mt(lua_State *L)
-{
-    if (luaL_newmetatable(L, ERROR_MT)) {
-        lua_pushcfunction(L, error_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-}
-
-int ap_lua_raise(lua_State *L, const ap_error *err)
-{
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, ap_status_name(err->code));
-    lua_setfield(L, -2, "kind");
-    lua_pushstring(L, err->msg);
-    lua_setfield(L, -2, "message");
-    lua_pushinteger(L, err->line);
-    lua_setfield(L, -2, "line");
-    push_error_mt(L);
-    lua_setmetatable(L, -2);
-    return lua_error(L);
-}
-
-const char *ap_lua_describe_error(lua_State *L, int idx, char *buf, size_t n)
-{
-    idx = lua_absindex(L, idx);
-    int t = lua_type(L, idx);
-    if (t == LUA_TSTRING) {
-        snprintf(buf, n, "%s", lua_tostring(L, idx));
-        return buf;
-    }
-    if (t == LUA_TTABLE) {
-        lua_pushliteral(L, "kind");
-        lua_rawget(L, idx);
-        lua_pushliteral(L, "message");
-        lua_rawget(L, idx);
-        lua_pushliteral(L, "line");
-        lua_rawget(L, idx);
-        if (lua_type(L, -3) == LUA_TSTRING && lua_type(L, -2) == LUA_TSTRING) {
-            lua_Integer line = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
-            if (line > 0)
-                snprintf(buf, n, "%s: %s (line %lld)", lua_tostring(L, -3), lua_tostring(L, -2), (long long)line);
-            else
-                snprintf(buf, n, "%s: %s", lua_tostring(L, -3), lua_tostring(L, -2));
-            lua_pop(L, 3);
-            return buf;
-        }
-        lua_pop(L, 3);
-    }
-    snprintf(buf, n, "(error object is a %s value)", lua_typename(L, t));
-    return buf;
-}
+/* ---- errors (ap_lua_raise and the error object live in lap_aux.c) ------------------------------------ */
 
 int ap_lua_traceback(lua_State *L)
 {
@@ -117,13 +57,6 @@ int ap_lua_traceback(lua_State *L)
         msg = ap_lua_describe_error(L, 1, buf, sizeof buf);
     luaL_traceback(L, L, msg, 1);
     return 1;
-}
-
-static int raise_no_metric(lua_State *L, const char *spec)
-{
-    ap_error e;
-    ap_error_set(&e, AP_E_IO, "no metric '%s': not source, not a file, not in lua/metrics/", spec);
-    return ap_lua_raise(L, &e);
 }
 
 /* ---- tensor files ------------------------------------------------------------------------------------- */
@@ -251,49 +184,20 @@ static int raise_sandbox(lua_State *L, ap_sandbox *sb)
     return ap_lua_raise(L, &e);
 }
 
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Limits from an optional table {instructions=, wall_ms=, heap_bytes=, tensor_bytes=, work=, output_bytes=,
- * source_bytes=}; absent fields keep their defaults. */
-static void read_limits(lua_State *L, int idx, ap_limits *l)
-{
-    ap_limits_default(l);
-    if (lua_isnoneornil(L, idx))
-        return;
-    luaL_checktype(L, idx, LUA_TTABLE);
-    static const char *const names[] = {"instructions", "wall_ms", "heap_bytes", "tensor_bytes", "work",
-                                        "output_bytes", "source_bytes", NULL};
-    for (int i = 0; names[i]; i++) {
-        lua_getfield(L, idx, names[i]);
-        if (!lua_isnil(L, -1)) {
-            lua_Integer v = luaL_checkinteger(L, -1);
-            luaL_argcheck(L, v >= 0, idx, "limits must be non-negative integers");
-            uint64_t u = (uint64_t)v;
-            switch (i) {
-            case 0: l->instructions = u; break;
-            case 1: l->wall_ms = u; break;
-            case 2: l->heap_bytes = (size_t)u; break;
-            case 3: l->tensor_bytes = (size_t)u; break;
-            case 4: l->work = u; break;
-            case 5: l->output_bytes = (size_t)u; break;
-            default: l->source_bytes = (size_t)u; break;
-            }
-        }
-        lua_pop(L, 1);
-    }
-}
-
-/* ap.metric(spec [, limits]): spec is an existing file, else source text (it holds a newline or "return"), else
- * the NAME of lua/metrics/NAME.lua under the data dir. Loads it in a sandbox at once; raises the load error. */
+/* ap.metric(spec [, limits]): spec as ap_metric_spec_resolve reads it (a file, a NAME of lua/metrics/, or source;
+ * native:* and sparsegpt are not scripts). Loads it in a sandbox at once; raises the load error. */
 static int ap_metric(lua_State *L)
 {
-    const char *spec = luaL_checkstring(L, 1);
+    const char *text = luaL_checkstring(L, 1);
     ap_limits lim;
-    read_limits(L, 2, &lim);
+    lapL_checklimits(L, 2, NULL, &lim);
+    ap_metric_spec spec;
+    ap_error err;
+    if (ap_metric_spec_resolve(&spec, text, &err) != AP_OK)
+        return ap_lua_raise(L, &err);
+    if (spec.kind == AP_METRIC_NATIVE || spec.kind == AP_METRIC_SPARSEGPT)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "'%s' is %s, not a metric script", text,
+                                                   ap_metric_kind_name(spec.kind)));
     ap_sandbox **p = lua_newuserdatauv(L, sizeof *p, 0);
     *p = NULL;
     if (luaL_newmetatable(L, METRIC_MT)) {
@@ -305,80 +209,67 @@ static int ap_metric(lua_State *L)
     lua_setmetatable(L, -2);
     *p = ap_sandbox_new(&lim);
     if (!*p)
-        return luaL_error(L, "out of memory");
-    int st;
-    char path[4096];
-    if (!strchr(spec, '\n') && file_exists(spec)) {
-        st = ap_sandbox_load_file(*p, spec);
-    } else if (strchr(spec, '\n') || strstr(spec, "return")) {
-        st = ap_sandbox_load_string(*p, spec, 0, "metric");
-    } else {
-        char rel[600];
-        snprintf(rel, sizeof rel, "lua/metrics/%s.lua", spec);
-        if (!ap_datapath(path, sizeof path, rel) || !file_exists(path))
-            return raise_no_metric(L, spec);
-        st = ap_sandbox_load_file(*p, path);
-    }
+        return lapL_raise(L, AP_E_NOMEM, "no memory for a sandbox");
+    int st = spec.kind == AP_METRIC_SOURCE ? ap_sandbox_load_string(*p, text, 0, "metric")
+                                           : ap_sandbox_load_file(*p, spec.path);
     if (st != AP_KIND_OK)
         return raise_sandbox(L, *p);
     return 1;
 }
 
+static void push_check_failure(lua_State *L, const char *kind, const char *msg, int line)
+{
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "ok");
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "message");
+    if (line > 0) {
+        lua_pushinteger(L, line);
+        lua_setfield(L, -2, "line");
+    }
+}
+
 /* ap.check(spec [, limits]) -> {ok = true, group = "row"|"layer", usage = {...}} or
  * {ok = false, kind = ..., message = ..., line = N|nil}: exactly what `autoprune check` decides, never raising for a
- * bad script (only for a bad argument), so a controller can check untrusted candidates in a loop. */
+ * bad script (only for a bad argument), so a controller can check untrusted candidates in a loop. spec is read by
+ * ap_metric_spec_resolve, as everywhere. */
 static int ap_check_fn(lua_State *L)
 {
-    const char *spec = luaL_checkstring(L, 1);
+    const char *text = luaL_checkstring(L, 1);
     ap_limits lim;
-    read_limits(L, 2, &lim);
-    char path[4096];
-    int is_source = 0;
+    lapL_checklimits(L, 2, NULL, &lim);
+    ap_metric_spec spec;
     ap_error err;
-    if (ap_metric_resolve(spec, &is_source, path, sizeof path, &err) != AP_OK) {
-        lua_createtable(L, 0, 3);
-        lua_pushboolean(L, 0);
-        lua_setfield(L, -2, "ok");
-        lua_pushstring(L, ap_status_name(err.code));
-        lua_setfield(L, -2, "kind");
-        lua_pushstring(L, err.msg);
-        lua_setfield(L, -2, "message");
+    lua_createtable(L, 0, 5);
+    if (ap_metric_spec_resolve(&spec, text, &err) != AP_OK) {
+        push_check_failure(L, ap_status_name(err.code), err.msg, 0);
+        return 1;
+    }
+    if (spec.kind == AP_METRIC_NATIVE || spec.kind == AP_METRIC_SPARSEGPT) {
+        push_check_failure(L, ap_status_name(AP_E_ARG), "built into the pruning core, not a metric script", 0);
         return 1;
     }
     ap_sandbox *sb = ap_sandbox_new(&lim);
     if (!sb)
-        return luaL_error(L, "out of memory");
-    ap_usage u;
-    int kind = ap_check_metric(sb, is_source ? NULL : path, spec, 0, "metric", NULL, &u);
+        return lapL_raise(L, AP_E_NOMEM, "no memory for a sandbox");
+    ap_usage u = {0};
+    int is_source = spec.kind == AP_METRIC_SOURCE;
+    int kind = ap_check_metric(sb, is_source ? NULL : spec.path, text, 0, "metric", NULL, &u);
     const char *msg = "out of memory";
     int line = 0;
     if (kind != AP_KIND_NOMEM)
         ap_sandbox_error(sb, &msg, &line);
-    lua_createtable(L, 0, 5);
-    lua_pushboolean(L, kind == AP_KIND_OK);
-    lua_setfield(L, -2, "ok");
     if (kind == AP_KIND_OK) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "ok");
         lua_pushstring(L, ap_sandbox_group(sb));
         lua_setfield(L, -2, "group");
     } else {
-        lua_pushstring(L, ap_kind_name(kind));
-        lua_setfield(L, -2, "kind");
-        lua_pushstring(L, msg);
-        lua_setfield(L, -2, "message");
-        if (line > 0) {
-            lua_pushinteger(L, line);
-            lua_setfield(L, -2, "line");
-        }
+        push_check_failure(L, ap_kind_name(kind), msg, line);
     }
-    lua_createtable(L, 0, 4);
-    lua_pushinteger(L, (lua_Integer)u.instructions);
-    lua_setfield(L, -2, "instructions");
-    lua_pushinteger(L, (lua_Integer)u.work);
-    lua_setfield(L, -2, "work");
-    lua_pushnumber(L, u.wall_ms);
-    lua_setfield(L, -2, "wall_ms");
-    lua_pushinteger(L, (lua_Integer)u.peak_tensor_bytes);
-    lua_setfield(L, -2, "peak_tensor_bytes");
+    lapL_pushusage(L, &u);
     lua_setfield(L, -2, "usage");
     ap_sandbox_free(sb);
     return 1;
@@ -468,19 +359,7 @@ static int metric_usage(lua_State *L)
 {
     ap_usage u;
     ap_sandbox_usage(*check_metric(L), &u);
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, (lua_Integer)u.instructions);
-    lua_setfield(L, -2, "instructions");
-    lua_pushinteger(L, (lua_Integer)u.peak_heap_bytes);
-    lua_setfield(L, -2, "peak_heap_bytes");
-    lua_pushinteger(L, (lua_Integer)u.peak_tensor_bytes);
-    lua_setfield(L, -2, "peak_tensor_bytes");
-    lua_pushinteger(L, (lua_Integer)u.work);
-    lua_setfield(L, -2, "work");
-    lua_pushnumber(L, u.wall_ms);
-    lua_setfield(L, -2, "wall_ms");
-    lua_pushinteger(L, (lua_Integer)u.output_bytes);
-    lua_setfield(L, -2, "output_bytes");
+    lapL_pushusage(L, &u);
     return 1;
 }
 

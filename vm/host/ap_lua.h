@@ -9,8 +9,8 @@
  * functions, or a function) and add ONE line {"<name>", lap_<name>_open} to ap_submodules[] in ap_lua.c:
  * scripts then see ap.<name>. A module that adds several functions directly to ap writes
  * `void lap_<name>_register(lua_State *L)` (luaL_setfuncs into the table at the top) and adds one line to
- * ap_registrars[]. Errors a binding raises for an ap_error should go through ap_lua_raise, so every ap function
- * fails the same way: a table {kind = "io", message = "...", line = N} that prints as "io: message".
+ * ap_registrars[]. Errors follow the rule in lap_aux.h: bad arguments through luaL_argerror (strings),
+ * failed operations through ap_lua_raise (tables {kind = "io", message = "...", line = N}).
  */
 #ifndef AP_LUA_H
 #define AP_LUA_H
@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "ap_error.h"
+#include "lap_aux.h"   /* ap_lua_raise, ap_lua_describe_error: the error rule */
 
 /* A new state with the trusted environment; package.path starts with <datadir>/lua/?.lua and
  * <datadir>/lua/?/init.lua. Returns NULL with err filled on failure. Close with lua_close. */
@@ -27,13 +28,6 @@ lua_State *ap_lua_new(ap_error *err);
 /* Push the ap module table (luaL_requiref-style opener: returns 1). */
 int ap_lua_open_ap(lua_State *L);
 
-/* Raise err as a Lua error: a table {kind = ap_status_name(code), message = msg, line = line (0 = none)} whose
- * metatable gives __tostring "kind: message" (with " (line N)" when there is a line). Does not return. */
-int ap_lua_raise(lua_State *L, const ap_error *err);
-
-/* A one-line description of the error value at idx into buf (the caller's): a string as is, an ap error table as
- * "kind: message (line N)", anything else by its type. Calls no metamethod. Returns buf. */
-const char *ap_lua_describe_error(lua_State *L, int idx, char *buf, size_t n);
 /* A message handler for lua_pcall in the trusted state (run, repl): the error in one line (a string, an object's
  * __tostring, or an ap error table described), then a traceback. */
 int ap_lua_traceback(lua_State *L);

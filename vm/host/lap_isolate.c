@@ -10,6 +10,7 @@
 #include "lap_isolate.h"
 
 #include "ap_clock.h"
+#include "lap_aux.h"
 #include "lap_json.h"
 
 #include <errno.h>
@@ -31,16 +32,6 @@ typedef struct isolate_opts {
     double cpu_s;        /* RLIMIT_CPU of the worker */
     double mem_mb;       /* address space the worker may add beyond what it inherits */
 } isolate_opts;
-
-static double opt_number(lua_State *L, int idx, const char *key, double dflt)
-{
-    if (lua_type(L, idx) != LUA_TTABLE)
-        return dflt;
-    lua_getfield(L, idx, key);
-    double v = lua_isnil(L, -1) ? dflt : luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
 
 /* Bytes of address space the process maps now (from /proc/self/statm), or 0 if unknown. */
 static unsigned long long mapped_bytes(void)
@@ -193,14 +184,14 @@ static int isolate(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TFUNCTION);
     isolate_opts o = {
-        .timeout_s = opt_number(L, 2, "timeout", 300),
-        .cpu_s = opt_number(L, 2, "cpu", 600),
-        .mem_mb = opt_number(L, 2, "mem_mb", 8192),
+        .timeout_s = lapL_optnumber(L, 2, "timeout", 300),
+        .cpu_s = lapL_optnumber(L, 2, "cpu", 600),
+        .mem_mb = lapL_optnumber(L, 2, "mem_mb", 8192),
     };
     lua_settop(L, 1);
     int fds[2];
     if (pipe(fds) != 0)
-        return luaL_error(L, "ap.isolate: pipe failed: %s", strerror(errno));
+        return lapL_raise(L, AP_E_IO, "ap.isolate: pipe failed: %s", strerror(errno));
     fflush(NULL);                                     /* or buffered output is written twice */
     double start = ap_clock_seconds();
     pid_t parent = getpid();
@@ -208,7 +199,7 @@ static int isolate(lua_State *L)
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
-        return luaL_error(L, "ap.isolate: fork failed: %s", strerror(errno));
+        return lapL_raise(L, AP_E_IO, "ap.isolate: fork failed: %s", strerror(errno));
     }
     if (pid == 0) {
         close(fds[0]);

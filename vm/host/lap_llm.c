@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ap_llm.h"
+#include "lap_aux.h"
 
 #define MAX_BATCH 1024              /* requests in one chat_many call */
 #define DEFAULT_PARALLEL 16         /* requests in flight at once unless max_parallel says otherwise */
@@ -26,29 +27,22 @@ static int opt_field(lua_State *L, int req, int defs, const char *name)
     return t;
 }
 
+/* A string field of the request, else of the defaults, copied into field (the C client's fixed buffer). */
 static void opt_string(lua_State *L, int req, int defs, const char *name, char *field, size_t size)
 {
-    int t = opt_field(L, req, defs, name);
-    if (t != LUA_TNIL) {
-        if (t != LUA_TSTRING) luaL_error(L, "ap.llm: %s must be a string", name);
-        ap_error e;
-        if (ap_llm_config_set(field, size, name, lua_tostring(L, -1), &e) != AP_OK)
-            luaL_error(L, "ap.llm: %s is too long", name);   /* never echo the value: it may be the key */
-    }
-    lua_pop(L, 1);
+    const char *v = defs ? lapL_optstring(L, defs, name, NULL) : NULL;
+    v = lapL_optstring(L, req, name, v);
+    ap_error e;
+    if (v && ap_llm_config_set(field, size, name, v, &e) != AP_OK)   /* never echo the value: it may be the key */
+        luaL_argerror(L, req, lua_pushfstring(L, "%s is too long", name));
 }
 
+/* A number field in [lo, hi] of the request, else of the defaults, else dflt. */
 static double opt_number(lua_State *L, int req, int defs, const char *name, double dflt, double lo, double hi)
 {
-    int t = opt_field(L, req, defs, name);
-    double v = dflt;
-    if (t != LUA_TNIL) {
-        if (t != LUA_TNUMBER) luaL_error(L, "ap.llm: %s must be a number", name);
-        v = lua_tonumber(L, -1);
-        if (!(v >= lo && v <= hi)) luaL_error(L, "ap.llm: %s must be between %g and %g", name, lo, hi);
-    }
-    lua_pop(L, 1);
-    return v;
+    if (defs)
+        dflt = lapL_optnumber_in(L, defs, name, dflt, lo, hi);
+    return lapL_optnumber_in(L, req, name, dflt, lo, hi);
 }
 
 static void read_config(lua_State *L, int req, int defs, ap_llm_config *c)
@@ -75,14 +69,14 @@ static size_t count_messages(lua_State *L, int req)
     if (lua_getfield(L, req, "messages") == LUA_TTABLE) {
         n = (size_t)luaL_len(L, -1);
     } else if (!lua_isnil(L, -1)) {
-        luaL_error(L, "ap.llm: messages must be a list of {role=, content=} tables");
+        luaL_argerror(L, req, "messages: a list of {role=, content=} tables expected");
     } else {
         n = (lua_getfield(L, req, "prompt") == LUA_TSTRING) + (lua_getfield(L, req, "system") == LUA_TSTRING);
         lua_pop(L, 2);
     }
     lua_pop(L, 1);
-    if (n == 0) luaL_error(L, "ap.llm: a request needs messages = {{role=, content=}, ...} or prompt = \"...\"");
-    if (n > 100000) luaL_error(L, "ap.llm: too many messages in one request");
+    if (n == 0) luaL_argerror(L, req, "a request needs messages = {{role=, content=}, ...} or prompt = \"...\"");
+    if (n > 100000) luaL_argerror(L, req, "too many messages in one request");
     return n;
 }
 
@@ -92,9 +86,9 @@ static void read_messages(lua_State *L, int req, ap_llm_message *out, size_t n)
     if (lua_getfield(L, req, "messages") == LUA_TTABLE) {
         for (size_t i = 0; i < n; i++) {
             if (lua_geti(L, -1, (lua_Integer)i + 1) != LUA_TTABLE)
-                luaL_error(L, "ap.llm: messages[%d] must be a table {role=, content=}", (int)i + 1);
+                luaL_argerror(L, req, lua_pushfstring(L, "messages[%d]: a table {role=, content=} expected", (int)i + 1));
             if (lua_getfield(L, -1, "role") != LUA_TSTRING || lua_getfield(L, -2, "content") != LUA_TSTRING)
-                luaL_error(L, "ap.llm: messages[%d] needs string role and content", (int)i + 1);
+                luaL_argerror(L, req, lua_pushfstring(L, "messages[%d] needs string role and content", (int)i + 1));
             out[i].role = lua_tostring(L, -2);
             out[i].content = lua_tostring(L, -1);
             lua_pop(L, 3);
@@ -111,21 +105,15 @@ static void read_messages(lua_State *L, int req, ap_llm_message *out, size_t n)
 
 static void read_sampling(lua_State *L, int req, int defs, ap_llm_request *q)
 {
-    if (opt_field(L, req, defs, "temperature") != LUA_TNIL) {
-        q->temperature = luaL_checknumber(L, -1);
-        if (!(q->temperature >= 0 && q->temperature <= 10)) luaL_error(L, "ap.llm: temperature must be in [0, 10]");
-        q->has_temperature = 1;
-    }
+    q->has_temperature = opt_field(L, req, defs, "temperature") != LUA_TNIL;
     lua_pop(L, 1);
+    q->temperature = opt_number(L, req, defs, "temperature", 0, 0, 10);
     q->max_tokens = (int)opt_number(L, req, defs, "max_tokens", 0, 1, 10000000);
-    if (opt_field(L, req, defs, "seed") != LUA_TNIL) {
-        int isint = 0;
-        lua_Integer s = lua_tointegerx(L, -1, &isint);
-        if (!isint) luaL_error(L, "ap.llm: seed must be an integer");
-        q->seed = (int64_t)s;
-        q->has_seed = 1;
-    }
+    q->has_seed = opt_field(L, req, defs, "seed") != LUA_TNIL;
     lua_pop(L, 1);
+    if (defs)
+        q->seed = (int64_t)lapL_optinteger(L, defs, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER);
+    q->seed = (int64_t)lapL_optinteger(L, req, "seed", q->seed, LUA_MININTEGER, LUA_MAXINTEGER);
 }
 
 /* ------------------------------------------------------------------ building results */
@@ -249,11 +237,11 @@ static int llm_chat_many(lua_State *L)
     int defs = lua_isnoneornil(L, 2) ? 0 : 2;
     if (defs) luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer len = luaL_len(L, 1);
-    if (len < 0 || len > MAX_BATCH) luaL_error(L, "ap.llm.chat_many: between 0 and %d requests", MAX_BATCH);
+    if (len < 0 || len > MAX_BATCH) luaL_argerror(L, 1, lua_pushfstring(L, "between 0 and %d requests", MAX_BATCH));
     size_t n = (size_t)len, total = 0;
     for (size_t i = 0; i < n; i++) {
         if (lua_geti(L, 1, (lua_Integer)i + 1) != LUA_TTABLE)
-            luaL_error(L, "ap.llm.chat_many: request %d is not a table", (int)i + 1);
+            luaL_argerror(L, 1, lua_pushfstring(L, "request %d is not a table", (int)i + 1));
         total += count_messages(L, lua_gettop(L));
         lua_pop(L, 1);
     }
@@ -328,7 +316,7 @@ static int llm_extract_code(lua_State *L)
     const char *text = luaL_checklstring(L, 1, &len);
     ap_llm_chunks chunks;
     ap_error err;
-    if (ap_llm_extract_code(text, len, &chunks, &err) != AP_OK) luaL_error(L, "ap.llm.extract_code: out of memory");
+    if (ap_llm_extract_code(text, len, &chunks, &err) != AP_OK) ap_lua_raise(L, &err);   /* out of memory */
     lua_createtable(L, (int)chunks.n, 0);
     for (size_t i = 0; i < chunks.n; i++) {
         lua_pushlstring(L, chunks.items[i].text, chunks.items[i].len);

@@ -3,13 +3,14 @@
 #include "lap_model.h"
 
 #include <lauxlib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ap_clock.h"
-#include "ap_lua.h"
+#include "lap_aux.h"
 #include "ap_paths.h"
 #include "ap_progress.h"
 #include "ap_prune_run.h"
@@ -29,18 +30,11 @@ typedef struct lstats {
     ap_calib_stats *s;
 } lstats;
 
-static int raise_status(lua_State *L, ap_status code, const char *msg)
-{
-    ap_error e;
-    ap_error_set(&e, code, "%s", msg);
-    return ap_lua_raise(L, &e);
-}
-
 static lmodel *check_model(lua_State *L, int idx)
 {
     lmodel *lm = luaL_checkudata(L, idx, MODEL_MT);
     if (!lm->m)
-        raise_status(L, AP_E_ARG, "model is closed");
+        lapL_raise(L, AP_E_ARG, "model is closed");
     return lm;
 }
 
@@ -48,55 +42,8 @@ static lstats *check_stats(lua_State *L, int idx)
 {
     lstats *ls = luaL_checkudata(L, idx, STATS_MT);
     if (!ls->s)
-        raise_status(L, AP_E_ARG, "statistics are freed");
+        lapL_raise(L, AP_E_ARG, "statistics are freed");
     return ls;
-}
-
-/* ---- option tables ---- */
-
-static const char *opt_string(lua_State *L, int t, const char *key, const char *def)
-{
-    const char *v = def;
-    if (lua_getfield(L, t, key) != LUA_TNIL) {
-        if (!lua_isstring(L, -1))
-            raise_status(L, AP_E_TYPE, "option must be a string");
-        v = lua_tostring(L, -1);   /* stays valid: the option table keeps the string alive */
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static double opt_number(lua_State *L, int t, const char *key, double def)
-{
-    double v = def;
-    if (lua_getfield(L, t, key) != LUA_TNIL) {
-        int ok;
-        v = lua_tonumberx(L, -1, &ok);
-        if (!ok)
-            raise_status(L, AP_E_TYPE, "option must be a number");
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static int opt_bool(lua_State *L, int t, const char *key, int def)
-{
-    int v = def;
-    if (lua_getfield(L, t, key) != LUA_TNIL)
-        v = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-static int opt_int(lua_State *L, int t, const char *key, int def, int lo, int hi)
-{
-    double v = opt_number(L, t, key, def);
-    if (!(v >= lo && v <= hi) || v != (double)(int64_t)v) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "option %s must be an integer in [%d, %d]", key, lo, hi);
-        raise_status(L, AP_E_ARG, msg);
-    }
-    return (int)v;
 }
 
 /* ---- dense copy ---- */
@@ -133,7 +80,7 @@ static int model_load(lua_State *L)
     lm->dense = malloc((size_t)lm->prunable * sizeof *lm->dense);
     lm->undo = malloc((size_t)lm->prunable * sizeof *lm->undo);
     if (!lm->dense || !lm->undo)
-        return raise_status(L, AP_E_NOMEM, "no memory for the dense copy of the weights");
+        return lapL_raise(L, AP_E_NOMEM, "no memory for the dense copy of the weights");
     copy_weights(lm, lm->dense, 0);
     return 1;
 }
@@ -203,14 +150,12 @@ static int model_eval(lua_State *L)
         lua_newtable(L);
     }
     char def[4096];
-    const char *text = opt_string(L, 2, "text", NULL);
+    const char *text = lapL_optstring(L, 2, "text", NULL);
     if (!text)
         text = ap_datafile(AP_DATA_WIKITEXT_TEST, def, sizeof def);
-    int seqlen = opt_int(L, 2, "seqlen", ap_calib_default_seqlen(lm->m), 2, 1 << 20);
-    double windows = opt_number(L, 2, "windows", 0);
-    if (!(windows >= 0))
-        return raise_status(L, AP_E_ARG, "windows must be >= 0");
-    int draw = ap_progress_wanted(opt_bool(L, 2, "quiet", 0));
+    int seqlen = (int)lapL_optinteger(L, 2, "seqlen", ap_calib_default_seqlen(lm->m), 2, 1 << 20);
+    double windows = lapL_optnumber_in(L, 2, "windows", 0, 0, HUGE_VAL);
+    int draw = ap_progress_wanted(lapL_optboolean(L, 2, "quiet", 0));
     ap_error err = {0};
     ap_ppl_result r;
     ap_progress p;
@@ -249,24 +194,19 @@ static int model_calibrate(lua_State *L)
         lua_newtable(L);
     }
     luaL_checktype(L, 2, LUA_TTABLE);
-    const char *text = opt_string(L, 2, "text", NULL);
-    int nsamples = opt_int(L, 2, "nsamples", 128, 1, 1 << 20);
-    int seqlen = opt_int(L, 2, "seqlen", ap_calib_default_seqlen(lm->m), 2, 1 << 20);
-    int random = 0;
-    uint64_t seed = 0;
-    lua_getfield(L, 2, "seed");
-    if (!lua_isnil(L, -1)) {
-        random = 1;
-        seed = (uint64_t)luaL_checkinteger(L, -1);
-    }
-    lua_pop(L, 1);
-    int hessian = opt_bool(L, 2, "hessian", 0);
+    const char *text = lapL_optstring(L, 2, "text", NULL);
+    int nsamples = (int)lapL_optinteger(L, 2, "nsamples", 128, 1, 1 << 20);
+    int seqlen = (int)lapL_optinteger(L, 2, "seqlen", ap_calib_default_seqlen(lm->m), 2, 1 << 20);
+    lua_Integer seed = lapL_optinteger(L, 2, "seed", -1, 0, LUA_MAXINTEGER);
+    int random = seed >= 0;                    /* no seed: evenly spaced windows */
+    int hessian = lapL_optboolean(L, 2, "hessian", 0);
     ap_progress p;
-    ap_progress_start(&p, ap_progress_wanted(opt_bool(L, 2, "quiet", 0)), "calibrate", "windows");
+    ap_progress_start(&p, ap_progress_wanted(lapL_optboolean(L, 2, "quiet", 0)), "calibrate", "windows");
     lua_settop(L, 2);
     ap_error err = {0};
     int32_t *ids = NULL;
-    ap_status st = ap_prune_run_windows(lm->m, text, nsamples, seqlen, random, seed, &ids, &err);
+    ap_status st = ap_prune_run_windows(lm->m, text, nsamples, seqlen, random, random ? (uint64_t)seed : 0, &ids,
+                                        &err);
     ap_calib_stats *s = NULL;
     /* statistics of the dense model: the current weights may be pruned, so they are swapped out meanwhile */
     copy_weights(lm, lm->undo, 0);
@@ -344,37 +284,31 @@ static int mod_load_stats(lua_State *L)
 
 /* ---- m:prune ---- */
 
-static void read_alloc_params(lua_State *L, int t, ap_alloc_spec *a)
+/* alloc_params = {tau = 1, granularity = "block", ...}: each field through ap_prune_run_opts_set, the same
+ * setter as the CLI's --alloc-param, so both read a parameter the same way. Numbers go as "%.17g" (exact). */
+static void read_alloc_params(lua_State *L, int arg, ap_prune_run_opts *o)
 {
-    if (lua_getfield(L, t, "alloc_params") == LUA_TTABLE) {
-        int p = lua_gettop(L);
-        a->owl_m = opt_number(L, p, "owl_m", opt_number(L, p, "M", a->owl_m));
-        a->owl_lambda = opt_number(L, p, "owl_lambda", a->owl_lambda);
-        a->sdsa.tau = opt_number(L, p, "tau", a->sdsa.tau);
-        a->sdsa.lambda = opt_number(L, p, "lambda", a->sdsa.lambda);
-        a->lo = a->sdsa.lo = opt_number(L, p, "lo", a->lo);
-        a->hi = a->sdsa.hi = opt_number(L, p, "hi", a->hi);
-        /* an absent key keeps the default (per linear): alloc_params = { tau = 1 } changes tau alone */
-        const char *g = opt_string(L, p, "granularity",
-                                   a->sdsa.granularity == AP_ALLOC_PER_LINEAR ? "linear" : "block");
-        if (strcmp(g, "block") && strcmp(g, "linear"))
-            raise_status(L, AP_E_ARG, "alloc_params.granularity must be block or linear");
-        a->sdsa.granularity = strcmp(g, "linear") ? AP_ALLOC_PER_BLOCK : AP_ALLOC_PER_LINEAR;
-    } else if (!lua_isnil(L, -1)) {
-        raise_status(L, AP_E_TYPE, "alloc_params must be a table");
+    if (lua_getfield(L, arg, "alloc_params") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
     }
-    lua_pop(L, 1);
-}
-
-static void read_limits(lua_State *L, int t, ap_limits *lim)
-{
-    if (lua_getfield(L, t, "limits") == LUA_TTABLE) {
-        int p = lua_gettop(L);
-        lim->instructions = (uint64_t)opt_number(L, p, "instructions", 0);
-        lim->wall_ms = (uint64_t)opt_number(L, p, "wall_ms", 0);
-        lim->heap_bytes = (size_t)opt_number(L, p, "heap_bytes", 0);
-        lim->tensor_bytes = (size_t)opt_number(L, p, "tensor_bytes", 0);
-        lim->work = (uint64_t)opt_number(L, p, "work", 0);
+    if (!lua_istable(L, -1))
+        luaL_argerror(L, arg, "alloc_params: table expected");
+    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+        char key[64], num[32];
+        if (lua_type(L, -2) != LUA_TSTRING || lua_rawlen(L, -2) > 40)
+            luaL_argerror(L, arg, "alloc_params: keys must be parameter names");
+        snprintf(key, sizeof key, "alloc_param.%s", lua_tostring(L, -2));
+        const char *value = num;
+        if (lua_type(L, -1) == LUA_TNUMBER)     /* not lua_tostring: its "%.14g" would round the number */
+            snprintf(num, sizeof num, "%.17g", lua_tonumber(L, -1));
+        else if (lua_type(L, -1) == LUA_TSTRING)
+            value = lua_tostring(L, -1);
+        else
+            luaL_argerror(L, arg, lua_pushfstring(L, "%s: number or string expected", key));
+        ap_error e;
+        if (ap_prune_run_opts_set(o, strcmp(key, "alloc_param.M") ? key : "alloc_param.owl_m", value, &e))
+            luaL_argerror(L, arg, lua_pushstring(L, e.msg));
     }
     lua_pop(L, 1);
 }
@@ -404,21 +338,44 @@ static void push_prune_result(lua_State *L, const ap_prune_run_result *r, double
     lua_setfield(L, -2, "layers");
 }
 
+static void set_alloc_field(void *ud, const char *key, const char *str, double num)
+{
+    lua_State *L = ud;
+    if (str)
+        set_str(L, key, str);
+    else
+        set_num(L, key, num);
+}
+
 /* result.alloc: the allocation with every parameter as used (defaults filled in), so a caller can record a
  * set-up that stays reproducible when the defaults change. */
 static void push_alloc_used(lua_State *L, const ap_prune_run_opts *o)
 {
-    const ap_alloc_spec *a = &o->alloc_spec;
     lua_createtable(L, 0, 8);
-    set_str(L, "kind", o->alloc ? o->alloc : "uniform");
-    set_num(L, "owl_m", a->owl_m);
-    set_num(L, "owl_lambda", a->owl_lambda);
-    set_num(L, "tau", a->sdsa.tau);
-    set_num(L, "lambda", a->sdsa.lambda);
-    set_num(L, "lo", a->lo);
-    set_num(L, "hi", a->hi);
-    set_str(L, "granularity", a->sdsa.granularity == AP_ALLOC_PER_LINEAR ? "linear" : "block");
+    ap_prune_run_alloc_record(o, set_alloc_field, L);
     lua_setfield(L, -2, "alloc");
+}
+
+/* reconstruct = false | true (= "mask") | "none" | "mask" | "adaptive" */
+static ap_reconstruct check_reconstruct(lua_State *L, int arg)
+{
+    ap_reconstruct r = AP_RECONSTRUCT_NONE;
+    int t = lua_getfield(L, arg, "reconstruct");
+    if (t == LUA_TBOOLEAN)
+        r = lua_toboolean(L, -1) ? AP_RECONSTRUCT_MASK : AP_RECONSTRUCT_NONE;
+    else if (t != LUA_TNIL && (t != LUA_TSTRING || ap_reconstruct_parse(lua_tostring(L, -1), &r)))
+        luaL_argerror(L, arg, "reconstruct must be false, true, \"mask\" or \"adaptive\"");
+    lua_pop(L, 1);
+    return r;
+}
+
+/* Every string option through the keyed setter, so m:prune and the CLI refuse the same values the same way. */
+static void set_string_option(lua_State *L, int arg, ap_prune_run_opts *o, const char *field, const char *key)
+{
+    const char *v = lapL_optstring(L, arg, field, NULL);
+    ap_error e;
+    if (v && ap_prune_run_opts_set(o, key, v, &e))
+        luaL_argerror(L, arg, lua_pushstring(L, e.msg));
 }
 
 static int model_prune(lua_State *L)
@@ -427,51 +384,35 @@ static int model_prune(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     ap_prune_run_opts o;
     ap_prune_run_opts_default(&o);
-    ap_limits lim;
-    memset(&lim, 0, sizeof lim);
-    o.metric = opt_string(L, 2, "metric", NULL);
+    o.metric = NULL;
+    static const char *const string_keys[][2] = {{"metric", "metric"}, {"metric_source", "metric_source"},
+        {"pattern", "pattern"}, {"group", "group"}, {"alloc", "alloc"}, {"calib.text", "calib"}};
+    for (size_t i = 0; i < sizeof string_keys / sizeof string_keys[0]; i++)
+        set_string_option(L, 2, &o, string_keys[i][0], string_keys[i][1]);
     if (!o.metric)
-        return raise_status(L, AP_E_ARG, "prune: metric is required");
-    o.sparsity = opt_number(L, 2, "sparsity", 0.5);
-    o.pattern = opt_string(L, 2, "pattern", NULL);
-    o.group = opt_string(L, 2, "group", NULL);
-    if (o.group && strcmp(o.group, "row") && strcmp(o.group, "layer"))
-        return raise_status(L, AP_E_ARG, "prune: group must be row or layer");
-    o.alloc = opt_string(L, 2, "alloc", NULL);
-    read_alloc_params(L, 2, &o.alloc_spec);
-    read_limits(L, 2, &lim);
+        return luaL_argerror(L, 2, "metric or metric_source is required");
+    o.sparsity = lapL_optnumber(L, 2, "sparsity", 0.5);
+    if (!(o.sparsity >= 0 && o.sparsity < 1))
+        return luaL_argerror(L, 2, "sparsity: expected a number in [0, 1)");
+    read_alloc_params(L, 2, &o);
+    ap_limits lim;
+    lapL_checklimits(L, 2, "limits", &lim);
     o.limits = &lim;
     if (lua_getfield(L, 2, "stats") != LUA_TNIL) {
         o.stats = check_stats(L, -1)->s;   /* the option table keeps it alive during the call */
         o.oneshot = 1;
     }
     lua_pop(L, 1);
-    if (lua_getfield(L, 2, "calib") == LUA_TTABLE) {
-        int c = lua_gettop(L);
-        o.calib = opt_string(L, c, "text", NULL);
-        o.nsamples = opt_int(L, c, "nsamples", 128, 1, 1 << 20);
-        o.seqlen = opt_int(L, c, "seqlen", ap_calib_default_seqlen(lm->m), 2, 1 << 20);
-        lua_getfield(L, c, "seed");
-        if (!lua_isnil(L, -1)) {
-            o.random = 1;
-            o.seed = (uint64_t)luaL_checkinteger(L, -1);
-        }
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    if (opt_bool(L, 2, "oneshot", 0))
+    o.nsamples = (int)lapL_optinteger(L, 2, "calib.nsamples", 128, 1, 1 << 20);
+    o.seqlen = (int)lapL_optinteger(L, 2, "calib.seqlen", ap_calib_default_seqlen(lm->m), 2, 1 << 20);
+    lua_Integer seed = lapL_optinteger(L, 2, "calib.seed", -1, 0, LUA_MAXINTEGER);
+    o.random = seed >= 0;
+    o.seed = o.random ? (uint64_t)seed : 0;
+    if (lapL_optboolean(L, 2, "oneshot", 0))
         o.oneshot = 1;
-    if (lua_getfield(L, 2, "reconstruct") == LUA_TSTRING) {
-        const char *r = lua_tostring(L, -1);
-        if (strcmp(r, "adaptive") && strcmp(r, "mask"))
-            return raise_status(L, AP_E_ARG, "prune: reconstruct must be true, false, \"mask\" or \"adaptive\"");
-        o.reconstruct = strcmp(r, "adaptive") ? 1 : 2;
-    } else {
-        o.reconstruct = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
+    o.reconstruct = check_reconstruct(L, 2);
     ap_progress p;
-    ap_progress_start(&p, ap_progress_wanted(opt_bool(L, 2, "quiet", 1)), "prune", "linears");
+    ap_progress_start(&p, ap_progress_wanted(lapL_optboolean(L, 2, "quiet", 1)), "prune", "linears");
     o.progress = ap_progress_update;
     o.pud = &p;
     /* from here on nothing raises until the result is known, so the snapshot is always restored or dropped */
