@@ -12,7 +12,11 @@
 #include "ap_kernels.h"
 
 #define ATT_TILE 64              /* queries per attention task: keys [0, tile end) only, so causal work is halved */
-#define ROW_SLICE_MIN 64         /* rows per sgemm slice at least, so packing the weight stays cheap */
+/* Rows per sgemm call. Every linear and the head cut each sequence into slices of GEMM_ROWS rows from its own first
+ * token (the last slice of a sequence may be shorter), so a row's result never depends on the thread count, on how
+ * many sequences share the batch, or on which rows OpenBLAS's kernel sees beside it: the same token of the same
+ * window always meets the same sgemm call. 128 rows keep the repacking of the weight per call cheap. */
+#define GEMM_ROWS 128
 #define HEAD_LOGITS_FLOATS ((int64_t)1 << 21)   /* per-thread logits scratch of the head: 8 MB, or 128 rows */
 
 /* ---- runtime ---------------------------------------------------------------------------------------------- */
@@ -44,6 +48,7 @@ typedef struct fwd {
     struct ap_model_rt *rt;
     ap_pool *pool;
     int nt;                      /* pool threads */
+    int64_t seqlen;              /* rows per sequence of the batch being run: the slices never cross one */
     int blas_threads;            /* OpenBLAS's count before the call */
 } fwd;
 
@@ -147,11 +152,24 @@ static ap_status rope_tables(fwd *f, int len, ap_error *err)
 
 /* ---- linears ---------------------------------------------------------------------------------------------- */
 
+/* The rows [r0, r0 + n) of slice t: sequence t / per_seq, its slice t % per_seq (see GEMM_ROWS). */
+static int64_t slice_rows(int64_t t, int64_t seqlen, int64_t rows_per_slice, int64_t *n)
+{
+    int64_t per_seq = (seqlen + rows_per_slice - 1) / rows_per_slice, off = (t % per_seq) * rows_per_slice;
+    *n = seqlen - off < rows_per_slice ? seqlen - off : rows_per_slice;
+    return (t / per_seq) * seqlen + off;
+}
+
+static int64_t slice_count(int64_t rows, int64_t seqlen, int64_t rows_per_slice)
+{
+    return rows / seqlen * ((seqlen + rows_per_slice - 1) / rows_per_slice);
+}
+
 typedef struct lin_job {
     const float *x;
     const ap_linear *lin;
     float *y;
-    int64_t rows, slice, ldy;
+    int64_t seqlen, ldy;
     float beta;
 } lin_job;
 
@@ -159,7 +177,7 @@ static void lin_task(void *ud, int64_t t, int thread)
 {
     (void)thread;
     const lin_job *j = ud;
-    int64_t r0 = t * j->slice, n = j->rows - r0 < j->slice ? j->rows - r0 : j->slice;
+    int64_t n, r0 = slice_rows(t, j->seqlen, GEMM_ROWS, &n);
     const ap_linear *L = j->lin;
     float *y = j->y + r0 * j->ldy;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)L->out, (int)L->in, 1.0f,
@@ -172,11 +190,8 @@ static void lin_task(void *ud, int64_t t, int thread)
 /* y[rows, out] = x @ W^T + b (beta 0), or y += x @ W^T + b (beta 1: the residual add for free). */
 static void linear(fwd *f, const float *x, int64_t rows, const ap_linear *L, float *y, float beta)
 {
-    int64_t slices = f->nt > 1 ? 2 * (int64_t)f->nt : 1;  /* two per thread: balances a core lost to others */
-    int64_t slice = (rows + slices - 1) / slices;
-    if (slice < ROW_SLICE_MIN) slice = ROW_SLICE_MIN;
-    lin_job j = {.x = x, .lin = L, .y = y, .rows = rows, .slice = slice, .ldy = L->out, .beta = beta};
-    ap_pool_run(f->pool, (rows + slice - 1) / slice, lin_task, &j);
+    lin_job j = {.x = x, .lin = L, .y = y, .seqlen = f->seqlen, .ldy = L->out, .beta = beta};
+    ap_pool_run(f->pool, slice_count(rows, f->seqlen, GEMM_ROWS), lin_task, &j);
 }
 
 /* ---- row-wise work: norms, RoPE, SwiGLU ------------------------------------------------------------------- */
@@ -305,6 +320,7 @@ static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer ob
     int64_t R = (int64_t)b->n_seq * b->seqlen, H = c->hidden, hd = c->head_dim;
     int64_t qd = (int64_t)c->n_heads * hd, kd = (int64_t)c->n_kv_heads * hd, F = c->ffn;
     int64_t tiles = (b->seqlen + ATT_TILE - 1) / ATT_TILE;
+    f->seqlen = b->seqlen;
     /* xn | q k v att (the attention half) or gate up (the MLP half: the same floats, reused) | scores */
     int64_t att_part = R * (2 * qd + 2 * kd), mlp_part = R * 2 * F;
     int64_t middle = att_part > mlp_part ? att_part : mlp_part;
@@ -383,7 +399,7 @@ static void head_task(void *ud, int64_t t, int thread)
     const head_job *j = ud;
     const ap_model *m = j->f->m;
     int64_t H = m->cfg.hidden, V = m->cfg.vocab;
-    int64_t r0 = t * j->chunk, n = j->rows - r0 < j->chunk ? j->rows - r0 : j->chunk;
+    int64_t n, r0 = slice_rows(t, j->seqlen, j->chunk, &n);
     float *xn = j->scratch + (int64_t)thread * j->per_thread;
     float *lg = j->logits ? j->logits + r0 * V : xn + j->chunk * H;
     float *tmp = xn + j->chunk * H + j->chunk * V;
@@ -413,7 +429,8 @@ ap_status ap_model_head_nll(const ap_model *m, const ap_batch *b, const int32_t 
     if ((s = fwd_begin(&f, m, err))) return s;
     int64_t H = m->cfg.hidden, V = m->cfg.vocab;
     int64_t chunk = HEAD_LOGITS_FLOATS / V;
-    chunk = chunk < 128 ? 128 : chunk > 256 ? 256 : chunk;   /* >= 128 rows: the lm_head is streamed once per chunk */
+    chunk = chunk < GEMM_ROWS ? GEMM_ROWS : chunk > 256 ? 256 : chunk;   /* the lm_head is streamed once per chunk;
+                                                                          * fixed by the vocabulary alone */
     int64_t per_thread = chunk * H + chunk * V + V;
     float *scratch;
     struct ap_model_rt *rt = f.rt;
@@ -429,7 +446,7 @@ ap_status ap_model_head_nll(const ap_model *m, const ap_batch *b, const int32_t 
     if (!s) {
         head_job j = {.f = &f, .h = b->h, .ids = ids, .logits = logits, .scratch = scratch, .row_nll = rt->row_nll,
                       .rows = (int64_t)rows, .seqlen = b->seqlen, .chunk = chunk, .per_thread = per_thread};
-        ap_pool_run(f.pool, ((int64_t)rows + chunk - 1) / chunk, head_task, &j);
+        ap_pool_run(f.pool, slice_count((int64_t)rows, b->seqlen, chunk), head_task, &j);
         double sum = 0;
         for (size_t r = 0; r < rows; r++) sum += rt->row_nll[r];
         *nll += sum;
