@@ -222,12 +222,20 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     if (!st && !o->targets)
         scripted = parse_alloc(o, &spec);
 
+    /* The statistics calibration gathers: what the metric reads (native: fixed; a script: ap_scorer_fields), all
+     * seven for the allocation's dense statistics (ap_prune_facts reads l2 and kurt), Hessians when asked. */
+    unsigned fields = sgpt || native == ap_score_magnitude ? 0u : native ? (unsigned)AP_XF_L2 : 0u;
+    if (sc)
+        fields = ap_scorer_fields(sc);
+
     /* calibration ids: needed unless one-shot statistics were handed over */
     const ap_calib_stats *stats = o->stats;
     int need_dense = !o->targets && !st && (scripted || spec.kind == AP_ALLOC_OWL);
     int need_ids = o->oneshot ? !stats : 1;
     if (!st && stats && (sgpt || o->reconstruct) && !stats->hessian)
         st = ap_error_set(err, AP_E_ARG, "SparseGPT and reconstruct need statistics gathered with Hessians");
+    if (!st && stats && need_dense && (stats->fields & (AP_XF_L2 | AP_XF_KURT)) != (AP_XF_L2 | AP_XF_KURT))
+        st = ap_error_set(err, AP_E_ARG, "the allocation needs statistics gathered with X.l2 and X.kurt");
     if (!st && need_ids) {
         phase(o, "tokenize");
         double t0 = now_s();
@@ -237,9 +245,10 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     if (!st && !stats && (o->oneshot || need_dense)) {
         phase(o, "calibrate");
         double t0 = now_s();
-        st = ap_calib_collect(m, ids, r->nsamples, r->seqlen, o->oneshot && (sgpt || o->reconstruct),
-                              batch_for(r->seqlen), o->progress,
-                              o->pud, &own_stats, err);
+        unsigned want = (need_dense ? (unsigned)AP_XF_MOMENTS : fields) |
+                        (o->oneshot && (sgpt || o->reconstruct) ? (unsigned)AP_XF_HESSIAN : 0u);
+        st = ap_calib_collect_fields(m, ids, r->nsamples, r->seqlen, want, batch_for(r->seqlen), o->progress, o->pud,
+                                     &own_stats, err);
         stats = own_stats;
         r->t_stats = now_s() - t0;
     }
@@ -268,6 +277,7 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
         po.sgpt_percdamp = o->sgpt_percdamp;
         po.reconstruct = sgpt ? 0 : o->reconstruct;
         po.batch = batch_for(r->seqlen);
+        po.stats = fields;
         po.progress = o->progress;
         po.pud = o->pud;
         phase(o, "prune");

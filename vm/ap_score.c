@@ -6,11 +6,22 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ap_check.h"
 #include "ap_paths.h"
 #include "ap_sandbox.h"
 
+/* ap_calib.h's AP_XF_* and autoprune.h's AP_X_* name the same bits (models/ does not see the sandbox's header). */
+_Static_assert(AP_XF_L2 == AP_X_L2 && AP_XF_SQ == AP_X_SQ && AP_XF_MEAN == AP_X_MEAN && AP_XF_STD == AP_X_STD &&
+                   AP_XF_ABSMAX == AP_X_ABSMAX && AP_XF_SKEW == AP_X_SKEW && AP_XF_KURT == AP_X_KURT &&
+                   AP_XF_HESSIAN == AP_X_HINV,
+               "statistic bits differ between ap_calib.h and autoprune.h");
+
+#define PROBE_OUT 64             /* the synthetic layers that record what a metric reads: small, it is a probe */
+#define PROBE_IN 128
+
 struct ap_scorer {
     ap_sandbox *sb;
+    unsigned fields;             /* AP_XF_* the metric reads */
     int n_layers;
     ap_usage total;
 };
@@ -75,7 +86,17 @@ ap_status ap_scorer_open(ap_scorer **out, const char *spec, const ap_limits *lim
         return ap_error_set(err, AP_E_NOMEM, "no memory for a sandbox");
     }
     s->n_layers = n_layers;
-    int kind = is_source ? ap_sandbox_load_string(s->sb, spec, 0, "metric") : ap_sandbox_load_file(s->sb, path);
+    /* The check loads the script and scores the synthetic layers, noting every statistic of X it reads. */
+    ap_check_layers *probe = ap_check_layers_new(PROBE_OUT, PROBE_IN);
+    int kind = probe ? ap_check_metric(s->sb, is_source ? NULL : path, spec, 0, "metric", probe, NULL)
+                     : AP_KIND_NOMEM;
+    ap_check_layers_free(probe);
+    if (kind == AP_KIND_OK)
+        s->fields = (ap_sandbox_x_reads(s->sb) | ap_sandbox_x_needs(s->sb)) & AP_XF_MOMENTS;
+    else if (kind != AP_KIND_NOMEM)   /* failed on synthetic inputs: it may still work on real ones, with all */
+        s->fields = AP_XF_MOMENTS;
+    if (kind != AP_KIND_OK && kind != AP_KIND_NOMEM)
+        kind = is_source ? ap_sandbox_load_string(s->sb, spec, 0, "metric") : ap_sandbox_load_file(s->sb, path);
     if (kind != AP_KIND_OK) {
         ap_sandbox_error_get(s->sb, err);
         ap_scorer_free(s);
@@ -99,6 +120,11 @@ int ap_scorer_group(const ap_scorer *s, ap_group_kind *g)
         return 0;
     *g = strcmp(ap_sandbox_group(s->sb), "layer") == 0 ? AP_GROUP_LAYER : AP_GROUP_ROW;
     return 1;
+}
+
+unsigned ap_scorer_fields(const ap_scorer *s)
+{
+    return s->fields;
 }
 
 const char *ap_scorer_name(const ap_scorer *s)
@@ -126,6 +152,10 @@ ap_status ap_scorer_score(void *ud, int layer, ap_linear_kind kind, const float 
         X.skew = x->skew;
         X.kurt = x->kurt;
         X.tokens = x->tokens;
+        /* what this run did not gather: reading it is an error that names it, never a silent nil */
+        const float *const have[] = {x->l2, x->sq, x->mean, x->std, x->absmax, x->skew, x->kurt};
+        for (unsigned i = 0; i < sizeof have / sizeof have[0]; i++)
+            X.missing |= have[i] ? 0u : 1u << i;
         if (x->hinv) {   /* X.hinv: only when the run holds Hessians (metric contract, doc/metric-api.md) */
             static const char *const hinv_name[] = {"hinv"};
             X.n_extra = 1;

@@ -24,6 +24,10 @@ ap_status ap_scorer_open(ap_scorer **out, const char *spec, const ap_limits *lim
 void ap_scorer_free(ap_scorer *s);
 /* The group the script declared: 1 and *g set when it declared one ("row" or "layer"), else 0. */
 int ap_scorer_group(const ap_scorer *s, ap_group_kind *g);
+/* The statistics of X the metric reads (AP_XF_* of ap_calib.h, moments only: Hessians are the run's choice): what
+ * it read when scored on the check's synthetic layers at open, plus its declared needs = {...}; all seven when
+ * the script failed on the synthetic layers (then nothing is known about it). */
+unsigned ap_scorer_fields(const ap_scorer *s);
 /* The script's name (file name or "metric"), owned by s. */
 const char *ap_scorer_name(const ap_scorer *s);
 /* Total usage summed over the score calls so far (instructions, work, wall ms; peaks are maxima). */

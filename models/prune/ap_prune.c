@@ -31,9 +31,11 @@ ap_status ap_score_wanda(void *ud, int layer, ap_linear_kind kind, const float *
                          const ap_xview *x, double sparsity, float *scores, ap_error *err)
 {
     (void)ud, (void)kind, (void)sparsity;
-    if (!x || !x->l2 || x->in != in)
+    if (!x || x->in != in)
         return ap_error_set(err, AP_E_ARG, "wanda: layer %d has no input statistics of width %lld", layer + 1,
                             (long long)in);
+    if (!x->l2)
+        return ap_error_set(err, AP_E_ARG, "wanda: layer %d: X.l2 was not gathered by this calibration", layer + 1);
     for (int64_t r = 0; r < out; r++) {
         const float *w = W + r * in;
         float *s = scores + r * in;
@@ -55,6 +57,7 @@ void ap_prune_opts_default(ap_prune_opts *o)
     o->sgpt_blocksize = 128;
     o->sgpt_percdamp = 0.01;
     o->batch = 8;
+    o->stats = AP_XF_MOMENTS;
 }
 
 void ap_prune_report_free(ap_prune_report *r)
@@ -383,7 +386,7 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
     rc = scratch_init(&s, m, hess, err);
     have_s = !rc;
     if (!rc) {
-        rc = ap_block_stats_init(&bs, m, hess, err);
+        rc = ap_block_stats_init_fields(&bs, m, o->stats | (hess ? AP_XF_HESSIAN : 0u), err);
         have_bs = !rc;
     }
     if (!rc)

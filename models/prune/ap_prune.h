@@ -40,6 +40,8 @@ typedef struct ap_prune_opts {
                                   * 2 = adaptive: SparseGPT with the metric as its saliency, asked at every column
                                   * block on the updated weights (ap_sparsegpt_scored; unstructured only) */
     int batch;                   /* windows per forward batch (0 = 8) */
+    unsigned stats;              /* AP_XF_* the score reads, all the sequential driver gathers besides the Hessians
+                                  * SparseGPT and reconstruction need (ap_prune_opts_default: all seven) */
     ap_progress_fn progress;     /* (linears done, total), may be NULL */
     void *pud;
 } ap_prune_opts;
