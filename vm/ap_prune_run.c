@@ -224,9 +224,11 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
 
     /* The statistics calibration gathers: what the metric reads (native: fixed; a script: ap_scorer_fields), all
      * seven for the allocation's dense statistics (ap_prune_facts reads l2 and kurt), Hessians when asked. */
-    unsigned fields = sgpt || native == ap_score_magnitude ? 0u : native ? (unsigned)AP_XF_L2 : 0u;
+    unsigned fields = 0;
     if (sc)
         fields = ap_scorer_fields(sc);
+    else if (!st)
+        st = ap_metric_fields(o->metric, &fields, err);   /* native and sparsegpt: fixed, nothing is opened */
 
     /* calibration ids: needed unless one-shot statistics were handed over */
     const ap_calib_stats *stats = o->stats;

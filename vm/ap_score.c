@@ -122,6 +122,22 @@ int ap_scorer_group(const ap_scorer *s, ap_group_kind *g)
     return 1;
 }
 
+ap_status ap_metric_fields(const char *spec, unsigned *fields, ap_error *err)
+{
+    ap_score_fn native = ap_score_native(spec);
+    if (native || (spec && !strcmp(spec, "sparsegpt"))) {
+        *fields = native == ap_score_wanda ? (unsigned)AP_XF_L2 : 0u;
+        return AP_OK;
+    }
+    ap_scorer *s;
+    ap_status st = ap_scorer_open(&s, spec, NULL, 1, err);
+    if (st)
+        return st;
+    *fields = s->fields;
+    ap_scorer_free(s);
+    return AP_OK;
+}
+
 unsigned ap_scorer_fields(const ap_scorer *s)
 {
     return s->fields;

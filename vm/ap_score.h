@@ -17,6 +17,10 @@ ap_status ap_metric_resolve(const char *spec, int *is_source, char *path, size_t
 /* Native names of the fast path: "native:magnitude", "native:wanda" → the ap_score_fn (else NULL). */
 ap_score_fn ap_score_native(const char *spec);
 
+/* The statistics (AP_XF_*, moments only) a metric reads: fixed for "native:magnitude" and "sparsegpt" (none) and
+ * "native:wanda" (l2); a script is opened and probed as ap_scorer_open does (its load errors are returned). */
+ap_status ap_metric_fields(const char *spec, unsigned *fields, ap_error *err);
+
 /* Load a metric (spec as ap_metric_resolve takes it) into a sandbox with these limits (NULL = defaults).
  * n_layers goes into every info table. *out is the caller's (ap_scorer_free). Load errors keep their contract
  * kind (syntax, runtime, type, limit, io) and line. */

@@ -20,6 +20,23 @@ ap_input_kind ap_linear_input(ap_linear_kind k)
     }
 }
 
+/* ---- statistics by name ---- */
+
+static const char *const FIELD_NAMES[8] = {"l2", "sq", "mean", "std", "absmax", "skew", "kurt", "hinv"};
+
+unsigned ap_calib_field(const char *name)
+{
+    for (int i = 0; name && i < 8; i++)
+        if (!strcmp(name, FIELD_NAMES[i]))
+            return 1u << i;
+    return 0;
+}
+
+const char *ap_calib_field_name(int i)
+{
+    return i >= 0 && i < 8 ? FIELD_NAMES[i] : NULL;
+}
+
 /* ---- windows ---- */
 
 static uint64_t splitmix64(uint64_t *s)

@@ -30,6 +30,11 @@ enum {
     AP_XF_MOMENTS = 0x7f         /* the seven statistics of the contract */
 };
 
+/* The AP_XF_* bit of a statistic's name ("l2", "sq", "mean", "std", "absmax", "skew", "kurt"; "hinv" is
+ * AP_XF_HESSIAN), 0 for any other name; and the name of bit i (0..7). */
+unsigned ap_calib_field(const char *name);
+const char *ap_calib_field_name(int i);
+
 /* Running sums of one input over n tokens, in double. One allocation holds s1..absmax; only the sums the fields
  * need are kept up to date (l2/sq: Σx²; mean: Σx; std: Σx, Σx²; skew: to Σx³; kurt: to Σx⁴; absmax). */
 typedef struct ap_xacc {
