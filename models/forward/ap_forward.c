@@ -15,8 +15,9 @@
 /* Rows per sgemm call. Every linear and the head cut each sequence into slices of GEMM_ROWS rows from its own first
  * token (the last slice of a sequence may be shorter), so a row's result never depends on the thread count, on how
  * many sequences share the batch, or on which rows OpenBLAS's kernel sees beside it: the same token of the same
- * window always meets the same sgemm call. 128 rows keep the repacking of the weight per call cheap. */
-#define GEMM_ROWS 128
+ * window always meets the same sgemm call. 512 rows: OpenBLAS repacks the whole weight at every call, so fewer,
+ * taller calls cost less (about 15% of the forward pass on ap-small against 128). */
+#define GEMM_ROWS 512
 #define HEAD_LOGITS_FLOATS ((int64_t)1 << 21)   /* per-thread logits scratch of the head: 8 MB, or 128 rows */
 
 /* ---- runtime ---------------------------------------------------------------------------------------------- */
@@ -313,7 +314,10 @@ static void observe(const fwd *f, ap_linear_observer obs, void *ud, int layer, a
     if (f->blas_threads != 1) openblas_set_num_threads(1);
 }
 
-static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer obs, void *ud, ap_error *err)
+/* inputs_only: stop once down_proj's input is observed (the statistics pass of the sequential driver never keeps
+ * the block's output, so the largest GEMM of the MLP is skipped; b->h then holds the attention half only). */
+static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer obs, void *ud, int inputs_only,
+                           ap_error *err)
 {
     const ap_config *c = &f->m->cfg;
     const ap_block *B = &f->m->blocks[layer];
@@ -363,12 +367,13 @@ static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer ob
     row_job glu = {.kind = ROW_SWIGLU, .x = u, .y = g, .rows = R, .width = F};
     rows_run(f, &glu);
     observe(f, obs, ud, layer, AP_LIN_DOWN, g, R, F);
-    linear(f, g, R, &B->lin[AP_LIN_DOWN], b->h, 1.0f);
+    if (!inputs_only)
+        linear(f, g, R, &B->lin[AP_LIN_DOWN], b->h, 1.0f);
     return AP_OK;
 }
 
-ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
-                         ap_error *err)
+static ap_status block_call(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
+                            int inputs_only, ap_error *err)
 {
     size_t rows;
     if (!m || layer < 0 || layer >= m->cfg.n_layers)
@@ -377,9 +382,21 @@ ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_ob
     if (s) return s;
     fwd f;
     if ((s = fwd_begin(&f, m, err))) return s;
-    s = block_run(&f, layer, b, obs, ud, err);
+    s = block_run(&f, layer, b, obs, ud, inputs_only, err);
     fwd_end(&f);
     return s;
+}
+
+ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
+                         ap_error *err)
+{
+    return block_call(m, layer, b, obs, ud, 0, err);
+}
+
+ap_status ap_model_block_inputs(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
+                                ap_error *err)
+{
+    return block_call(m, layer, b, obs, ud, 1, err);
 }
 
 /* ---- head: final norm, lm_head, log-softmax --------------------------------------------------------------- */
@@ -429,8 +446,8 @@ ap_status ap_model_head_nll(const ap_model *m, const ap_batch *b, const int32_t 
     if ((s = fwd_begin(&f, m, err))) return s;
     int64_t H = m->cfg.hidden, V = m->cfg.vocab;
     int64_t chunk = HEAD_LOGITS_FLOATS / V;
-    chunk = chunk < GEMM_ROWS ? GEMM_ROWS : chunk > 256 ? 256 : chunk;   /* the lm_head is streamed once per chunk;
-                                                                          * fixed by the vocabulary alone */
+    chunk = chunk < 128 ? 128 : chunk > 256 ? 256 : chunk;   /* >= 128 rows: the lm_head is streamed once per chunk;
+                                                              * fixed by the vocabulary alone (determinism) */
     int64_t per_thread = chunk * H + chunk * V + V;
     float *scratch;
     struct ap_model_rt *rt = f.rt;

@@ -341,11 +341,12 @@ static ap_status run_block(const ap_model *m, int l, float *hidden, int nsamples
         float *h = hidden + (size_t)b0 * per_win;
         ap_status st;
         if (bs) {
-            /* statistics pass: the block's output is not kept, so it runs on a copy */
+            /* statistics pass: the block's output is not kept, so it runs on a copy, and only as far as the
+             * last linear's input */
             memcpy(copy, h, (size_t)nb * per_win * sizeof *copy);
             ap_batch b = {nb, seqlen, copy};
             ap_calib_obs obs = {bs, pool, AP_OK, {0}};
-            st = ap_model_block(m, l, &b, ap_calib_observer, &obs, err);
+            st = ap_model_block_inputs(m, l, &b, ap_calib_observer, &obs, err);
             if (!st && obs.status) {
                 st = obs.status;
                 if (err)
