@@ -391,8 +391,10 @@ static ap_status allocate(const ap_model *m, const ap_prune_run_opts *o, const a
     return ap_prune_allocate(m, stats, spec, o->sparsity, targets, err);
 }
 
+/* The pruning driver, one-shot or sequential; fields: the statistics (AP_XF_*) the metric reads. */
 static ap_status drive(ap_model *m, const ap_prune_run_opts *o, const ap_metric_spec *spec, ap_scorer *sc,
-                       const ap_calib_stats *stats, const int32_t *ids, ap_prune_run_result *r, ap_error *err)
+                       unsigned fields, const ap_calib_stats *stats, const int32_t *ids, ap_prune_run_result *r,
+                       ap_error *err)
 {
     int sgpt = spec->kind == AP_METRIC_SPARSEGPT;
     ap_prune_opts po;
@@ -407,6 +409,7 @@ static ap_status drive(ap_model *m, const ap_prune_run_opts *o, const ap_metric_
     po.sgpt_percdamp = o->sgpt_percdamp;
     po.reconstruct = sgpt ? AP_RECONSTRUCT_NONE : o->reconstruct;
     po.batch = batch_for(r->seqlen);
+    po.stats = fields;
     po.progress = o->progress;
     po.pud = o->pud;
     phase(o, "prune");
@@ -438,11 +441,23 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     int sgpt = spec.kind == AP_METRIC_SPARSEGPT;
     int scripted = !o->targets && parse_alloc(o, &alloc);
 
+    /* The statistics calibration gathers: what the metric reads (native: fixed; a script: ap_scorer_fields), all
+     * seven for the allocation's dense statistics (ap_prune_facts reads l2 and kurt), Hessians when asked. */
+    unsigned fields = 0;
+    if (sc)
+        fields = ap_scorer_fields(sc);
+    else if ((st = ap_metric_fields(&spec, &fields, err)))   /* native and sparsegpt: fixed, nothing is opened */
+        goto done;
+
     /* calibration ids: needed unless one-shot statistics were handed over */
     const ap_calib_stats *stats = o->stats;
     int need_dense = !o->targets && (scripted || alloc.kind == AP_ALLOC_OWL);
     if (stats && (sgpt || o->reconstruct) && !stats->hessian) {
         st = ap_error_set(err, AP_E_ARG, "SparseGPT and reconstruct need statistics gathered with Hessians");
+        goto done;
+    }
+    if (stats && need_dense && (stats->fields & (AP_XF_L2 | AP_XF_KURT)) != (AP_XF_L2 | AP_XF_KURT)) {
+        st = ap_error_set(err, AP_E_ARG, "the allocation needs statistics gathered with X.l2 and X.kurt");
         goto done;
     }
     if (!o->oneshot || !stats) {
@@ -456,8 +471,10 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     if (!stats && (o->oneshot || need_dense)) {
         phase(o, "calibrate");
         double t0 = ap_clock_seconds();
-        st = ap_calib_collect(m, ids, r->nsamples, r->seqlen, o->oneshot && (sgpt || o->reconstruct),
-                              batch_for(r->seqlen), o->progress, o->pud, &own_stats, err);
+        unsigned want = (need_dense ? (unsigned)AP_XF_MOMENTS : fields) |
+                        (o->oneshot && (sgpt || o->reconstruct) ? (unsigned)AP_XF_HESSIAN : 0u);
+        st = ap_calib_collect_fields(m, ids, r->nsamples, r->seqlen, want, batch_for(r->seqlen), o->progress, o->pud,
+                                     &own_stats, err);
         stats = own_stats;
         r->t_stats = ap_clock_seconds() - t0;
         if (st)
@@ -468,7 +485,7 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
         r->seqlen = stats->seqlen;
     }
     if (!(st = allocate(m, o, stats, &alloc, scripted, r->targets, err)))
-        st = drive(m, o, &spec, sc, stats, ids, r, err);
+        st = drive(m, o, &spec, sc, fields, stats, ids, r, err);
 done:
     if (sc)
         ap_scorer_usage(sc, &r->usage);

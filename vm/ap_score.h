@@ -5,10 +5,15 @@
 
 #include "ap_error.h"
 #include "ap_metric.h"
+#include "ap_calib.h"
 #include "ap_prune.h"
 #include "autoprune.h"
 
 typedef struct ap_scorer ap_scorer;
+
+/* The statistics (AP_XF_*, moments only) a metric reads: fixed for NATIVE (magnitude none, wanda l2) and
+ * SPARSEGPT (none); a script is opened and probed as ap_scorer_open does (its load errors are returned). */
+ap_status ap_metric_fields(const ap_metric_spec *spec, unsigned *fields, ap_error *err);
 
 /* Load a metric script (spec resolved by ap_metric_spec_resolve: FILE, NAME or SOURCE; NATIVE and SPARSEGPT are
  * not scripts, AP_E_ARG) into a sandbox with these limits (NULL = defaults).
@@ -18,6 +23,10 @@ ap_status ap_scorer_open(ap_scorer **out, const ap_metric_spec *spec, const ap_l
 void ap_scorer_free(ap_scorer *s);
 /* The group the script declared: 1 and *g set when it declared one ("row" or "layer"), else 0. */
 int ap_scorer_group(const ap_scorer *s, ap_group_kind *g);
+/* The statistics of X the metric reads (AP_XF_* of ap_calib.h, moments only: Hessians are the run's choice): what
+ * it read when scored on the check's synthetic layers at open, plus its declared needs = {...}; all seven when
+ * the script failed on the synthetic layers (then nothing is known about it). */
+unsigned ap_scorer_fields(const ap_scorer *s);
 /* The script's name (file name or "metric"), owned by s. */
 const char *ap_scorer_name(const ap_scorer *s);
 /* Total usage summed over the score calls so far (instructions, work, wall ms; peaks are maxima). */

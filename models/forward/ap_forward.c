@@ -12,7 +12,12 @@
 #include "ap_kernels.h"
 
 #define ATT_TILE 64              /* queries per attention task: keys [0, tile end) only, so causal work is halved */
-#define ROW_SLICE_MIN 64         /* rows per sgemm slice at least, so packing the weight stays cheap */
+/* Rows per sgemm call. Every linear and the head cut each sequence into slices of GEMM_ROWS rows from its own first
+ * token (the last slice of a sequence may be shorter), so a row's result never depends on the thread count, on how
+ * many sequences share the batch, or on which rows OpenBLAS's kernel sees beside it: the same token of the same
+ * window always meets the same sgemm call. 512 rows: OpenBLAS repacks the whole weight at every call, so fewer,
+ * taller calls cost less (about 15% of the forward pass on ap-small against 128). */
+#define GEMM_ROWS 512
 #define HEAD_LOGITS_FLOATS ((int64_t)1 << 21)   /* per-thread logits scratch of the head: 8 MB, or 128 rows */
 
 /* ---- runtime ---------------------------------------------------------------------------------------------- */
@@ -44,6 +49,7 @@ typedef struct fwd {
     struct ap_model_rt *rt;
     ap_pool *pool;
     int nt;                      /* pool threads */
+    int64_t seqlen;              /* rows per sequence of the batch being run: the slices never cross one */
     int blas_threads;            /* OpenBLAS's count before the call */
 } fwd;
 
@@ -147,11 +153,24 @@ static ap_status rope_tables(fwd *f, int len, ap_error *err)
 
 /* ---- linears ---------------------------------------------------------------------------------------------- */
 
+/* The rows [r0, r0 + n) of slice t: sequence t / per_seq, its slice t % per_seq (see GEMM_ROWS). */
+static int64_t slice_rows(int64_t t, int64_t seqlen, int64_t rows_per_slice, int64_t *n)
+{
+    int64_t per_seq = (seqlen + rows_per_slice - 1) / rows_per_slice, off = (t % per_seq) * rows_per_slice;
+    *n = seqlen - off < rows_per_slice ? seqlen - off : rows_per_slice;
+    return (t / per_seq) * seqlen + off;
+}
+
+static int64_t slice_count(int64_t rows, int64_t seqlen, int64_t rows_per_slice)
+{
+    return rows / seqlen * ((seqlen + rows_per_slice - 1) / rows_per_slice);
+}
+
 typedef struct lin_job {
     const float *x;
     const ap_linear *lin;
     float *y;
-    int64_t rows, slice, ldy;
+    int64_t seqlen, ldy;
     float beta;
 } lin_job;
 
@@ -159,7 +178,7 @@ static void lin_task(void *ud, int64_t t, int thread)
 {
     (void)thread;
     const lin_job *j = ud;
-    int64_t r0 = t * j->slice, n = j->rows - r0 < j->slice ? j->rows - r0 : j->slice;
+    int64_t n, r0 = slice_rows(t, j->seqlen, GEMM_ROWS, &n);
     const ap_linear *L = j->lin;
     float *y = j->y + r0 * j->ldy;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)L->out, (int)L->in, 1.0f,
@@ -172,11 +191,8 @@ static void lin_task(void *ud, int64_t t, int thread)
 /* y[rows, out] = x @ W^T + b (beta 0), or y += x @ W^T + b (beta 1: the residual add for free). */
 static void linear(fwd *f, const float *x, int64_t rows, const ap_linear *L, float *y, float beta)
 {
-    int64_t slices = f->nt > 1 ? 2 * (int64_t)f->nt : 1;  /* two per thread: balances a core lost to others */
-    int64_t slice = (rows + slices - 1) / slices;
-    if (slice < ROW_SLICE_MIN) slice = ROW_SLICE_MIN;
-    lin_job j = {.x = x, .lin = L, .y = y, .rows = rows, .slice = slice, .ldy = L->out, .beta = beta};
-    ap_pool_run(f->pool, (rows + slice - 1) / slice, lin_task, &j);
+    lin_job j = {.x = x, .lin = L, .y = y, .seqlen = f->seqlen, .ldy = L->out, .beta = beta};
+    ap_pool_run(f->pool, slice_count(rows, f->seqlen, GEMM_ROWS), lin_task, &j);
 }
 
 /* ---- row-wise work: norms, RoPE, SwiGLU ------------------------------------------------------------------- */
@@ -298,13 +314,17 @@ static void observe(const fwd *f, ap_linear_observer obs, void *ud, int layer, a
     if (f->blas_threads != 1) openblas_set_num_threads(1);
 }
 
-static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer obs, void *ud, ap_error *err)
+/* inputs_only: stop once down_proj's input is observed (the statistics pass of the sequential driver never keeps
+ * the block's output, so the largest GEMM of the MLP is skipped; b->h then holds the attention half only). */
+static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer obs, void *ud, int inputs_only,
+                           ap_error *err)
 {
     const ap_config *c = &f->m->cfg;
     const ap_block *B = &f->m->blocks[layer];
     int64_t R = (int64_t)b->n_seq * b->seqlen, H = c->hidden, hd = c->head_dim;
     int64_t qd = (int64_t)c->n_heads * hd, kd = (int64_t)c->n_kv_heads * hd, F = c->ffn;
     int64_t tiles = (b->seqlen + ATT_TILE - 1) / ATT_TILE;
+    f->seqlen = b->seqlen;
     /* xn | q k v att (the attention half) or gate up (the MLP half: the same floats, reused) | scores */
     int64_t att_part = R * (2 * qd + 2 * kd), mlp_part = R * 2 * F;
     int64_t middle = att_part > mlp_part ? att_part : mlp_part;
@@ -347,12 +367,13 @@ static ap_status block_run(fwd *f, int layer, ap_batch *b, ap_linear_observer ob
     row_job glu = {.kind = ROW_SWIGLU, .x = u, .y = g, .rows = R, .width = F};
     rows_run(f, &glu);
     observe(f, obs, ud, layer, AP_LIN_DOWN, g, R, F);
-    linear(f, g, R, &B->lin[AP_LIN_DOWN], b->h, 1.0f);
+    if (!inputs_only)
+        linear(f, g, R, &B->lin[AP_LIN_DOWN], b->h, 1.0f);
     return AP_OK;
 }
 
-ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
-                         ap_error *err)
+static ap_status block_call(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
+                            int inputs_only, ap_error *err)
 {
     size_t rows;
     if (!m || layer < 0 || layer >= m->cfg.n_layers)
@@ -361,9 +382,21 @@ ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_ob
     if (s) return s;
     fwd f;
     if ((s = fwd_begin(&f, m, err))) return s;
-    s = block_run(&f, layer, b, obs, ud, err);
+    s = block_run(&f, layer, b, obs, ud, inputs_only, err);
     fwd_end(&f);
     return s;
+}
+
+ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
+                         ap_error *err)
+{
+    return block_call(m, layer, b, obs, ud, 0, err);
+}
+
+ap_status ap_model_block_inputs(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
+                                ap_error *err)
+{
+    return block_call(m, layer, b, obs, ud, 1, err);
 }
 
 /* ---- head: final norm, lm_head, log-softmax --------------------------------------------------------------- */
@@ -383,7 +416,7 @@ static void head_task(void *ud, int64_t t, int thread)
     const head_job *j = ud;
     const ap_model *m = j->f->m;
     int64_t H = m->cfg.hidden, V = m->cfg.vocab;
-    int64_t r0 = t * j->chunk, n = j->rows - r0 < j->chunk ? j->rows - r0 : j->chunk;
+    int64_t n, r0 = slice_rows(t, j->seqlen, j->chunk, &n);
     float *xn = j->scratch + (int64_t)thread * j->per_thread;
     float *lg = j->logits ? j->logits + r0 * V : xn + j->chunk * H;
     float *tmp = xn + j->chunk * H + j->chunk * V;
@@ -413,7 +446,8 @@ ap_status ap_model_head_nll(const ap_model *m, const ap_batch *b, const int32_t 
     if ((s = fwd_begin(&f, m, err))) return s;
     int64_t H = m->cfg.hidden, V = m->cfg.vocab;
     int64_t chunk = HEAD_LOGITS_FLOATS / V;
-    chunk = chunk < 128 ? 128 : chunk > 256 ? 256 : chunk;   /* >= 128 rows: the lm_head is streamed once per chunk */
+    chunk = chunk < 128 ? 128 : chunk > 256 ? 256 : chunk;   /* >= 128 rows: the lm_head is streamed once per chunk;
+                                                              * fixed by the vocabulary alone (determinism) */
     int64_t per_thread = chunk * H + chunk * V + V;
     float *scratch;
     struct ap_model_rt *rt = f.rt;
@@ -429,7 +463,7 @@ ap_status ap_model_head_nll(const ap_model *m, const ap_batch *b, const int32_t 
     if (!s) {
         head_job j = {.f = &f, .h = b->h, .ids = ids, .logits = logits, .scratch = scratch, .row_nll = rt->row_nll,
                       .rows = (int64_t)rows, .seqlen = b->seqlen, .chunk = chunk, .per_thread = per_thread};
-        ap_pool_run(f.pool, ((int64_t)rows + chunk - 1) / chunk, head_task, &j);
+        ap_pool_run(f.pool, slice_count((int64_t)rows, b->seqlen, chunk), head_task, &j);
         double sum = 0;
         for (size_t r = 0; r < rows; r++) sum += rt->row_nll[r];
         *nll += sum;

@@ -91,6 +91,10 @@ ap_status ap_model_embed(const ap_model *m, const int32_t *ids, int n_seq, int s
  * restored after). Calls on one model from several threads are serialised. */
 ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
                          ap_error *err);
+/* The same, but only as far as every linear's input: down_proj itself is not run, so b->h is left half-updated
+ * (for an observer that needs the inputs alone, such as the statistics pass of the sequential pruning driver). */
+ap_status ap_model_block_inputs(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
+                                ap_error *err);
 /* Final norm + lm_head + log-softmax: adds the summed NLL of next-token predictions of each sequence
  * (seqlen-1 per sequence) to *nll and their count to *count. logits (optional, [n_seq*seqlen, vocab]) receives
  * the raw logits. */

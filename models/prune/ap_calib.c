@@ -19,6 +19,23 @@ ap_input_kind ap_linear_input(ap_linear_kind k)
     }
 }
 
+/* ---- statistics by name ---- */
+
+static const char *const FIELD_NAMES[8] = {"l2", "sq", "mean", "std", "absmax", "skew", "kurt", "hinv"};
+
+unsigned ap_calib_field(const char *name)
+{
+    for (int i = 0; name && i < 8; i++)
+        if (!strcmp(name, FIELD_NAMES[i]))
+            return 1u << i;
+    return 0;
+}
+
+const char *ap_calib_field_name(int i)
+{
+    return i >= 0 && i < 8 ? FIELD_NAMES[i] : NULL;
+}
+
 /* ---- windows ---- */
 
 static uint64_t splitmix64(uint64_t *s)
@@ -59,7 +76,27 @@ ap_status ap_calib_windows(const int32_t *ids, size_t n_ids, int nsamples, int s
 
 ap_status ap_xacc_init(ap_xacc *a, int64_t in, int hessian, ap_error *err)
 {
+    return ap_xacc_init_fields(a, in, AP_XF_MOMENTS | (hessian ? AP_XF_HESSIAN : 0u), err);
+}
+
+/* The sums behind the fields. */
+enum { SUM1 = 1, SUM2 = 2, SUM3 = 4, SUM4 = 8, SUMMAX = 16 };
+static unsigned sums_for(unsigned f)
+{
+    unsigned s = 0;
+    if (f & (AP_XF_L2 | AP_XF_SQ | AP_XF_STD | AP_XF_SKEW | AP_XF_KURT)) s |= SUM2;
+    if (f & (AP_XF_MEAN | AP_XF_STD | AP_XF_SKEW | AP_XF_KURT)) s |= SUM1;
+    if (f & (AP_XF_SKEW | AP_XF_KURT)) s |= SUM3;
+    if (f & AP_XF_KURT) s |= SUM4;
+    if (f & AP_XF_ABSMAX) s |= SUMMAX;
+    return s;
+}
+
+ap_status ap_xacc_init_fields(ap_xacc *a, int64_t in, unsigned fields, ap_error *err)
+{
+    int hessian = (fields & AP_XF_HESSIAN) != 0;
     memset(a, 0, sizeof *a);
+    a->fields = fields;
     if (in <= 0 || in > (1 << 20))
         return ap_error_set(err, AP_E_ARG, "calibration: bad input width %lld", (long long)in);
     a->in = in;
@@ -104,29 +141,56 @@ void ap_xacc_reset(ap_xacc *a)
 #define CLONES static
 #endif
 
-/* One strip of channels [j0, j1) over all rows: the five running arrays of the strip stay in L1 while the rows
- * stream past. The inner loop is contiguous and branch-free so it vectorises (float → double converts). */
-CLONES __attribute__((optimize("tree-vectorize"))) void strip_moments(
-    const float *restrict x, int64_t rows, int64_t in, int64_t j0, int64_t j1, double *restrict s1,
+/* One strip of channels [j0, j1) over all rows: the running arrays of the strip stay in L1 while the rows stream
+ * past. The inner loop is contiguous and branch-free so it vectorises (float → double converts); `sums` is a
+ * constant in each caller below, so every variant keeps only the sums it needs. */
+static inline __attribute__((always_inline)) void strip_sums(
+    unsigned sums, const float *restrict x, int64_t rows, int64_t in, int64_t j0, int64_t j1, double *restrict s1,
     double *restrict s2, double *restrict s3, double *restrict s4, double *restrict mx)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict row = x + r * in;
         for (int64_t j = j0; j < j1; j++) {
             double v = row[j], v2 = v * v, av = v < 0 ? -v : v;
-            s1[j] += v;
-            s2[j] += v2;
-            s3[j] += v2 * v;
-            s4[j] += v2 * v2;
-            mx[j] = av > mx[j] ? av : mx[j];
+            if (sums & SUM1) s1[j] += v;
+            if (sums & SUM2) s2[j] += v2;
+            if (sums & SUM3) s3[j] += v2 * v;
+            if (sums & SUM4) s4[j] += v2 * v2;
+            if (sums & SUMMAX) mx[j] = av > mx[j] ? av : mx[j];
         }
     }
+}
+
+#define STRIP_VARIANT(name, SUMS)                                                                                  \
+    CLONES __attribute__((optimize("tree-vectorize"))) void name(                                                  \
+        const float *restrict x, int64_t rows, int64_t in, int64_t j0, int64_t j1, double *restrict s1,            \
+        double *restrict s2, double *restrict s3, double *restrict s4, double *restrict mx)                        \
+    {                                                                                                              \
+        strip_sums(SUMS, x, rows, in, j0, j1, s1, s2, s3, s4, mx);                                                 \
+    }
+STRIP_VARIANT(strip_sq, SUM2)                                      /* Wanda: X.l2 */
+STRIP_VARIANT(strip_max, SUMMAX)
+STRIP_VARIANT(strip_sq_max, SUM2 | SUMMAX)
+STRIP_VARIANT(strip_two, SUM1 | SUM2)                              /* mean, std */
+STRIP_VARIANT(strip_all, SUM1 | SUM2 | SUM3 | SUM4 | SUMMAX)       /* anything else: more than asked, still right */
+
+typedef void (*strip_fn)(const float *restrict, int64_t, int64_t, int64_t, int64_t, double *restrict,
+                         double *restrict, double *restrict, double *restrict, double *restrict);
+
+static strip_fn strip_for(unsigned sums)
+{
+    if (sums == SUM2) return strip_sq;
+    if (sums == SUMMAX) return strip_max;
+    if (sums == (SUM2 | SUMMAX)) return strip_sq_max;
+    if ((sums & ~(unsigned)(SUM1 | SUM2)) == 0) return strip_two;
+    return strip_all;
 }
 
 #define STRIP 64
 
 typedef struct moments_job {
     ap_xacc *a;
+    strip_fn strip;
     const float *x;
     int64_t rows;
 } moments_job;
@@ -136,12 +200,15 @@ static void moments_task(void *ud, int64_t task, int thread)
     (void)thread;
     moments_job *j = ud;
     int64_t j0 = task * STRIP, j1 = j0 + STRIP < j->a->in ? j0 + STRIP : j->a->in;
-    strip_moments(j->x, j->rows, j->a->in, j0, j1, j->a->s1, j->a->s2, j->a->s3, j->a->s4, j->a->absmax);
+    j->strip(j->x, j->rows, j->a->in, j0, j1, j->a->s1, j->a->s2, j->a->s3, j->a->s4, j->a->absmax);
 }
 
 static void moments_add(ap_xacc *a, const float *x, int64_t rows, ap_pool *pool)
 {
-    moments_job job = {a, x, rows};
+    unsigned sums = sums_for(a->fields);
+    if (!sums)
+        return;                  /* magnitude, SparseGPT: no moment is read */
+    moments_job job = {a, strip_for(sums), x, rows};
     int64_t tasks = (a->in + STRIP - 1) / STRIP;
     if (pool && tasks > 1 && rows * a->in >= 65536) {
         ap_pool_run(pool, tasks, moments_task, &job);
@@ -214,7 +281,11 @@ ap_status ap_xderived_make(ap_xderived *d, const ap_xacc *a, ap_error *err)
         sk[j] = flat ? 0.0f : (float)(m3 / (m2 * sqrt(m2)));
         ku[j] = flat ? 0.0f : (float)(m4 / (m2 * m2) - 3.0);
     }
-    d->v = (ap_xview){in, (double)a->n, l2, sq, mean, sd, mx, sk, ku, NULL};
+    unsigned sums = sums_for(a->fields);
+    int has1 = sums & SUM1, has2 = sums & SUM2;
+    d->v = (ap_xview){in, (double)a->n, has2 ? l2 : NULL, has2 ? sq : NULL, has1 ? mean : NULL,
+                      has1 && has2 ? sd : NULL, sums & SUMMAX ? mx : NULL, sums & SUM3 ? sk : NULL,
+                      sums & SUM4 ? ku : NULL, NULL};
     return AP_OK;
 }
 
@@ -228,11 +299,16 @@ void ap_xderived_free(ap_xderived *d)
 
 ap_status ap_block_stats_init(ap_block_stats *b, const ap_model *m, int hessian, ap_error *err)
 {
+    return ap_block_stats_init_fields(b, m, AP_XF_MOMENTS | (hessian ? AP_XF_HESSIAN : 0u), err);
+}
+
+ap_status ap_block_stats_init_fields(ap_block_stats *b, const ap_model *m, unsigned fields, ap_error *err)
+{
     memset(b, 0, sizeof *b);
     const ap_linear *lin = m->blocks[0].lin;
     const int64_t width[AP_IN_COUNT] = {lin[AP_LIN_Q].in, lin[AP_LIN_O].in, lin[AP_LIN_GATE].in, lin[AP_LIN_DOWN].in};
     for (int i = 0; i < AP_IN_COUNT; i++) {
-        ap_status st = ap_xacc_init(&b->acc[i], width[i], hessian, err);
+        ap_status st = ap_xacc_init_fields(&b->acc[i], width[i], fields, err);
         if (st) {
             ap_block_stats_free(b);
             return st;
@@ -300,20 +376,21 @@ void ap_calib_stats_free(ap_calib_stats *s)
     free(s);
 }
 
-static ap_status stats_alloc(const ap_model *m, int hessian, ap_calib_stats **out, ap_error *err)
+static ap_status stats_alloc(const ap_model *m, unsigned fields, ap_calib_stats **out, ap_error *err)
 {
     ap_calib_stats *s = calloc(1, sizeof *s);
     if (!s)
         return ap_error_set(err, AP_E_NOMEM, "calibration: no memory");
     s->n_layers = m->cfg.n_layers;
-    s->hessian = hessian;
+    s->hessian = (fields & AP_XF_HESSIAN) != 0;
+    s->fields = fields;
     s->blocks = calloc((size_t)s->n_layers, sizeof *s->blocks);
     if (!s->blocks) {
         free(s);
         return ap_error_set(err, AP_E_NOMEM, "calibration: no memory");
     }
     for (int l = 0; l < s->n_layers; l++) {
-        ap_status st = ap_block_stats_init(&s->blocks[l], m, hessian, err);
+        ap_status st = ap_block_stats_init_fields(&s->blocks[l], m, fields, err);
         if (st) {
             ap_calib_stats_free(s);
             return st;
@@ -326,11 +403,18 @@ static ap_status stats_alloc(const ap_model *m, int hessian, ap_calib_stats **ou
 ap_status ap_calib_collect(const ap_model *m, const int32_t *ids, int nsamples, int seqlen, int hessian, int batch,
                            ap_progress_fn progress, void *pud, ap_calib_stats **out, ap_error *err)
 {
+    return ap_calib_collect_fields(m, ids, nsamples, seqlen, AP_XF_MOMENTS | (hessian ? AP_XF_HESSIAN : 0u), batch,
+                                   progress, pud, out, err);
+}
+
+ap_status ap_calib_collect_fields(const ap_model *m, const int32_t *ids, int nsamples, int seqlen, unsigned fields,
+                                  int batch, ap_progress_fn progress, void *pud, ap_calib_stats **out, ap_error *err)
+{
     *out = NULL;
     if (batch <= 0)
         batch = 8;
     ap_calib_stats *s;
-    ap_status st = stats_alloc(m, hessian, &s, err);
+    ap_status st = stats_alloc(m, fields, &s, err);
     if (st)
         return st;
     s->nsamples = nsamples;
@@ -382,7 +466,9 @@ ap_status ap_calib_stats_save(const ap_calib_stats *s, const char *path, ap_erro
     FILE *f = fopen(tmp, "wb");
     if (!f)
         return ap_error_set(err, AP_E_IO, "%s: cannot write: %s", path, strerror(errno));
-    int32_t hdr[4] = {s->n_layers, s->nsamples, s->seqlen, s->hessian};
+    /* hdr[3]: bit 0 the Hessians, bits 1..7 the moments NOT gathered (so files from before, 0 or 1, hold all) */
+    int32_t hdr[4] = {s->n_layers, s->nsamples, s->seqlen,
+                      (int32_t)((s->hessian ? 1u : 0u) | (AP_XF_MOMENTS & ~s->fields) << 1)};
     int ok = write_all(f, STATS_MAGIC, 8) && write_all(f, hdr, sizeof hdr) && write_all(f, s->source, sizeof s->source);
     for (int l = 0; ok && l < s->n_layers; l++)
         for (int i = 0; ok && i < AP_IN_COUNT; i++) {
@@ -414,12 +500,12 @@ ap_status ap_calib_stats_load(const ap_model *m, const char *path, ap_calib_stat
     if (!read_all(f, magic, 8) || memcmp(magic, STATS_MAGIC, 8) || !read_all(f, hdr, sizeof hdr) ||
         !read_all(f, source, sizeof source))
         st = ap_error_set(err, AP_E_FORMAT, "%s: not an autoprune statistics file", path);
-    else if (hdr[0] != m->cfg.n_layers || hdr[1] < 1 || hdr[2] < 2 || (hdr[3] != 0 && hdr[3] != 1))
+    else if (hdr[0] != m->cfg.n_layers || hdr[1] < 1 || hdr[2] < 2 || hdr[3] < 0 || hdr[3] > 0xff)
         st = ap_error_set(err, AP_E_FORMAT, "%s: header (%d layers) does not match the model (%d layers)", path,
                           hdr[0], m->cfg.n_layers);
     ap_calib_stats *s = NULL;
     if (!st)
-        st = stats_alloc(m, hdr[3], &s, err);
+        st = stats_alloc(m, (AP_XF_MOMENTS & ~((unsigned)hdr[3] >> 1)) | (hdr[3] & 1 ? AP_XF_HESSIAN : 0u), &s, err);
     if (!st) {
         s->nsamples = hdr[1];
         s->seqlen = hdr[2];

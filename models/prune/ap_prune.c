@@ -24,9 +24,11 @@ ap_status ap_score_wanda(void *ud, int layer, ap_linear_kind kind, const float *
                          const ap_xview *x, double sparsity, float *scores, ap_error *err)
 {
     (void)ud, (void)kind, (void)sparsity;
-    if (!x || !x->l2 || x->in != in)
+    if (!x || x->in != in)
         return ap_error_set(err, AP_E_ARG, "wanda: layer %d has no input statistics of width %lld", layer + 1,
                             (long long)in);
+    if (!x->l2)
+        return ap_error_set(err, AP_E_ARG, "wanda: layer %d: X.l2 was not gathered by this calibration", layer + 1);
     for (int64_t r = 0; r < out; r++) {
         const float *w = W + r * in;
         float *s = scores + r * in;
@@ -48,6 +50,7 @@ void ap_prune_opts_default(ap_prune_opts *o)
     o->sgpt_blocksize = 128;
     o->sgpt_percdamp = 0.01;
     o->batch = 8;
+    o->stats = AP_XF_MOMENTS;
 }
 
 void ap_prune_report_free(ap_prune_report *r)
@@ -338,11 +341,12 @@ static ap_status run_block(const ap_model *m, int l, float *hidden, int nsamples
         float *h = hidden + (size_t)b0 * per_win;
         ap_status st;
         if (bs) {
-            /* statistics pass: the block's output is not kept, so it runs on a copy */
+            /* statistics pass: the block's output is not kept, so it runs on a copy, and only as far as the
+             * last linear's input */
             memcpy(copy, h, (size_t)nb * per_win * sizeof *copy);
             ap_batch b = {nb, seqlen, copy};
             ap_calib_obs obs = {bs, pool, AP_OK, {0}};
-            st = ap_model_block(m, l, &b, ap_calib_observer, &obs, err);
+            st = ap_model_block_inputs(m, l, &b, ap_calib_observer, &obs, err);
             if (!st && obs.status) {
                 st = obs.status;
                 if (err)
@@ -383,7 +387,7 @@ ap_status ap_prune_sequential(ap_model *m, const int32_t *ids, int nsamples, int
     rc = scratch_init(&s, m, hess, err);
     have_s = !rc;
     if (!rc) {
-        rc = ap_block_stats_init(&bs, m, hess, err);
+        rc = ap_block_stats_init_fields(&bs, m, o->stats | (hess ? AP_XF_HESSIAN : 0u), err);
         have_bs = !rc;
     }
     if (!rc)

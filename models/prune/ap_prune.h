@@ -63,6 +63,8 @@ typedef struct ap_prune_opts {
     double sgpt_percdamp;        /* SparseGPT dampening (< 0 = 0.01) */
     ap_reconstruct reconstruct;  /* AP_METHOD_SCORE, needs Hessian statistics (see ap_reconstruct) */
     int batch;                   /* windows per forward batch (0 = 8) */
+    unsigned stats;              /* AP_XF_* the score reads, all the sequential driver gathers besides the Hessians
+                                  * SparseGPT and reconstruction need (ap_prune_opts_default: all seven) */
     ap_progress_fn progress;     /* (linears done, total), may be NULL */
     void *pud;
 } ap_prune_opts;

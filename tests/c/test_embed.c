@@ -102,6 +102,62 @@ static void test_table_form(void)
     ap_sandbox_free(sb);
 }
 
+/* What a script reads of X is recorded; what it declares with needs = {...} is kept; a statistic the host marks
+ * missing is a runtime error naming it, never nil. */
+static void test_reads(void)
+{
+    ap_sandbox *sb = ap_sandbox_new(NULL);
+    float S[6];
+    int k = ap_sandbox_load_string(sb, "return function(W, X, info) return W:abs() * X.l2 end", 0, "wanda");
+    AP_CHECK(k == AP_KIND_OK && ap_sandbox_x_reads(sb) == 0 && ap_sandbox_x_needs(sb) == 0,
+             "nothing is read at load");
+    k = score_small(sb, S);
+    AP_CHECK(k == AP_KIND_OK && ap_sandbox_x_reads(sb) == AP_X_L2, "Wanda reads X.l2 alone (0x%x)",
+             ap_sandbox_x_reads(sb));
+    k = ap_sandbox_load_string(sb,
+                               "return { needs = {'kurt', 'hinv'}, score = function(W, X, info)\n"
+                               "  local s = W:abs() * X.sq\n"
+                               "  if X.hinv then s = s * 2 end\n"
+                               "  return s end }",
+                               0, NULL);
+    int reads_after_load = ap_sandbox_x_reads(sb);
+    k = k == AP_KIND_OK ? score_small(sb, S) : k;
+    AP_CHECK(k == AP_KIND_OK && reads_after_load == 0 && ap_sandbox_x_reads(sb) == (AP_X_SQ | AP_X_HINV) &&
+                 ap_sandbox_x_needs(sb) == (AP_X_KURT | AP_X_HINV),
+             "reads sq and hinv (absent: nil), declares kurt and hinv (0x%x, 0x%x)", ap_sandbox_x_reads(sb),
+             ap_sandbox_x_needs(sb));
+    k = ap_sandbox_load_string(sb, "return { needs = {'l2', 'tokens'}, score = function() return 1 end }", 0, NULL);
+    AP_CHECK(k == AP_KIND_TYPE, "needs naming something other than a statistic is a type error");
+    k = ap_sandbox_load_string(sb,
+                               "return function(W, X, info)\n"
+                               "  local n = 0\n"
+                               "  for _ in pairs(X) do n = n + 1 end\n"
+                               "  return W:abs() * n end",
+                               0, NULL);
+    k = k == AP_KIND_OK ? score_small(sb, S) : k;
+    AP_CHECK(k == AP_KIND_OK && S[0] == 3.0f && ap_sandbox_x_reads(sb) == AP_X_ALL,
+             "pairs(X) sees the statistics (l2, sq derived from it, tokens) and counts as reading them all (%d, %g)",
+             k, (double)S[0]);
+
+    ap_sandbox_load_string(sb, "return function(W, X, info)\n  return W:abs() * X.mean end", 0, "m");
+    ap_xstats X = {0};
+    X.l2 = L2;
+    X.tokens = 16;
+    X.missing = AP_X_MEAN | AP_X_KURT;
+    ap_layer_info info = {1, 4, "q_proj", 0.5};
+    const char *msg;
+    int line;
+    k = ap_sandbox_score(sb, W23, 2, 3, &X, &info, S);
+    ap_sandbox_error(sb, &msg, &line);
+    AP_CHECK(k == AP_KIND_RUNTIME && line == 2 && strstr(msg, "X.mean was not gathered"),
+             "reading a statistic the run did not gather is a runtime error naming it (%s, line %d)", msg, line);
+    X.missing = 0;
+    ap_sandbox_load_string(sb, "return function(W, X, info)\n  assert(X.mean == nil) return W:abs() end", 0, "m");
+    AP_CHECK(ap_sandbox_score(sb, W23, 2, 3, &X, &info, S) == AP_KIND_OK,
+             "a statistic absent but not marked missing is nil, as before");
+    ap_sandbox_free(sb);
+}
+
 static void test_errors(void)
 {
     ap_sandbox *sb = ap_sandbox_new(NULL);
@@ -315,6 +371,7 @@ int main(void)
     test_defaults();
     test_wanda();
     test_table_form();
+    test_reads();
     test_errors();
     test_limits();
     test_interrupt();

@@ -209,6 +209,49 @@ static void test_moments(void)
     free(x);
 }
 
+/* Each set of fields gathers its statistics bit-identical to the full pass and leaves the others NULL. */
+static void test_fields(void)
+{
+    enum { N = 200, IN = 70 };   /* 70: a strip of 64 channels and a partial one */
+    float *x = malloc(N * IN * sizeof *x);
+    for (int i = 0; i < N * IN; i++)
+        x[i] = (float)(urand() * urand() * 4 - 0.5);
+    ap_error err;
+    ap_xacc full;
+    ap_xderived fd;
+    ap_xacc_init(&full, IN, 0, &err);
+    ap_xacc_add(&full, x, N, NULL, &err);
+    ap_xderived_make(&fd, &full, &err);
+    const float *const *fv = &fd.v.l2;
+    static const unsigned sets[] = {0, AP_XF_L2, AP_XF_ABSMAX, AP_XF_L2 | AP_XF_ABSMAX, AP_XF_MEAN, AP_XF_STD,
+                                    AP_XF_SKEW, AP_XF_KURT, AP_XF_SQ | AP_XF_ABSMAX | AP_XF_MEAN, AP_XF_HESSIAN};
+    for (size_t t = 0; t < sizeof sets / sizeof sets[0]; t++) {
+        ap_xacc a;
+        ap_xderived d;
+        int ok = ap_xacc_init_fields(&a, IN, sets[t], &err) == AP_OK && ap_xacc_add(&a, x, N, NULL, &err) == AP_OK &&
+                 ap_xderived_make(&d, &a, &err) == AP_OK && a.n == N && (a.xtx != NULL) == !!(sets[t] & AP_XF_HESSIAN);
+        const float *const *v = &d.v.l2;
+        for (int f = 0; ok && f < 7; f++) {
+            if (sets[t] & (1u << f))
+                ok = v[f] && memcmp(v[f], fv[f], IN * sizeof(float)) == 0;
+            else if (v[f])   /* gathered along with another field (l2 and sq share Σx², std needs the mean) */
+                ok = memcmp(v[f], fv[f], IN * sizeof(float)) == 0;
+        }
+        ok = ok && (sets[t] & AP_XF_MOMENTS || !(d.v.l2 || d.v.mean || d.v.absmax || d.v.kurt));
+        ok = ok && (sets[t] != AP_XF_L2 || (d.v.sq && !d.v.mean && !d.v.std && !d.v.absmax && !d.v.skew && !d.v.kurt));
+        AP_CHECK(ok, "fields 0x%02x: the asked statistics equal the full pass bit for bit, the rest are NULL",
+                 sets[t]);
+        ap_xderived_free(&d);
+        ap_xacc_free(&a);
+    }
+    AP_CHECK(ap_calib_field("kurt") == AP_XF_KURT && ap_calib_field("hinv") == AP_XF_HESSIAN &&
+                 ap_calib_field("tokens") == 0 && !strcmp(ap_calib_field_name(4), "absmax"),
+             "statistics by name");
+    ap_xderived_free(&fd);
+    ap_xacc_free(&full);
+    free(x);
+}
+
 int main(void)
 {
     test_row_layer();
@@ -216,5 +259,6 @@ int main(void)
     test_nonfinite();
     test_windows();
     test_moments();
+    test_fields();
     return aptest_done();
 }

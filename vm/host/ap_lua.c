@@ -322,7 +322,7 @@ static int metric_score(lua_State *L)
     lua_getfield(L, 3, "tokens");
     double tokens = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
     lua_pop(L, 1);
-    ap_xstats X = {stat[0], stat[1], stat[2], stat[3], stat[4], stat[5], stat[6], tokens, n_extra, names, extra};
+    ap_xstats X = {stat[0], stat[1], stat[2], stat[3], stat[4], stat[5], stat[6], tokens, n_extra, names, extra, 0};
     ap_layer_info info = {1, 1, "", 0.5};
     if (lua_istable(L, 4)) {
         lua_getfield(L, 4, "name");         /* stays on the stack while scoring: info.name points into it */

@@ -14,6 +14,7 @@
 #include "ap_paths.h"
 #include "ap_progress.h"
 #include "ap_prune_run.h"
+#include "ap_score.h"
 
 #define MODEL_MT "ap.model"
 #define STATS_MT "ap.stats"
@@ -186,6 +187,38 @@ static void push_stats(lua_State *L, ap_calib_stats *s)
     luaL_setmetatable(L, STATS_MT);
 }
 
+/* The statistics calibrate gathers: needs = {"l2", ...} and what metric = SPEC reads; neither: all seven. */
+static unsigned calib_fields(lua_State *L)
+{
+    unsigned fields = 0;
+    int given = 0;
+    if (lua_getfield(L, 2, "needs") != LUA_TNIL) {
+        luaL_argexpected(L, lua_istable(L, -1), 2, "needs as a list of statistic names");
+        given = 1;
+        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+            unsigned bit = ap_calib_field(lua_tostring(L, -1));
+            if (!bit || bit == AP_XF_HESSIAN)
+                luaL_argerror(L, 2, lua_pushfstring(L, "needs[%d] is not one of l2 sq mean std absmax skew kurt "
+                                                       "(Hessians: hessian = true)", (int)i));
+            fields |= bit;
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    const char *metric = lapL_optstring(L, 2, "metric", NULL);
+    if (metric) {
+        unsigned reads;
+        ap_metric_spec spec;
+        ap_error err = {0};
+        if (ap_metric_spec_resolve(&spec, metric, &err) || ap_metric_fields(&spec, &reads, &err))
+            ap_lua_raise(L, &err);
+        fields |= reads;
+        given = 1;
+    }
+    return given ? fields : (unsigned)AP_XF_MOMENTS;
+}
+
 static int model_calibrate(lua_State *L)
 {
     lmodel *lm = check_model(L, 1);
@@ -200,6 +233,7 @@ static int model_calibrate(lua_State *L)
     lua_Integer seed = lapL_optinteger(L, 2, "seed", -1, 0, LUA_MAXINTEGER);
     int random = seed >= 0;                    /* no seed: evenly spaced windows */
     int hessian = lapL_optboolean(L, 2, "hessian", 0);
+    unsigned fields = calib_fields(L) | (hessian ? (unsigned)AP_XF_HESSIAN : 0u);
     ap_progress p;
     ap_progress_start(&p, ap_progress_wanted(lapL_optboolean(L, 2, "quiet", 0)), "calibrate", "windows");
     lua_settop(L, 2);
@@ -212,8 +246,8 @@ static int model_calibrate(lua_State *L)
     copy_weights(lm, lm->undo, 0);
     copy_weights(lm, lm->dense, 1);
     if (!st)
-        st = ap_calib_collect(lm->m, ids, nsamples, seqlen, hessian, 4096 / seqlen > 0 ? 4096 / seqlen : 1,
-                              ap_progress_update, &p, &s, &err);
+        st = ap_calib_collect_fields(lm->m, ids, nsamples, seqlen, fields, 4096 / seqlen > 0 ? 4096 / seqlen : 1,
+                                     ap_progress_update, &p, &s, &err);
     ap_progress_done(&p);
     copy_weights(lm, lm->undo, 1);
     free(ids);
@@ -254,6 +288,13 @@ static int stats_info(lua_State *L)
     set_int(L, "tokens", ls->s->tokens);
     lua_pushboolean(L, ls->s->hessian);
     lua_setfield(L, -2, "hessian");
+    lua_createtable(L, 7, 0);            /* needs: the statistics gathered, by name */
+    for (int i = 0, n = 0; i < 7; i++)
+        if (ls->s->fields & (1u << i)) {
+            lua_pushstring(L, ap_calib_field_name(i));
+            lua_rawseti(L, -2, ++n);
+        }
+    lua_setfield(L, -2, "needs");
     set_str(L, "source", ls->s->source);
     return 1;
 }

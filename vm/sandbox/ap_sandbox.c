@@ -52,6 +52,8 @@ struct ap_sandbox {
     char name[256];
     int loaded, group_declared;
     int has_source;                         /* src is set (ap_sandbox_call may run it) */
+    unsigned x_needs;                       /* declared: needs = {...} of the returned table (AP_X_* bits) */
+    unsigned x_reads;                       /* statistics of X read by the score calls since the last load */
     char group[8];
 
     /* The run in progress (reset by run_begin). */
@@ -606,20 +608,59 @@ static void push_derived(lua_State *L, ap_sandbox *sb, int64_t in, const float *
     lap_tensor_push(L, t);
 }
 
+/* The contract's statistics of X with their bits (autoprune.h); hinv is an extension present only with Hessians. */
+static const struct { const char *name; unsigned bit; } X_FIELDS[] = {
+    {"l2", AP_X_L2}, {"sq", AP_X_SQ}, {"mean", AP_X_MEAN}, {"std", AP_X_STD}, {"absmax", AP_X_ABSMAX},
+    {"skew", AP_X_SKEW}, {"kurt", AP_X_KURT}, {"hinv", AP_X_HINV},
+};
+
+static unsigned x_field_bit(const char *name)
+{
+    for (size_t i = 0; i < sizeof X_FIELDS / sizeof X_FIELDS[0]; i++)
+        if (!strcmp(name, X_FIELDS[i].name)) return X_FIELDS[i].bit;
+    return 0;
+}
+
+/* X.__index: X itself stays empty, so every read of a statistic comes here and is noted in sb->x_reads (what
+ * calibration must gather for this metric). Upvalues: the table of values, the bits of X->missing. */
+static int x_index(lua_State *L)
+{
+    ap_sandbox *sb = sb_of(L);
+    const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    unsigned bit = k ? x_field_bit(k) : 0;
+    sb->x_reads |= bit;
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    if (lua_isnil(L, -1) && (bit & (unsigned)lua_tointeger(L, lua_upvalueindex(2))))
+        return luaL_error(L, "X.%s was not gathered for this run: calibration gathers only the statistics the "
+                          "metric reads (declare more with needs = {...}, doc/metric-api.md)", k);
+    return 1;
+}
+
+/* X.__pairs: iterating X reads every statistic in it. */
+static int x_pairs(lua_State *L)
+{
+    ap_sandbox *sb = sb_of(L);
+    sb->x_reads |= AP_X_ALL;
+    lua_getglobal(L, "next");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushnil(L);
+    return 3;
+}
+
 static void push_x(lua_State *L, run_ctx *c)
 {
     const ap_xstats *X = c->X;
     ap_sandbox *sb = c->sb;
-    lua_createtable(L, 0, 8);
-    const struct { const char *name; const float *data; } stats[] = {
-        {"l2", X->l2}, {"sq", X->sq}, {"mean", X->mean}, {"std", X->std},
-        {"absmax", X->absmax}, {"skew", X->skew}, {"kurt", X->kurt},
-    };
-    for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++) {
-        if (!stats[i].data)
+    lua_createtable(L, 0, 0);                          /* X: empty, reads go through x_index */
+    lua_createtable(L, 0, 2);                          /* its metatable */
+    lua_createtable(L, 0, 9);                          /* the values */
+    const float *data[] = {X->l2, X->sq, X->mean, X->std, X->absmax, X->skew, X->kurt};
+    for (size_t i = 0; i < sizeof data / sizeof data[0]; i++) {
+        if (!data[i])
             continue;
-        push_tensor(L, sb, 1, c->in, stats[i].data);
-        lua_setfield(L, -2, stats[i].name);
+        push_tensor(L, sb, 1, c->in, data[i]);
+        lua_setfield(L, -2, X_FIELDS[i].name);
     }
     if (!X->l2 && X->sq) {
         push_derived(L, sb, c->in, X->sq, X->tokens, 1);
@@ -639,6 +680,15 @@ static void push_x(lua_State *L, run_ctx *c)
     else
         lua_pushnumber(L, X->tokens);
     lua_setfield(L, -2, "tokens");
+    lua_pushvalue(L, -1);
+    lua_pushinteger(L, (lua_Integer)X->missing);
+    lua_pushcclosure(L, x_index, 2);
+    lua_setfield(L, -3, "__index");
+    lua_pushcclosure(L, x_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
 }
 
 static void push_info(lua_State *L, run_ctx *c)
@@ -659,6 +709,31 @@ static void push_info(lua_State *L, run_ctx *c)
     lua_setfield(L, -2, "in");
 }
 
+/* The returned table's optional needs = {"l2", "absmax", ...}: statistics the metric reads beyond those the check
+ * sees it read (a read on a path the synthetic layers never take). Read raw, like group. */
+static void take_needs(lua_State *L, ap_sandbox *sb)
+{
+    sb->x_needs = 0;
+    lua_pushliteral(L, "needs");
+    lua_rawget(L, -2);
+    int t = lua_type(L, -1);
+    if (t != LUA_TNIL && t != LUA_TTABLE)
+        host_error(L, sb, AP_E_TYPE, "the returned table's needs must be a list of statistic names");
+    for (lua_Integer i = 1; t == LUA_TTABLE; i++) {
+        if (lua_rawgeti(L, -1, i) == LUA_TNIL) {
+            lua_pop(L, 1);
+            break;
+        }
+        unsigned bit = lua_type(L, -1) == LUA_TSTRING ? x_field_bit(lua_tostring(L, -1)) : 0;
+        if (!bit)
+            host_error(L, sb, AP_E_TYPE, "needs[%lld] is not a statistic of X (l2 sq mean std absmax skew kurt hinv)",
+                       (long long)i);
+        sb->x_needs |= bit;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 /* The chunk's value at the top: a function, or a table {score = function, group = "row"|"layer"}.
  * Leaves the score function at the top; reads the table raw (no script code runs). */
 static void take_metric(lua_State *L, ap_sandbox *sb)
@@ -667,6 +742,7 @@ static void take_metric(lua_State *L, ap_sandbox *sb)
     if (t == LUA_TFUNCTION) {
         sb->group_declared = 0;
         snprintf(sb->group, sizeof sb->group, "row");
+        sb->x_needs = 0;
         return;
     }
     if (t != LUA_TTABLE)
@@ -686,6 +762,7 @@ static void take_metric(lua_State *L, ap_sandbox *sb)
         snprintf(sb->group, sizeof sb->group, "%s", g);
     }
     lua_pop(L, 1);
+    take_needs(L, sb);
     lua_pushliteral(L, "score");
     lua_rawget(L, -2);
     if (lua_type(L, -1) != LUA_TFUNCTION)
@@ -1055,7 +1132,10 @@ void ap_sandbox_free(ap_sandbox *sb)
 /* Copy the source into sb (not compiled yet); shared by metric loading and ap_sandbox_call. */
 static int source_set(ap_sandbox *sb, const char *src, size_t len, const char *name)
 {
+    if (!sb)
+        return AP_KIND_ARG;
     sb->loaded = sb->has_source = 0;
+    sb->x_reads = 0;
     memset(&sb->usage, 0, sizeof sb->usage);
     if (!src)
         return ap_error_set(&sb->err, AP_E_ARG, "no source given");
@@ -1176,6 +1256,8 @@ int ap_sandbox_score(ap_sandbox *sb, const float *W, int64_t out, int64_t in, co
 
 const char *ap_sandbox_group(const ap_sandbox *sb) { return sb ? sb->group : "row"; }
 int ap_sandbox_group_declared(const ap_sandbox *sb) { return sb ? sb->group_declared : 0; }
+unsigned ap_sandbox_x_needs(const ap_sandbox *sb) { return sb ? sb->x_needs : 0; }
+unsigned ap_sandbox_x_reads(const ap_sandbox *sb) { return sb ? sb->x_reads : 0; }
 
 int ap_sandbox_error(const ap_sandbox *sb, const char **message, int *line)
 {

@@ -93,9 +93,22 @@ typedef struct ap_usage {
     size_t output_bytes;
 } ap_usage;
 
+/* The statistics of X as bits: what a script read (ap_sandbox_x_reads), declared (needs = {...}), or what a run
+ * did not gather (ap_xstats.missing). */
+#define AP_X_L2 0x01u
+#define AP_X_SQ 0x02u
+#define AP_X_MEAN 0x04u
+#define AP_X_STD 0x08u
+#define AP_X_ABSMAX 0x10u
+#define AP_X_SKEW 0x20u
+#define AP_X_KURT 0x40u
+#define AP_X_HINV 0x80u
+#define AP_X_ALL 0xffu
+
 /* Statistics of a linear layer's input over n calibration tokens; each array has `in` floats (borrowed).
- * NULL means absent: the script then sees nil for that field, except that l2 and sq are derived from each
- * other when only one is given (l2 = sqrt(sq * tokens)). Extra named statistics may be passed too. */
+ * NULL means absent: the script then sees nil for that field (a runtime error naming it when its bit is in
+ * `missing`), except that l2 and sq are derived from each other when only one is given (l2 = sqrt(sq * tokens)).
+ * Extra named statistics may be passed too. */
 typedef struct ap_xstats {
     const float *l2;          /* sqrt(sum_t x_tj^2)   (Wanda's ||X_j||_2) */
     const float *sq;          /* sum_t x_tj^2 / n */
@@ -108,6 +121,7 @@ typedef struct ap_xstats {
     size_t n_extra;           /* further statistics, X[extra_names[i]] = extra[i] ([in] floats each) */
     const char *const *extra_names;
     const float *const *extra;
+    unsigned missing;         /* AP_X_* bits of statistics the run did not gather: reading one is an error */
 } ap_xstats;
 
 /* The `info` table a script sees (out and in are taken from W's shape). */
@@ -144,6 +158,10 @@ AP_API int ap_sandbox_score(ap_sandbox *sb, const float *W, int64_t out, int64_t
  * (then ap_sandbox_group_declared returns 0). */
 AP_API const char *ap_sandbox_group(const ap_sandbox *sb);
 AP_API int ap_sandbox_group_declared(const ap_sandbox *sb);
+/* The statistics of X the loaded script declared with needs = {"l2", ...} in its returned table (AP_X_* bits), and
+ * those its score calls have read since it was loaded: together, what calibration must gather for it. */
+AP_API unsigned ap_sandbox_x_needs(const ap_sandbox *sb);
+AP_API unsigned ap_sandbox_x_reads(const ap_sandbox *sb);
 
 /* The last error: returns its kind (AP_KIND_OK when the last call succeeded); *message (may be NULL) receives a
  * one-line message, *line (may be NULL) the script line or 0 where there is none. */
