@@ -20,3 +20,15 @@ check() {  # check "description" command... : passes when the command succeeds
     shift
     if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+
+# For CLI tests: status_is runs a command into $work/out and $work/err and checks its exit status; out_has and
+# err_has grep those.
+status_is() {  # status_is N command... : the command's exit status is N (output kept in $work/out, $work/err)
+    local want=$1
+    shift
+    "$@" >"$work/out" 2>"$work/err"
+    local rc=$?
+    [ "$rc" -eq "$want" ] || { echo "    exit $rc, wanted $want; stderr: $(head -c 300 "$work/err")"; return 1; }
+}
+out_has() { grep -q -- "$1" "$work/out"; }
+err_has() { grep -q -- "$1" "$work/err"; }

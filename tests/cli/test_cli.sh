@@ -3,15 +3,6 @@
 # several files) and `autoprune run` (arg, require "ap", T, ap.load_tensors/save_tensors round trips including
 # F16/BF16/1-D files written by Python, ap.metric scoring and its error table, os.exit status).
 . "$(dirname "$0")/../lib.sh" cli
-status_is() {  # status_is N command... : the command's exit status is N (output kept in $work/out, $work/err)
-    local want=$1
-    shift
-    "$@" >"$work/out" 2>"$work/err"
-    local rc=$?
-    [ "$rc" -eq "$want" ] || { echo "    exit $rc, wanted $want; stderr: $(head -c 300 "$work/err")"; return 1; }
-}
-out_has() { grep -q -- "$1" "$work/out"; }
-err_has() { grep -q -- "$1" "$work/err"; }
 
 # ---- the frame ----
 check "no command: usage error 2" status_is 2 "$AUTOPRUNE"

@@ -4,15 +4,6 @@
 # ap_limits_set's refusals (negative, NaN, fractional, huge, unknown) from Lua and the CLI; the keyed
 # prune-options setter refusing bad alloc params the same way from the CLI and m:prune.
 . "$(dirname "$0")/../lib.sh" metric-spec
-status_is() {  # status_is N command... : the command's exit status is N (output kept in $work/out, $work/err)
-    local want=$1
-    shift
-    "$@" >"$work/out" 2>"$work/err"
-    local rc=$?
-    [ "$rc" -eq "$want" ] || { echo "    exit $rc, wanted $want; stderr: $(head -c 300 "$work/err")"; return 1; }
-}
-out_has() { grep -q -- "$1" "$work/out"; }
-err_has() { grep -q -- "$1" "$work/err"; }
 tiny=(--model models/ap-tiny --sparsity 0.5 --nsamples 2 --seqlen 32 --quiet)
 
 # ---- the regression: a file whose name holds "return" is a file everywhere ----
