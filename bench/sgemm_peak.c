@@ -21,8 +21,12 @@ static double now(void) { return clock_s(CLOCK_MONOTONIC); }
 static float *rnd(size_t n)
 {
     float *p = malloc(n * sizeof *p);
-    if (!p) { fprintf(stderr, "out of memory\n"); exit(1); }
-    for (size_t i = 0; i < n; i++) p[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
     return p;
 }
 
@@ -51,21 +55,26 @@ static void *thread_main(void *arg)
 static void pass(int mode, long R, long T, long shapes[8][2], const float *x, float *const *w, float *y)
 {
     job jobs[64];
-    if (T > 64) T = 64;
+    if (T > 64)
+        T = 64;
     if (mode == 0) {
         job j = {.r0 = 0, .r1 = R, .x = x, .w = w, .y = y};
-        for (int i = 0; i < 8; i++) j.shapes[i][0] = shapes[i][0], j.shapes[i][1] = shapes[i][1];
+        for (int i = 0; i < 8; i++)
+            j.shapes[i][0] = shapes[i][0], j.shapes[i][1] = shapes[i][1];
         run_rows(&j);
         return;
     }
     pthread_t tid[64];
     for (long t = 0; t < T; t++) {
         jobs[t] = (job){.r0 = R * t / T, .r1 = R * (t + 1) / T, .x = x, .w = w, .y = y};
-        for (int i = 0; i < 8; i++) jobs[t].shapes[i][0] = shapes[i][0], jobs[t].shapes[i][1] = shapes[i][1];
+        for (int i = 0; i < 8; i++)
+            jobs[t].shapes[i][0] = shapes[i][0], jobs[t].shapes[i][1] = shapes[i][1];
     }
-    for (long t = 1; t < T; t++) pthread_create(&tid[t], NULL, thread_main, &jobs[t]);
+    for (long t = 1; t < T; t++)
+        pthread_create(&tid[t], NULL, thread_main, &jobs[t]);
     run_rows(&jobs[0]);
-    for (long t = 1; t < T; t++) pthread_join(tid[t], NULL);
+    for (long t = 1; t < T; t++)
+        pthread_join(tid[t], NULL);
 }
 
 int main(int argc, char **argv)
@@ -81,9 +90,11 @@ int main(int argc, char **argv)
      * reference it gets the whole batch here. */
     long shapes[8][2] = {{Q, H}, {KV, H}, {KV, H}, {H, Q}, {F, H}, {F, H}, {H, F}, {V, H}};
     long maxin = F > Q ? F : Q, maxout = V > F ? V : F;
-    if (maxin < H) maxin = H;
+    if (maxin < H)
+        maxin = H;
     float *x = rnd((size_t)R * maxin), *y = rnd((size_t)R * maxout), *w[8];
-    if (T < 1) T = 1;
+    if (T < 1)
+        T = 1;
     double flops = 0;
     for (int i = 0; i < 8; i++) {
         w[i] = rnd((size_t)shapes[i][0] * shapes[i][1]);
@@ -98,8 +109,10 @@ int main(int argc, char **argv)
             double t0 = now(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
             pass(mode, R, T, shapes, x, w, y);
             double g = flops / (now() - t0) / 1e9, gc = flops / (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e9;
-            if (g > best) best = g;
-            if (gc > best_cpu) best_cpu = gc;
+            if (g > best)
+                best = g;
+            if (gc > best_cpu)
+                best_cpu = gc;
         }
     }
     printf("gflops %.2f\ncpu_gflops %.2f\npasses %d\n", best, best_cpu, passes);

@@ -27,16 +27,16 @@ static int cmp_double(const void *a, const void *b)
 
 #define REPS 9
 /* Median seconds of REPS runs of a statement. */
-#define TIME_MEDIAN(result, ...)                                    \
-    do {                                                            \
-        double ts_[REPS];                                           \
-        for (int r_ = 0; r_ < REPS; r_++) {                         \
-            double t0_ = now();                                     \
-            __VA_ARGS__;                                            \
-            ts_[r_] = now() - t0_;                                  \
-        }                                                           \
-        qsort(ts_, REPS, sizeof ts_[0], cmp_double);                \
-        result = ts_[REPS / 2];                                     \
+#define TIME_MEDIAN(result, ...)                                                                                       \
+    do {                                                                                                               \
+        double ts_[REPS];                                                                                              \
+        for (int r_ = 0; r_ < REPS; r_++) {                                                                            \
+            double t0_ = now();                                                                                        \
+            __VA_ARGS__;                                                                                               \
+            ts_[r_] = now() - t0_;                                                                                     \
+        }                                                                                                              \
+        qsort(ts_, REPS, sizeof ts_[0], cmp_double);                                                                   \
+        result = ts_[REPS / 2];                                                                                        \
     } while (0)
 
 static ap_tensor *random_tensor(int64_t rows, int64_t cols, unsigned seed)
@@ -83,7 +83,7 @@ static void op_var(bw_case *c)
 static double bw_line(bw_case *c, const char *name, bw_fn fn, double moved, const char *note)
 {
     double tm[REPS], to[REPS];
-    fn(c);   /* warm up (pool, page tables) */
+    fn(c); /* warm up (pool, page tables) */
     for (int r = 0; r < REPS; r++) {
         double t0 = now();
         op_memcpy(c);
@@ -104,7 +104,7 @@ static void bench_bandwidth(int64_t rows, int64_t cols)
 {
     /* Operations run with a payload pool, as the Lua binding runs them (freed results are reused warm). */
     ap_tensor_pool *pool = ap_tensor_pool_new(NULL, NULL);
-    bw_case c = { 0 };
+    bw_case c = {0};
     c.bytes = (size_t)(rows * cols) * sizeof(float);
     ap_tensor *a = random_tensor(rows, cols, 1), *row = random_tensor(1, cols, 2);
     c.a = a;
@@ -141,7 +141,8 @@ static void bench_matmul(int n)
     TIME_MEDIAN(t_lib, ap_tensor_free(ap_tensor_matmul(a, b, NULL, NULL)));
     double flop = 2.0 * n * n * n / 1e9;
     printf("\n[matmul %d x %d x %d]\n  cblas_sgemm direct     %7.2f GFLOP/s\n  T.matmul core          %7.2f GFLOP/s  "
-           "(%.0f%% of direct)\n", n, n, n, flop / t_direct, flop / t_lib, 100 * t_direct / t_lib);
+           "(%.0f%% of direct)\n",
+           n, n, n, flop / t_direct, flop / t_lib, 100 * t_direct / t_lib);
     free(c);
     ap_tensor_free(a);
     ap_tensor_free(b);
@@ -214,8 +215,8 @@ static void bench_wanda(int n)
     printf("\n[Wanda scores W:abs() * X.l2, W %d x %d; median of %d]\n", n, n, REPS);
     printf("  C loop, fresh malloc'd scores      %8.2f ms\n", t_c * 1e3);
     printf("  C loop into a reused warm buffer   %8.2f ms\n", t_c_warm * 1e3);
-    printf("  Lua script + T binding             %8.2f ms = %.2fx the fresh C loop, %.2fx the warm one\n",
-           t_lua * 1e3, t_lua / t_c, t_lua / t_c_warm);
+    printf("  Lua script + T binding             %8.2f ms = %.2fx the fresh C loop, %.2fx the warm one\n", t_lua * 1e3,
+           t_lua / t_c, t_lua / t_c_warm);
     printf("  scores identical to the C loop's: %s\n", same ? "yes" : "NO");
     printf("  target: Lua <= 2x the C loop: %s against the fresh loop, %s against the warm loop\n",
            t_lua <= 2 * t_c ? "MET" : "MISSED", t_lua <= 2 * t_c_warm ? "MET" : "MISSED");
@@ -227,8 +228,8 @@ static void bench_wanda(int n)
 int main(void)
 {
     printf("autoprune stdlib benchmark (single thread for elementwise kernels; OpenBLAS threads for matmul)\n");
-    bench_bandwidth(1024, 1024);   /* 4 MB */
-    bench_bandwidth(4096, 4096);   /* 64 MB */
+    bench_bandwidth(1024, 1024); /* 4 MB */
+    bench_bandwidth(4096, 4096); /* 64 MB */
     bench_matmul(1024);
     bench_wanda(4096);
     return 0;

@@ -54,7 +54,7 @@ ap_tensor *ap_tensor_matmul(const ap_tensor *a, const ap_tensor *b, const ap_bud
     ap_tensor *t = ap_tensor_new(m, n, budget, err);
     if (!t || m * n == 0)
         return t;
-    if (k == 0) {   /* empty inner dimension: the sum over nothing is 0 (BLAS would reject lda = 0) */
+    if (k == 0) { /* empty inner dimension: the sum over nothing is 0 (BLAS would reject lda = 0) */
         memset(ap_tensor_data(t), 0, (size_t)(m * n) * sizeof(float));
         return t;
     }

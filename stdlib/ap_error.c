@@ -35,8 +35,8 @@ void ap_error_clear(ap_error *err)
 const char *ap_status_name(ap_status code)
 {
     static const char *const names[] = {
-        "ok", "syntax", "runtime", "limit", "shape", "nonfinite", "type", "io", "format",
-        "unsupported", "arg", "nomem", "net", "reply", "interrupted",
+        "ok",     "syntax",      "runtime", "limit", "shape", "nonfinite", "type",        "io",
+        "format", "unsupported", "arg",     "nomem", "net",   "reply",     "interrupted",
     };
     if ((unsigned)code < sizeof names / sizeof names[0])
         return names[code];

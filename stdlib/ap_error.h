@@ -27,13 +27,12 @@ typedef enum {
 
 typedef struct ap_error {
     ap_status code;
-    int line;                       /* script line, or 0 where there is none */
+    int line; /* script line, or 0 where there is none */
     char msg[AP_ERROR_MSG_MAX];
 } ap_error;
 
 /* Fill err (may be NULL) and return code, so callers can write `return ap_error_set(err, ...)`. */
-ap_status ap_error_set(ap_error *err, ap_status code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+ap_status ap_error_set(ap_error *err, ap_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 ap_status ap_error_vset(ap_error *err, ap_status code, const char *fmt, va_list ap);
 void ap_error_clear(ap_error *err);
 /* The contract's name of a kind: "syntax", "runtime", "limit", "shape", "nonfinite", "type", "io", ... */

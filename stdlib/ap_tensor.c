@@ -15,10 +15,8 @@
 ap_status ap_tensor_check_shape(int64_t rows, int64_t cols, const char *what, ap_error *err)
 {
     if (rows < 0 || cols < 0)
-        return ap_error_set(err, AP_E_SHAPE, "%s: negative shape [%lld, %lld]", what, (long long)rows,
-                            (long long)cols);
-    if (rows > AP_TENSOR_MAX_NUMEL || cols > AP_TENSOR_MAX_NUMEL ||
-        (rows != 0 && cols > AP_TENSOR_MAX_NUMEL / rows))
+        return ap_error_set(err, AP_E_SHAPE, "%s: negative shape [%lld, %lld]", what, (long long)rows, (long long)cols);
+    if (rows > AP_TENSOR_MAX_NUMEL || cols > AP_TENSOR_MAX_NUMEL || (rows != 0 && cols > AP_TENSOR_MAX_NUMEL / rows))
         return ap_error_set(err, AP_E_SHAPE, "%s: shape [%lld, %lld] exceeds the limit of 2^40 elements", what,
                             (long long)rows, (long long)cols);
     return AP_OK;
@@ -48,7 +46,7 @@ static float *payload_alloc(size_t bytes)
     if (bytes >= AP_HUGE_THRESHOLD) {
         if (posix_memalign(&p, AP_HUGE_ALIGN, cap) != 0)
             return NULL;
-        madvise(p, cap, MADV_HUGEPAGE);  /* advice only: failure is harmless */
+        madvise(p, cap, MADV_HUGEPAGE); /* advice only: failure is harmless */
         return p;
     }
     /* 64-byte alignment for vector loads; at least 64 bytes so data is never NULL (memcpy/UBSan). */
@@ -60,15 +58,18 @@ static float *payload_alloc(size_t bytes)
 /* ---- payload pool ---- */
 
 struct ap_tensor_pool {
-    ap_budget b;                 /* what operations are given; its callbacks identify a pool */
-    const ap_budget *inner;      /* borrowed, may be NULL */
+    ap_budget b;            /* what operations are given; its callbacks identify a pool */
+    const ap_budget *inner; /* borrowed, may be NULL */
     ap_tensor_pool_refused_fn refused;
     void *refused_ud;
-    int64_t storages;            /* live storages allocated through the pool */
+    int64_t storages; /* live storages allocated through the pool */
     int closed;
     size_t cached_bytes;
     int n_cached;
-    struct { float *data; size_t cap; } cache[AP_TENSOR_POOL_ENTRIES];   /* oldest first */
+    struct {
+        float *data;
+        size_t cap;
+    } cache[AP_TENSOR_POOL_ENTRIES]; /* oldest first */
 };
 
 static void pool_drop_cache(ap_tensor_pool *p);

@@ -54,14 +54,14 @@ typedef struct ap_storage {
     float *data;
     size_t numel;
     int refcount;
-    const ap_budget *budget;  /* borrowed; the budget the bytes were charged to (may be NULL) */
-    ap_tensor_pool *pool;     /* the pool the payload returns to when freed (NULL: none), see below */
+    const ap_budget *budget; /* borrowed; the budget the bytes were charged to (may be NULL) */
+    ap_tensor_pool *pool;    /* the pool the payload returns to when freed (NULL: none), see below */
 } ap_storage;
 
 /* A tensor: rows x cols, row-major and contiguous in its storage (views share storage). */
 typedef struct ap_tensor {
     int64_t rows, cols;
-    ap_storage *storage;      /* owned reference */
+    ap_storage *storage; /* owned reference */
 } ap_tensor;
 
 #define AP_TENSOR_MAX_NUMEL ((int64_t)1 << 40)
@@ -73,7 +73,7 @@ typedef struct ap_tensor {
 ap_tensor *ap_tensor_new(int64_t rows, int64_t cols, const ap_budget *budget, ap_error *err);
 ap_tensor *ap_tensor_full(int64_t rows, int64_t cols, float value, const ap_budget *budget, ap_error *err);
 ap_tensor *ap_tensor_from_data(int64_t rows, int64_t cols, const float *data, const ap_budget *budget, ap_error *err);
-void ap_tensor_free(ap_tensor *t);   /* NULL is fine */
+void ap_tensor_free(ap_tensor *t); /* NULL is fine */
 static inline float *ap_tensor_data(const ap_tensor *t) { return t->storage->data; }
 static inline int64_t ap_tensor_numel(const ap_tensor *t) { return t->rows * t->cols; }
 
@@ -90,11 +90,11 @@ static inline int64_t ap_tensor_numel(const ap_tensor *t) { return t->rows * t->
 #define AP_TENSOR_POOL_MAX_BYTES ((size_t)256 << 20)
 /* Called once when inner refuses bytes with AP_E_LIMIT, before one retry (e.g. to run a full GC). */
 typedef void (*ap_tensor_pool_refused_fn)(void *ud);
-ap_tensor_pool *ap_tensor_pool_new(const ap_budget *inner, ap_error *err);   /* NULL with err on malloc failure */
-void ap_tensor_pool_set_inner(ap_tensor_pool *p, const ap_budget *inner);   /* inner: borrowed */
+ap_tensor_pool *ap_tensor_pool_new(const ap_budget *inner, ap_error *err); /* NULL with err on malloc failure */
+void ap_tensor_pool_set_inner(ap_tensor_pool *p, const ap_budget *inner);  /* inner: borrowed */
 void ap_tensor_pool_set_refused(ap_tensor_pool *p, ap_tensor_pool_refused_fn fn, void *ud);
-const ap_budget *ap_tensor_pool_budget(ap_tensor_pool *p);                  /* borrowed; lives as the pool */
-void ap_tensor_pool_close(ap_tensor_pool *p);                               /* NULL is fine */
+const ap_budget *ap_tensor_pool_budget(ap_tensor_pool *p); /* borrowed; lives as the pool */
+void ap_tensor_pool_close(ap_tensor_pool *p);              /* NULL is fine */
 
 /* A second handle on the same storage (reference count + 1); caller frees it. NULL with err on malloc failure. */
 ap_tensor *ap_tensor_share(const ap_tensor *t, ap_error *err);
@@ -111,11 +111,28 @@ uint64_t ap_sort_units(uint64_t n);
 
 /* ---- elementwise (ap_tensor_ops.c) ---- */
 typedef enum {
-    AP_UN_ABS, AP_UN_SQRT, AP_UN_EXP, AP_UN_LOG, AP_UN_LOG1P, AP_UN_SIGN, AP_UN_SQUARE, AP_UN_SIGMOID,
-    AP_UN_TANH, AP_UN_RELU, AP_UN_NEG, AP_UN_COUNT_
+    AP_UN_ABS,
+    AP_UN_SQRT,
+    AP_UN_EXP,
+    AP_UN_LOG,
+    AP_UN_LOG1P,
+    AP_UN_SIGN,
+    AP_UN_SQUARE,
+    AP_UN_SIGMOID,
+    AP_UN_TANH,
+    AP_UN_RELU,
+    AP_UN_NEG,
+    AP_UN_COUNT_
 } ap_unary_op;
 typedef enum {
-    AP_BIN_ADD, AP_BIN_SUB, AP_BIN_MUL, AP_BIN_DIV, AP_BIN_POW, AP_BIN_MAX, AP_BIN_MIN, AP_BIN_COUNT_
+    AP_BIN_ADD,
+    AP_BIN_SUB,
+    AP_BIN_MUL,
+    AP_BIN_DIV,
+    AP_BIN_POW,
+    AP_BIN_MAX,
+    AP_BIN_MIN,
+    AP_BIN_COUNT_
 } ap_binary_op;
 
 const char *ap_unary_name(ap_unary_op op);
@@ -140,7 +157,14 @@ ap_tensor *ap_tensor_binary_scalar_pre(const ap_tensor *a, ap_unary_op pre_a, fl
 
 /* ---- reductions and normalisations (ap_tensor_stats.c) ---- */
 typedef enum {
-    AP_RED_SUM, AP_RED_MEAN, AP_RED_AMAX, AP_RED_AMIN, AP_RED_VAR, AP_RED_STD, AP_RED_SKEW, AP_RED_KURT,
+    AP_RED_SUM,
+    AP_RED_MEAN,
+    AP_RED_AMAX,
+    AP_RED_AMIN,
+    AP_RED_VAR,
+    AP_RED_STD,
+    AP_RED_SKEW,
+    AP_RED_KURT,
     AP_RED_NORM,     /* param = p */
     AP_RED_QUANTILE, /* param = q in [0, 1]; median is q = 0.5 */
     AP_RED_COUNT_
@@ -150,14 +174,13 @@ typedef enum { AP_NORM_ZSCORE, AP_NORM_MINMAX, AP_NORM_RANK, AP_NORM_SOFTMAX, AP
 const char *ap_reduce_name(ap_reduce_op op);
 const char *ap_normalize_name(ap_normalize_op op);
 /* Whole-tensor reduction into *out (double). */
-ap_status ap_tensor_reduce_all(const ap_tensor *a, ap_reduce_op op, double param, double *out,
-                               const ap_budget *budget, ap_error *err);
+ap_status ap_tensor_reduce_all(const ap_tensor *a, ap_reduce_op op, double param, double *out, const ap_budget *budget,
+                               ap_error *err);
 /* dim 1 -> [1, cols], dim 2 -> [rows, 1], dim 0 -> [1, 1]. */
 ap_tensor *ap_tensor_reduce(const ap_tensor *a, ap_reduce_op op, double param, int dim, const ap_budget *budget,
                             ap_error *err);
 /* Same shape as a; dim as above (0 = over the whole tensor). */
-ap_tensor *ap_tensor_normalize(const ap_tensor *a, ap_normalize_op op, int dim, const ap_budget *budget,
-                               ap_error *err);
+ap_tensor *ap_tensor_normalize(const ap_tensor *a, ap_normalize_op op, int dim, const ap_budget *budget, ap_error *err);
 
 /* ---- shape and linear algebra (ap_blas.c) ---- */
 ap_tensor *ap_tensor_transpose(const ap_tensor *a, const ap_budget *budget, ap_error *err);
@@ -169,8 +192,7 @@ ap_tensor *ap_tensor_outer(const ap_tensor *a, const ap_tensor *b, const ap_budg
 /* ---- sorting-based selection (ap_tensor_select.c) ---- */
 /* The total-order key of a float (see NaN policy above): a < b in the order iff key(a) < key(b). */
 uint32_t ap_float_order_key(float x);
-ap_tensor *ap_tensor_topk_mask(const ap_tensor *s, double keep_frac, int dim, const ap_budget *budget,
-                               ap_error *err);
+ap_tensor *ap_tensor_topk_mask(const ap_tensor *s, double keep_frac, int dim, const ap_budget *budget, ap_error *err);
 ap_tensor *ap_tensor_nm_mask(const ap_tensor *s, int64_t n_keep, int64_t m, const ap_budget *budget, ap_error *err);
 /* Helpers over one contiguous slice of n <= 2^32 elements; scratch holds 2*n uint64 values.
  * ap_slice_order returns a pointer (into scratch) to the n keys (order key << 32 | index) sorted ascending: by the

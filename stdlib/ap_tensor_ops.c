@@ -17,7 +17,7 @@ const char *ap_unary_name(ap_unary_op op)
 
 const char *ap_binary_name(ap_binary_op op)
 {
-    static const char *const names[AP_BIN_COUNT_] = { "add", "sub", "mul", "div", "pow", "maximum", "minimum" };
+    static const char *const names[AP_BIN_COUNT_] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum"};
     return (unsigned)op < AP_BIN_COUNT_ ? names[op] : "?";
 }
 
@@ -30,18 +30,29 @@ static inline float min_f(float x, float y) { return x != x || x < y ? x : y; }
 
 /* Loop over j in [0, n) as blocks of 8 plus a tail: GCC's default -O2 cost model only vectorises loops whose trip
  * count is a known multiple of the vector width, which the fixed inner loop is (SLP); clang does it either way. */
-#define BLOCK8(...)                                                              \
-    do {                                                                         \
-        int64_t i_ = 0;                                                          \
-        for (; i_ + 8 <= n; i_ += 8)                                             \
-            for (int k_ = 0; k_ < 8; k_++) { const int64_t j = i_ + k_; __VA_ARGS__ }\
-        for (; i_ < n; i_++) { const int64_t j = i_; __VA_ARGS__ }               \
+#define BLOCK8(...)                                                                                                    \
+    do {                                                                                                               \
+        int64_t i_ = 0;                                                                                                \
+        for (; i_ + 8 <= n; i_ += 8)                                                                                   \
+            for (int k_ = 0; k_ < 8; k_++) {                                                                           \
+                const int64_t j = i_ + k_;                                                                             \
+                __VA_ARGS__                                                                                            \
+            }                                                                                                          \
+        for (; i_ < n; i_++) {                                                                                         \
+            const int64_t j = i_;                                                                                      \
+            __VA_ARGS__                                                                                                \
+        }                                                                                                              \
     } while (0)
 
 /* One contiguous run: each case is a plain loop the compiler can vectorise where the function allows. */
 static void unary_run(ap_unary_op op, const float *restrict x, float *restrict o, int64_t n)
 {
-#define UN_LOOP(EXPR) BLOCK8({ float v = x[j]; o[j] = (EXPR); }); break
+#define UN_LOOP(EXPR)                                                                                                  \
+    BLOCK8({                                                                                                           \
+        float v = x[j];                                                                                                \
+        o[j] = (EXPR);                                                                                                 \
+    });                                                                                                                \
+    break
     switch (op) {
     case AP_UN_ABS: UN_LOOP(fabsf(v));
     case AP_UN_SQRT: UN_LOOP(sqrtf(v));
@@ -63,19 +74,29 @@ static void unary_run(ap_unary_op op, const float *restrict x, float *restrict o
 static void binary_run(ap_binary_op op, const float *restrict a, int sa, const float *restrict b, int sb,
                        float *restrict o, int64_t n)
 {
-#define BIN_LOOP(EXPR)                                                                       \
-    if (sa && sb) {                                                                          \
-        BLOCK8({ float x = a[j], y = b[j]; o[j] = (EXPR); });                                \
-    } else if (sa) {                                                                         \
-        const float y = b[0];                                                                \
-        BLOCK8({ float x = a[j]; o[j] = (EXPR); });                                          \
-    } else if (sb) {                                                                         \
-        const float x = a[0];                                                                \
-        BLOCK8({ float y = b[j]; o[j] = (EXPR); });                                          \
-    } else {                                                                                 \
-        const float x = a[0], y = b[0], r = (EXPR);                                          \
-        for (int64_t i = 0; i < n; i++) o[i] = r;                                            \
-    }                                                                                        \
+#define BIN_LOOP(EXPR)                                                                                                 \
+    if (sa && sb) {                                                                                                    \
+        BLOCK8({                                                                                                       \
+            float x = a[j], y = b[j];                                                                                  \
+            o[j] = (EXPR);                                                                                             \
+        });                                                                                                            \
+    } else if (sa) {                                                                                                   \
+        const float y = b[0];                                                                                          \
+        BLOCK8({                                                                                                       \
+            float x = a[j];                                                                                            \
+            o[j] = (EXPR);                                                                                             \
+        });                                                                                                            \
+    } else if (sb) {                                                                                                   \
+        const float x = a[0];                                                                                          \
+        BLOCK8({                                                                                                       \
+            float y = b[j];                                                                                            \
+            o[j] = (EXPR);                                                                                             \
+        });                                                                                                            \
+    } else {                                                                                                           \
+        const float x = a[0], y = b[0], r = (EXPR);                                                                    \
+        for (int64_t i = 0; i < n; i++)                                                                                \
+            o[i] = r;                                                                                                  \
+    }                                                                                                                  \
     break
     switch (op) {
     case AP_BIN_ADD: BIN_LOOP(x + y);
@@ -152,8 +173,8 @@ ap_status ap_broadcast_shape(int64_t ar, int64_t ac, int64_t br, int64_t bc, int
                              ap_error *err)
 {
     if ((ar != br && ar != 1 && br != 1) || (ac != bc && ac != 1 && bc != 1))
-        return ap_error_set(err, AP_E_SHAPE, "shapes [%lld, %lld] and [%lld, %lld] do not broadcast",
-                            (long long)ar, (long long)ac, (long long)br, (long long)bc);
+        return ap_error_set(err, AP_E_SHAPE, "shapes [%lld, %lld] and [%lld, %lld] do not broadcast", (long long)ar,
+                            (long long)ac, (long long)br, (long long)bc);
     /* A dimension of 1 against 0 broadcasts to 0, as in numpy. */
     *rows = ar == 1 ? br : ar;
     *cols = ac == 1 ? bc : ac;
@@ -169,7 +190,7 @@ ap_tensor *ap_tensor_binary_pre(const ap_tensor *a, ap_unary_op pre_a, const ap_
         return NULL;
     }
     if (ap_broadcast_shape(a->rows, a->cols, b->rows, b->cols, &rows, &cols, err) != AP_OK) {
-        if (err) {  /* prefix the operation's name */
+        if (err) { /* prefix the operation's name */
             char msg[AP_ERROR_MSG_MAX];
             memcpy(msg, err->msg, sizeof msg);
             ap_error_set(err, AP_E_SHAPE, "%s: %s", ap_binary_name(op), msg);
@@ -185,7 +206,7 @@ ap_tensor *ap_tensor_binary_pre(const ap_tensor *a, ap_unary_op pre_a, const ap_
     float *o = ap_tensor_data(t);
     int a_full = a->rows == rows && a->cols == cols, b_full = b->rows == rows && b->cols == cols;
     int a_one = a->rows * a->cols == 1, b_one = b->rows * b->cols == 1;
-    if ((a_full || a_one) && (b_full || b_one)) {  /* one flat run over the whole output */
+    if ((a_full || a_one) && (b_full || b_one)) { /* one flat run over the whole output */
         binary_run_pre(op, da, !a_one, pre_a, db, !b_one, pre_b, o, rows * cols);
         return t;
     }

@@ -10,9 +10,9 @@
 uint32_t ap_float_order_key(float x)
 {
     if (x != x)
-        return NAN_KEY;     /* every NaN, whatever its sign or payload, sorts above +inf */
+        return NAN_KEY; /* every NaN, whatever its sign or payload, sorts above +inf */
     if (x == 0.0f)
-        x = 0.0f;           /* -0 and +0 are equal */
+        x = 0.0f; /* -0 and +0 are equal */
     uint32_t u;
     memcpy(&u, &x, sizeof u);
     /* Negative floats: flip all bits (larger magnitude = smaller); positive: set the sign bit. +inf maps to
@@ -80,7 +80,7 @@ double ap_slice_quantile(const float *x, int64_t n, double q, uint64_t *scratch)
         return NAN;
     uint64_t *s = ap_slice_order(x, n, scratch);
     if ((uint32_t)(s[n - 1] >> 32) == NAN_KEY)
-        return NAN;   /* like numpy: any NaN makes the quantile NaN */
+        return NAN; /* like numpy: any NaN makes the quantile NaN */
     double pos = q * (double)(n - 1);
     int64_t lo = (int64_t)floor(pos);
     if (lo < 0)
@@ -106,7 +106,7 @@ void ap_slice_rank(const float *x, int64_t n, float *out, int64_t out_stride, ui
         int64_t j = i;
         while (j + 1 < n && (s[j + 1] >> 32) == (s[i] >> 32))
             j++;
-        float r = (float)(0.5 * (double)(i + j) * scale);   /* tied values share their average rank */
+        float r = (float)(0.5 * (double)(i + j) * scale); /* tied values share their average rank */
         for (int64_t k = i; k <= j; k++)
             out[(int64_t)(s[k] & 0xFFFFFFFFu) * out_stride] = r;
         i = j + 1;
@@ -133,8 +133,7 @@ static void keep_top(const float *x, int64_t n, int64_t k, float *out, int64_t s
         out[(int64_t)(s[r] & 0xFFFFFFFFu) * stride] = r >= n - k ? 1.0f : 0.0f;
 }
 
-ap_tensor *ap_tensor_topk_mask(const ap_tensor *s, double keep_frac, int dim, const ap_budget *budget,
-                               ap_error *err)
+ap_tensor *ap_tensor_topk_mask(const ap_tensor *s, double keep_frac, int dim, const ap_budget *budget, ap_error *err)
 {
     if (!(keep_frac >= 0.0 && keep_frac <= 1.0)) {
         ap_error_set(err, AP_E_ARG, "topk_mask: keep_frac must be in [0, 1], got %g", keep_frac);
@@ -145,22 +144,22 @@ ap_tensor *ap_tensor_topk_mask(const ap_tensor *s, double keep_frac, int dim, co
         return NULL;
     }
     int64_t rows = s->rows, cols = s->cols, numel = rows * cols;
-    int64_t g = dim == 0 ? numel : dim == 1 ? rows : cols;        /* group length */
+    int64_t g = dim == 0 ? numel : dim == 1 ? rows : cols; /* group length */
     int64_t groups = dim == 0 ? 1 : dim == 1 ? cols : rows;
     if (g > AP_SORT_MAX_SLICE) {
         ap_error_set(err, AP_E_UNSUPPORTED, "topk_mask: a group of %lld elements exceeds 2^32", (long long)g);
         return NULL;
     }
     uint64_t units = ap_sort_units((uint64_t)g);
-    if (ap_budget_work(budget, groups > 0 && units > UINT64_MAX / (uint64_t)groups ? UINT64_MAX
-                                                                                  : units * (uint64_t)groups,
+    if (ap_budget_work(budget,
+                       groups > 0 && units > UINT64_MAX / (uint64_t)groups ? UINT64_MAX : units * (uint64_t)groups,
                        err) != AP_OK)
         return NULL;
     ap_tensor *t = ap_tensor_new(rows, cols, budget, err);
     if (!t || numel == 0)
         return t;
     int64_t k = llround(keep_frac * (double)g);
-    int64_t extra = dim == 1 ? g : 0;   /* a gathered column */
+    int64_t extra = dim == 1 ? g : 0; /* a gathered column */
     uint64_t *scratch = scratch_alloc(g + (extra + 1) / 2, budget, err);
     if (!scratch) {
         ap_tensor_free(t);
@@ -212,7 +211,7 @@ ap_tensor *ap_tensor_nm_mask(const ap_tensor *s, int64_t n_keep, int64_t m, cons
     }
     const float *x = ap_tensor_data(s);
     float *o = ap_tensor_data(t);
-    for (int64_t g0 = 0; g0 < numel; g0 += m)   /* rows are contiguous and cols % m == 0: groups never straddle */
+    for (int64_t g0 = 0; g0 < numel; g0 += m) /* rows are contiguous and cols % m == 0: groups never straddle */
         keep_top(x + g0, m, n_keep, o + g0, 1, scratch);
     scratch_free(scratch, m, budget);
     return t;

@@ -19,7 +19,7 @@ const char *ap_reduce_name(ap_reduce_op op)
 
 const char *ap_normalize_name(ap_normalize_op op)
 {
-    static const char *const names[AP_NORM_COUNT_] = { "zscore", "minmax", "rank", "softmax" };
+    static const char *const names[AP_NORM_COUNT_] = {"zscore", "minmax", "rank", "softmax"};
     return (unsigned)op < AP_NORM_COUNT_ ? names[op] : "?";
 }
 
@@ -32,8 +32,14 @@ static double slice_sum(const float *x, int64_t n)
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        s0 += x[i]; s1 += x[i + 1]; s2 += x[i + 2]; s3 += x[i + 3];
-        s4 += x[i + 4]; s5 += x[i + 5]; s6 += x[i + 6]; s7 += x[i + 7];
+        s0 += x[i];
+        s1 += x[i + 1];
+        s2 += x[i + 2];
+        s3 += x[i + 3];
+        s4 += x[i + 4];
+        s5 += x[i + 5];
+        s6 += x[i + 6];
+        s7 += x[i + 7];
     }
     for (; i < n; i++)
         s0 += x[i];
@@ -46,8 +52,14 @@ static double slice_sumsq(const float *x, int64_t n)
     int64_t i = 0;
 #define SQ(k) ((double)x[i + k] * (double)x[i + k])
     for (; i + 8 <= n; i += 8) {
-        s0 += SQ(0); s1 += SQ(1); s2 += SQ(2); s3 += SQ(3);
-        s4 += SQ(4); s5 += SQ(5); s6 += SQ(6); s7 += SQ(7);
+        s0 += SQ(0);
+        s1 += SQ(1);
+        s2 += SQ(2);
+        s3 += SQ(3);
+        s4 += SQ(4);
+        s5 += SQ(5);
+        s6 += SQ(6);
+        s7 += SQ(7);
     }
 #undef SQ
     for (; i < n; i++)
@@ -86,15 +98,27 @@ static double slice_moments(const float *x, int64_t n, int order, double *m2, do
     if (order == 2) {
         for (; i + 4 <= n; i += 4) {
             double d0 = x[i] - mean, d1 = x[i + 1] - mean, d2 = x[i + 2] - mean, d3 = x[i + 3] - mean;
-            a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3;
+            a0 += d0 * d0;
+            a1 += d1 * d1;
+            a2 += d2 * d2;
+            a3 += d3 * d3;
         }
     } else {
         for (; i + 4 <= n; i += 4) {
             double d0 = x[i] - mean, d1 = x[i + 1] - mean, d2 = x[i + 2] - mean, d3 = x[i + 3] - mean;
             double q0 = d0 * d0, q1 = d1 * d1, q2 = d2 * d2, q3 = d3 * d3;
-            a0 += q0; a1 += q1; a2 += q2; a3 += q3;
-            b0 += q0 * d0; b1 += q1 * d1; b2 += q2 * d2; b3 += q3 * d3;
-            c0 += q0 * q0; c1 += q1 * q1; c2 += q2 * q2; c3 += q3 * q3;
+            a0 += q0;
+            a1 += q1;
+            a2 += q2;
+            a3 += q3;
+            b0 += q0 * d0;
+            b1 += q1 * d1;
+            b2 += q2 * d2;
+            b3 += q3 * d3;
+            c0 += q0 * q0;
+            c1 += q1 * q1;
+            c2 += q2 * q2;
+            c3 += q3 * q3;
         }
     }
     for (; i < n; i++) {
@@ -118,7 +142,7 @@ static double slice_norm(const float *x, int64_t n, double p)
     double s = 0.0;
     if (p == 0.0) {
         for (int64_t i = 0; i < n; i++)
-            s += x[i] != 0.0f;   /* NaN counts as non-zero, as in numpy */
+            s += x[i] != 0.0f; /* NaN counts as non-zero, as in numpy */
         return s;
     }
     if (p == 1.0) {
@@ -176,7 +200,7 @@ static ap_status check_reduce(ap_reduce_op op, double param, int dim, ap_error *
 /* Work of reducing `slices` slices of length n, charged before starting. */
 static ap_status charge_reduce(ap_reduce_op op, int64_t slices, int64_t n, const ap_budget *budget, ap_error *err)
 {
-    uint64_t per = op == AP_RED_QUANTILE ? ap_sort_units((uint64_t)n)
+    uint64_t per = op == AP_RED_QUANTILE                     ? ap_sort_units((uint64_t)n)
                    : (op >= AP_RED_VAR && op <= AP_RED_KURT) ? mul_sat((uint64_t)n, 2)
                                                              : (uint64_t)n;
     return ap_budget_work(budget, mul_sat(per ? per : 1, (uint64_t)slices), err);
@@ -185,8 +209,8 @@ static ap_status charge_reduce(ap_reduce_op op, int64_t slices, int64_t n, const
 /* Scratch of a slice of length n: sort keys for quantile/rank (2n uint64). */
 static size_t sort_scratch_bytes(int64_t n) { return (size_t)(2 * n + 1) * sizeof(uint64_t); }
 
-ap_status ap_tensor_reduce_all(const ap_tensor *a, ap_reduce_op op, double param, double *out,
-                               const ap_budget *budget, ap_error *err)
+ap_status ap_tensor_reduce_all(const ap_tensor *a, ap_reduce_op op, double param, double *out, const ap_budget *budget,
+                               ap_error *err)
 {
     int64_t n = ap_tensor_numel(a);
     if (check_reduce(op, param, 0, err) != AP_OK || charge_reduce(op, 1, n, budget, err) != AP_OK)
@@ -241,7 +265,7 @@ ap_tensor *ap_tensor_reduce(const ap_tensor *a, ap_reduce_op op, double param, i
     int64_t block = gather ? (cols < AP_COL_BLOCK ? cols : AP_COL_BLOCK) : 0;
     size_t sort_bytes = op == AP_RED_QUANTILE ? sort_scratch_bytes(n) : 0;
     size_t bytes = sort_bytes + (size_t)(block * rows) * sizeof(float);
-    char *scratch = ap_scratch_alloc(bytes, budget, err);   /* also for 0 bytes: never offset a NULL */
+    char *scratch = ap_scratch_alloc(bytes, budget, err); /* also for 0 bytes: never offset a NULL */
     if (!scratch) {
         ap_tensor_free(t);
         return NULL;
@@ -251,7 +275,7 @@ ap_tensor *ap_tensor_reduce(const ap_tensor *a, ap_reduce_op op, double param, i
     const float *x = ap_tensor_data(a);
     float *o = ap_tensor_data(t);
     if (dim == 0 || (dim == 1 && cols == 1)) {
-        o[0] = (float)slice_reduce(x, n, op, param, keys);   /* one contiguous slice */
+        o[0] = (float)slice_reduce(x, n, op, param, keys); /* one contiguous slice */
     } else if (dim == 2) {
         for (int64_t i = 0; i < rows; i++)
             o[i] = (float)slice_reduce(x + i * cols, cols, op, param, keys);
@@ -279,7 +303,7 @@ static void slice_normalize(ap_normalize_op op, const float *x, float *o, int64_
         double mean = slice_moments(x, n, 2, &m2, &m3, &m4), sd = sqrt(m2);
         if (sd == 0.0)
             for (int64_t i = 0; i < n; i++)
-                o[i] = 0.0f;   /* constant slice: no spread, score 0 everywhere */
+                o[i] = 0.0f; /* constant slice: no spread, score 0 everywhere */
         else
             for (int64_t i = 0; i < n; i++)
                 o[i] = (float)((x[i] - mean) / sd);
@@ -289,15 +313,13 @@ static void slice_normalize(ap_normalize_op op, const float *x, float *o, int64_
         double lo = slice_extreme(x, n, 0, 0), hi = slice_extreme(x, n, 1, 0), range = hi - lo;
         if (range == 0.0)
             for (int64_t i = 0; i < n; i++)
-                o[i] = 0.0f;   /* constant slice */
+                o[i] = 0.0f; /* constant slice */
         else
             for (int64_t i = 0; i < n; i++)
                 o[i] = (float)((x[i] - lo) / range);
         break;
     }
-    case AP_NORM_RANK:
-        ap_slice_rank(x, n, o, 1, keys);
-        break;
+    case AP_NORM_RANK: ap_slice_rank(x, n, o, 1, keys); break;
     case AP_NORM_SOFTMAX: {
         double mx = slice_extreme(x, n, 1, 0), sum = 0.0;
         for (int64_t i = 0; i < n; i++) {
@@ -310,13 +332,11 @@ static void slice_normalize(ap_normalize_op op, const float *x, float *o, int64_
             o[i] = (float)(o[i] * inv);
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
-ap_tensor *ap_tensor_normalize(const ap_tensor *a, ap_normalize_op op, int dim, const ap_budget *budget,
-                               ap_error *err)
+ap_tensor *ap_tensor_normalize(const ap_tensor *a, ap_normalize_op op, int dim, const ap_budget *budget, ap_error *err)
 {
     int64_t rows = a->rows, cols = a->cols;
     if ((unsigned)op >= AP_NORM_COUNT_) {
@@ -343,7 +363,7 @@ ap_tensor *ap_tensor_normalize(const ap_tensor *a, ap_normalize_op op, int dim, 
     int64_t block = gather ? (cols < AP_COL_BLOCK ? cols : AP_COL_BLOCK) : 0;
     size_t sort_bytes = op == AP_NORM_RANK ? sort_scratch_bytes(n) : 0;
     size_t bytes = sort_bytes + (size_t)(2 * block * rows) * sizeof(float);
-    char *scratch = ap_scratch_alloc(bytes, budget, err);   /* also for 0 bytes: never offset a NULL */
+    char *scratch = ap_scratch_alloc(bytes, budget, err); /* also for 0 bytes: never offset a NULL */
     if (!scratch) {
         ap_tensor_free(t);
         return NULL;

@@ -19,14 +19,14 @@ static const char err_key = 'e';
 
 /* Per-state context, a userdata anchored in the registry. Its payload pool outlives it while tensors do. */
 typedef struct lap_ctx {
-    ap_tensor_pool *pool;    /* owned, closed by the context's __gc; its budget forwards to the host's */
-    lua_State *L;            /* the thread running the current operation (set on entry) */
-    ap_status last_kind;     /* kind of the last error this binding raised */
-    size_t pending_bytes;    /* payload bytes not yet reported to the GC */
+    ap_tensor_pool *pool; /* owned, closed by the context's __gc; its budget forwards to the host's */
+    lua_State *L;         /* the thread running the current operation (set on entry) */
+    ap_status last_kind;  /* kind of the last error this binding raised */
+    size_t pending_bytes; /* payload bytes not yet reported to the GC */
 } lap_ctx;
 
 typedef struct lap_box {
-    ap_tensor *t;            /* owned; NULL before the payload exists and after __gc */
+    ap_tensor *t; /* owned; NULL before the payload exists and after __gc */
 } lap_box;
 
 /* The host's budget refused bytes: dead tensors may still hold some, so collect them (their finalisers release
@@ -81,7 +81,7 @@ static lap_ctx *ctx_get(lua_State *L)
 static lap_ctx *ctx_enter(lua_State *L)
 {
     lap_ctx *c = ctx_get(L);
-    if (!c->pool) {   /* only while the state closes: a finaliser running after the context's own */
+    if (!c->pool) { /* only while the state closes: a finaliser running after the context's own */
         lua_pushliteral(L, "tensor library already closed");
         lua_error(L);
     }
@@ -98,12 +98,13 @@ static const ap_budget *ctx_budget(const lap_ctx *c) { return ap_tensor_pool_bud
 static ap_status contract_kind(ap_status s)
 {
     switch (s) {
-    case AP_E_SHAPE: case AP_E_TYPE: case AP_E_LIMIT: case AP_E_INTERRUPTED: case AP_E_NONFINITE:
-        return s;
-    case AP_E_NOMEM:
-        return AP_E_LIMIT;
-    default:
-        return AP_E_RUNTIME;
+    case AP_E_SHAPE:
+    case AP_E_TYPE:
+    case AP_E_LIMIT:
+    case AP_E_INTERRUPTED:
+    case AP_E_NONFINITE: return s;
+    case AP_E_NOMEM: return AP_E_LIMIT;
+    default: return AP_E_RUNTIME;
     }
 }
 
@@ -165,10 +166,7 @@ static ap_tensor *arg_tensor(lua_State *L, int idx, const char *fname)
     return b->t;
 }
 
-ap_tensor *lap_tensor_check(lua_State *L, int idx)
-{
-    return arg_tensor(L, idx, "tensor");
-}
+ap_tensor *lap_tensor_check(lua_State *L, int idx) { return arg_tensor(L, idx, "tensor"); }
 
 static double arg_number(lua_State *L, int idx, const char *fname)
 {
@@ -279,11 +277,12 @@ static int do_unary(lua_State *L, ap_unary_op op)
     lap_ctx *c = ctx_enter(L);
     ap_tensor *a = arg_tensor(L, 1, fname);
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     return finish(L, c, box, ap_tensor_unary(a, op, ctx_budget(c), &err), &err);
 }
 
-#define LAP_UNARY(name, OP) static int l_##name(lua_State *L) { return do_unary(L, OP); }
+#define LAP_UNARY(name, OP)                                                                                            \
+    static int l_##name(lua_State *L) { return do_unary(L, OP); }
 LAP_UNARY(abs, AP_UN_ABS)
 LAP_UNARY(sqrt, AP_UN_SQRT)
 LAP_UNARY(exp, AP_UN_EXP)
@@ -307,7 +306,7 @@ static int do_binary(lua_State *L, ap_binary_op op)
     ap_tensor *a = ta ? arg_tensor(L, 1, fname) : NULL;
     ap_tensor *b = tb ? arg_tensor(L, 2, fname) : NULL;
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     ap_tensor *t;
     if (a && b)
         t = ap_tensor_binary(a, b, op, ctx_budget(c), &err);
@@ -318,7 +317,8 @@ static int do_binary(lua_State *L, ap_binary_op op)
     return finish(L, c, box, t, &err);
 }
 
-#define LAP_BINARY(name, OP) static int l_##name(lua_State *L) { return do_binary(L, OP); }
+#define LAP_BINARY(name, OP)                                                                                           \
+    static int l_##name(lua_State *L) { return do_binary(L, OP); }
 LAP_BINARY(add, AP_BIN_ADD)
 LAP_BINARY(sub, AP_BIN_SUB)
 LAP_BINARY(mul, AP_BIN_MUL)
@@ -335,7 +335,7 @@ static int l_clamp(lua_State *L)
     float lo = lua_isnoneornil(L, 2) ? -INFINITY : to_float(arg_number(L, 2, "clamp"));
     float hi = lua_isnoneornil(L, 3) ? INFINITY : to_float(arg_number(L, 3, "clamp"));
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     return finish(L, c, box, ap_tensor_clamp(a, lo, hi, ctx_budget(c), &err), &err);
 }
 
@@ -347,7 +347,7 @@ static int reduce_with(lua_State *L, ap_reduce_op op, double param, int dim_idx,
     lap_ctx *c = ctx_enter(L);
     ap_tensor *a = arg_tensor(L, 1, fname);
     int dim = arg_dim(L, dim_idx, fname);
-    ap_error err = { 0 };
+    ap_error err = {0};
     if (dim == 0) {
         double v;
         if (ap_tensor_reduce_all(a, op, param, &v, ctx_budget(c), &err) != AP_OK)
@@ -359,7 +359,8 @@ static int reduce_with(lua_State *L, ap_reduce_op op, double param, int dim_idx,
     return finish(L, c, box, ap_tensor_reduce(a, op, param, dim, ctx_budget(c), &err), &err);
 }
 
-#define LAP_REDUCE(name, OP) static int l_##name(lua_State *L) { return reduce_with(L, OP, 0.0, 2, #name); }
+#define LAP_REDUCE(name, OP)                                                                                           \
+    static int l_##name(lua_State *L) { return reduce_with(L, OP, 0.0, 2, #name); }
 LAP_REDUCE(sum, AP_RED_SUM)
 LAP_REDUCE(mean, AP_RED_MEAN)
 LAP_REDUCE(amax, AP_RED_AMAX)
@@ -392,11 +393,12 @@ static int do_normalize(lua_State *L, ap_normalize_op op)
     ap_tensor *a = arg_tensor(L, 1, fname);
     int dim = arg_dim(L, 2, fname);
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     return finish(L, c, box, ap_tensor_normalize(a, op, dim, ctx_budget(c), &err), &err);
 }
 
-#define LAP_NORMALIZE(name, OP) static int l_##name(lua_State *L) { return do_normalize(L, OP); }
+#define LAP_NORMALIZE(name, OP)                                                                                        \
+    static int l_##name(lua_State *L) { return do_normalize(L, OP); }
 LAP_NORMALIZE(zscore, AP_NORM_ZSCORE)
 LAP_NORMALIZE(minmax, AP_NORM_MINMAX)
 LAP_NORMALIZE(rank, AP_NORM_RANK)
@@ -434,7 +436,7 @@ static int l_transpose(lua_State *L)
     lap_ctx *c = ctx_enter(L);
     ap_tensor *a = arg_tensor(L, 1, "transpose");
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     return finish(L, c, box, ap_tensor_transpose(a, ctx_budget(c), &err), &err);
 }
 
@@ -443,7 +445,7 @@ static int l_matmul(lua_State *L)
     lap_ctx *c = ctx_enter(L);
     ap_tensor *a = arg_tensor(L, 1, "matmul"), *b = arg_tensor(L, 2, "matmul");
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     return finish(L, c, box, ap_tensor_matmul(a, b, ctx_budget(c), &err), &err);
 }
 
@@ -452,7 +454,7 @@ static int l_outer(lua_State *L)
     lap_ctx *c = ctx_enter(L);
     ap_tensor *a = arg_tensor(L, 1, "outer"), *b = arg_tensor(L, 2, "outer");
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     return finish(L, c, box, ap_tensor_outer(a, b, ctx_budget(c), &err), &err);
 }
 
@@ -462,7 +464,7 @@ static int construct(lua_State *L, const char *fname, float value)
     int64_t m = arg_int(L, 1, 0, AP_TENSOR_MAX_NUMEL, AP_E_SHAPE, fname, "rows");
     int64_t n = arg_int(L, 2, 0, AP_TENSOR_MAX_NUMEL, AP_E_SHAPE, fname, "cols");
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     return finish(L, c, box, ap_tensor_full(m, n, value, ctx_budget(c), &err), &err);
 }
 
@@ -479,7 +481,7 @@ static int l_topk_mask(lua_State *L)
     double keep = arg_number(L, 2, "topk_mask");
     int dim = arg_dim(L, 3, "topk_mask");
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     return finish(L, c, box, ap_tensor_topk_mask(s, keep, dim, ctx_budget(c), &err), &err);
 }
 
@@ -490,7 +492,7 @@ static int l_nm_mask(lua_State *L)
     int64_t n_keep = arg_int(L, 2, 0, AP_SORT_MAX_SLICE, AP_E_RUNTIME, "nm_mask", "n_keep");
     int64_t m = arg_int(L, 3, 1, AP_SORT_MAX_SLICE, AP_E_RUNTIME, "nm_mask", "m");
     lap_box *box = new_box(L);
-    ap_error err = { 0 };
+    ap_error err = {0};
     return finish(L, c, box, ap_tensor_nm_mask(s, n_keep, m, ctx_budget(c), &err), &err);
 }
 
@@ -499,7 +501,7 @@ static int l_nm_mask(lua_State *L)
 static int l_gc(lua_State *L)
 {
     lap_box *b = luaL_testudata(L, 1, LAP_TENSOR_MT);
-    if (b && b->t) {   /* idempotent: a resurrected tensor is freed once and then reads as freed */
+    if (b && b->t) { /* idempotent: a resurrected tensor is freed once and then reads as freed */
         ap_tensor *t = b->t;
         b->t = NULL;
         ap_tensor_free(t);
@@ -519,30 +521,62 @@ static int l_tostring(lua_State *L)
 
 /* Functions whose first argument is a tensor: methods and members of T. */
 static const luaL_Reg tensor_fns[] = {
-    { "abs", l_abs }, { "sqrt", l_sqrt }, { "exp", l_exp }, { "log", l_log }, { "log1p", l_log1p },
-    { "sign", l_sign }, { "square", l_square }, { "sigmoid", l_sigmoid }, { "tanh", l_tanh }, { "relu", l_relu },
-    { "neg", l_neg }, { "pow", l_pow }, { "clamp", l_clamp }, { "maximum", l_maximum }, { "minimum", l_minimum },
-    { "add", l_add }, { "sub", l_sub }, { "mul", l_mul }, { "div", l_div },
-    { "sum", l_sum }, { "mean", l_mean }, { "amax", l_amax }, { "amin", l_amin }, { "var", l_var },
-    { "std", l_std }, { "skew", l_skew }, { "kurt", l_kurt }, { "norm", l_norm }, { "quantile", l_quantile },
-    { "median", l_median },
-    { "zscore", l_zscore }, { "minmax", l_minmax }, { "rank", l_rank }, { "softmax", l_softmax },
-    { "shape", l_shape }, { "numel", l_numel }, { "get", l_get }, { "transpose", l_transpose },
-    { "matmul", l_matmul }, { "outer", l_outer },
-    { "topk_mask", l_topk_mask }, { "nm_mask", l_nm_mask },
-    { NULL, NULL },
+    {"abs", l_abs},
+    {"sqrt", l_sqrt},
+    {"exp", l_exp},
+    {"log", l_log},
+    {"log1p", l_log1p},
+    {"sign", l_sign},
+    {"square", l_square},
+    {"sigmoid", l_sigmoid},
+    {"tanh", l_tanh},
+    {"relu", l_relu},
+    {"neg", l_neg},
+    {"pow", l_pow},
+    {"clamp", l_clamp},
+    {"maximum", l_maximum},
+    {"minimum", l_minimum},
+    {"add", l_add},
+    {"sub", l_sub},
+    {"mul", l_mul},
+    {"div", l_div},
+    {"sum", l_sum},
+    {"mean", l_mean},
+    {"amax", l_amax},
+    {"amin", l_amin},
+    {"var", l_var},
+    {"std", l_std},
+    {"skew", l_skew},
+    {"kurt", l_kurt},
+    {"norm", l_norm},
+    {"quantile", l_quantile},
+    {"median", l_median},
+    {"zscore", l_zscore},
+    {"minmax", l_minmax},
+    {"rank", l_rank},
+    {"softmax", l_softmax},
+    {"shape", l_shape},
+    {"numel", l_numel},
+    {"get", l_get},
+    {"transpose", l_transpose},
+    {"matmul", l_matmul},
+    {"outer", l_outer},
+    {"topk_mask", l_topk_mask},
+    {"nm_mask", l_nm_mask},
+    {NULL, NULL},
 };
 
 /* Members of T only. */
 static const luaL_Reg constructor_fns[] = {
-    { "zeros", l_zeros }, { "ones", l_ones }, { "full", l_full },
-    { NULL, NULL },
+    {"zeros", l_zeros},
+    {"ones", l_ones},
+    {"full", l_full},
+    {NULL, NULL},
 };
 
 static const luaL_Reg meta_fns[] = {
-    { "__add", l_add }, { "__sub", l_sub }, { "__mul", l_mul }, { "__div", l_div }, { "__pow", l_pow },
-    { "__unm", l_neg }, { "__gc", l_gc }, { "__tostring", l_tostring },
-    { NULL, NULL },
+    {"__add", l_add}, {"__sub", l_sub}, {"__mul", l_mul},           {"__div", l_div}, {"__pow", l_pow},
+    {"__unm", l_neg}, {"__gc", l_gc},   {"__tostring", l_tostring}, {NULL, NULL},
 };
 
 int lap_tensor_open(lua_State *L)

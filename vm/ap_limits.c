@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-const char *const ap_limits_keys[] = {"instructions", "wall_ms", "heap_bytes", "tensor_bytes", "work",
-                                      "output_bytes", "source_bytes", NULL};
+const char *const ap_limits_keys[] = {"instructions", "wall_ms",      "heap_bytes",   "tensor_bytes",
+                                      "work",         "output_bytes", "source_bytes", NULL};
 
 ap_status ap_limits_set(ap_limits *l, const char *key, double value, ap_error *err)
 {
@@ -14,8 +14,10 @@ ap_status ap_limits_set(ap_limits *l, const char *key, double value, ap_error *e
         if (!strcmp(key, ap_limits_keys[i]))
             which = i;
     if (which < 0)
-        return ap_error_set(err, AP_E_ARG, "limits: unknown limit '%.100s' (instructions, wall_ms, heap_bytes, "
-                            "tensor_bytes, work, output_bytes, source_bytes)", key);
+        return ap_error_set(err, AP_E_ARG,
+                            "limits: unknown limit '%.100s' (instructions, wall_ms, heap_bytes, "
+                            "tensor_bytes, work, output_bytes, source_bytes)",
+                            key);
     /* checked as a double first: casting a negative, NaN or out-of-range double to uint64_t is undefined */
     if (!(value >= 0 && value <= AP_LIMITS_MAX) || value != floor(value))
         return ap_error_set(err, AP_E_ARG, "limits.%s = %g: expected a whole number in [0, 2^53]", key, value);

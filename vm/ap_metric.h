@@ -8,18 +8,18 @@
 #include "ap_prune.h"
 
 typedef enum ap_metric_kind {
-    AP_METRIC_FILE,       /* an existing file: path */
-    AP_METRIC_NAME,       /* a shipped metric: path = <datadir>/lua/metrics/NAME.lua */
-    AP_METRIC_SOURCE,     /* Lua source text: text */
-    AP_METRIC_NATIVE,     /* "native:wanda", "native:magnitude": native */
-    AP_METRIC_SPARSEGPT   /* "sparsegpt": the pruning core's own method, no score */
+    AP_METRIC_FILE,     /* an existing file: path */
+    AP_METRIC_NAME,     /* a shipped metric: path = <datadir>/lua/metrics/NAME.lua */
+    AP_METRIC_SOURCE,   /* Lua source text: text */
+    AP_METRIC_NATIVE,   /* "native:wanda", "native:magnitude": native */
+    AP_METRIC_SPARSEGPT /* "sparsegpt": the pruning core's own method, no score */
 } ap_metric_kind;
 
 typedef struct ap_metric_spec {
     ap_metric_kind kind;
-    const char *text;     /* the argument as given (borrowed); the source for AP_METRIC_SOURCE */
-    char path[4096];      /* FILE and NAME: the file to load */
-    ap_score_fn native;   /* NATIVE: the scoring callback */
+    const char *text;   /* the argument as given (borrowed); the source for AP_METRIC_SOURCE */
+    char path[4096];    /* FILE and NAME: the file to load */
+    ap_score_fn native; /* NATIVE: the scoring callback */
 } ap_metric_spec;
 
 /* Resolve a metric argument, first match wins:

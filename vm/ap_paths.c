@@ -42,7 +42,7 @@ static const char *beside_program(char *buf, size_t n)
     char *slash = strrchr(exe, '/');
     if (!slash)
         return NULL;
-    *slash = '\0';                           /* exe is now the program's folder */
+    *slash = '\0'; /* exe is now the program's folder */
     static const char *const rel[] = {"..", "../share/autoprune"};
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
         char cand[4200], real[4096];
@@ -81,10 +81,7 @@ static const char *const datafile_rel[AP_DATA_COUNT] = {
     [AP_DATA_MODEL] = "models/ap-tiny",
 };
 
-const char *ap_datafile_rel(ap_datafile_id id)
-{
-    return (unsigned)id < AP_DATA_COUNT ? datafile_rel[id] : "";
-}
+const char *ap_datafile_rel(ap_datafile_id id) { return (unsigned)id < AP_DATA_COUNT ? datafile_rel[id] : ""; }
 
 const char *ap_datafile(ap_datafile_id id, char *buf, size_t n)
 {

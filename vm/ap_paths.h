@@ -15,9 +15,9 @@ const char *ap_datapath(char *buf, size_t n, const char *rel);
 
 /* The files autoprune uses when none is named. Their names live only in ap_paths.c. */
 typedef enum {
-    AP_DATA_WIKITEXT_TEST,       /* data/wikitext-2-raw/wiki.test.raw: evaluation text */
-    AP_DATA_CALIB,               /* data/calib.txt: calibration text */
-    AP_DATA_MODEL,               /* models/ap-tiny: the shipped model */
+    AP_DATA_WIKITEXT_TEST, /* data/wikitext-2-raw/wiki.test.raw: evaluation text */
+    AP_DATA_CALIB,         /* data/calib.txt: calibration text */
+    AP_DATA_MODEL,         /* models/ap-tiny: the shipped model */
     AP_DATA_COUNT
 } ap_datafile_id;
 

@@ -7,12 +7,9 @@
 
 #include "ap_clock.h"
 
-#define BAR 24   /* characters of the bar; the whole line stays under 80 columns */
+#define BAR 24 /* characters of the bar; the whole line stays under 80 columns */
 
-int ap_progress_wanted(int quiet)
-{
-    return !quiet && isatty(STDERR_FILENO);
-}
+int ap_progress_wanted(int quiet) { return !quiet && isatty(STDERR_FILENO); }
 
 void ap_progress_start(ap_progress *p, int on, const char *label, const char *unit)
 {

@@ -10,13 +10,13 @@
 #include <stdint.h>
 
 typedef struct ap_progress {
-    int on;                  /* draw at all (see ap_progress_wanted) */
-    char label[32];          /* the step, e.g. "calibrate" */
-    const char *unit;        /* what is counted, e.g. "windows" (static string; may be "") */
-    const char *rate_unit;   /* unit of the rate, e.g. "tok" (NULL: unit) */
-    double rate_scale;       /* rate units per counted item, e.g. tokens per window (0: 1) */
-    double t0, last_draw;    /* monotonic seconds */
-    int drawn;               /* something is on the line */
+    int on;                /* draw at all (see ap_progress_wanted) */
+    char label[32];        /* the step, e.g. "calibrate" */
+    const char *unit;      /* what is counted, e.g. "windows" (static string; may be "") */
+    const char *rate_unit; /* unit of the rate, e.g. "tok" (NULL: unit) */
+    double rate_scale;     /* rate units per counted item, e.g. tokens per window (0: 1) */
+    double t0, last_draw;  /* monotonic seconds */
+    int drawn;             /* something is on the line */
 } ap_progress;
 
 /* 1 when a bar should be drawn: not quiet and stderr is a terminal. */

@@ -29,8 +29,7 @@ void ap_prune_run_opts_default(ap_prune_run_opts *o)
 
 /* ---- options by key ---- */
 
-const char *const ap_prune_run_alloc_keys[] = {"owl_m", "owl_lambda", "tau", "lambda", "lo", "hi", "granularity",
-                                               NULL};
+const char *const ap_prune_run_alloc_keys[] = {"owl_m", "owl_lambda", "tau", "lambda", "lo", "hi", "granularity", NULL};
 
 /* The numeric allocation parameters, in ap_prune_run_alloc_keys order (lo and hi also bound SDSA's clamp). */
 static double *alloc_number(ap_alloc_spec *a, int i)
@@ -60,8 +59,7 @@ static ap_status bad_value(const char *key, const char *value, const char *expec
     return ap_error_set(err, AP_E_ARG, "%s: '%.200s' is not %s", key, value, expected);
 }
 
-static ap_status set_alloc_param(ap_alloc_spec *a, const char *key, const char *name, const char *value,
-                                 ap_error *err)
+static ap_status set_alloc_param(ap_alloc_spec *a, const char *key, const char *name, const char *value, ap_error *err)
 {
     if (!strcmp(name, "granularity")) {
         if (!strcmp(value, "block"))
@@ -83,8 +81,10 @@ static ap_status set_alloc_param(ap_alloc_spec *a, const char *key, const char *
         a->sdsa.hi = a->hi;
         return AP_OK;
     }
-    return ap_error_set(err, AP_E_ARG, "unknown allocation parameter '%.200s' (owl_m, owl_lambda, tau, lambda, lo, "
-                        "hi, granularity)", name);
+    return ap_error_set(err, AP_E_ARG,
+                        "unknown allocation parameter '%.200s' (owl_m, owl_lambda, tau, lambda, lo, "
+                        "hi, granularity)",
+                        name);
 }
 
 /* The options whose value is a whole number in a range. */
@@ -167,8 +167,8 @@ static int batch_for(int seqlen)
     return b < 1 ? 1 : b > 16 ? 16 : b;
 }
 
-ap_status ap_prune_run_windows(const ap_model *m, const char *text, int nsamples, int seqlen, int random,
-                               uint64_t seed, int32_t **ids, ap_error *err)
+ap_status ap_prune_run_windows(const ap_model *m, const char *text, int nsamples, int seqlen, int random, uint64_t seed,
+                               int32_t **ids, ap_error *err)
 {
     char def[4096];
     if (!text) {
@@ -218,7 +218,7 @@ static ap_status resolve_pattern(const ap_prune_run_opts *o, ap_scorer *sc, ap_p
         r->pattern.group = g;
         r->group_source = "script";
     } else if (r->metric_kind == AP_METRIC_NATIVE && !strcmp(o->metric, "native:magnitude")) {
-        r->pattern.group = AP_GROUP_LAYER;   /* magnitude compares a whole matrix (PROTOCOL.md) */
+        r->pattern.group = AP_GROUP_LAYER; /* magnitude compares a whole matrix (PROTOCOL.md) */
         r->group_source = "default";
     } else {
         r->group_source = "default";
@@ -248,7 +248,7 @@ static int parse_alloc(const ap_prune_run_opts *o, ap_alloc_spec *spec)
 #define ALLOC_INSTRUCTIONS 20000000ull
 #define ALLOC_WALL_MS 2000ull
 #define ALLOC_HEAP ((size_t)16 << 20)
-#define ALLOC_ENTRY "allocate"        /* a script may return {allocate = function ...} */
+#define ALLOC_ENTRY "allocate" /* a script may return {allocate = function ...} */
 enum { UNIT_FIELDS = 8 };
 
 static void alloc_limits(ap_limits *lim, const ap_limits *given)
@@ -297,8 +297,7 @@ static ap_status alloc_error(const ap_sandbox *sb, const char *name, ap_error *e
 }
 
 /* Call the script's function(layers, target, info) on the units; args[3] and fields are the caller's. */
-static ap_status alloc_call(ap_sandbox *sb, const ap_alloc_units *u, ap_value *unit, ap_value *fields,
-                            double *values)
+static ap_status alloc_call(ap_sandbox *sb, const ap_alloc_units *u, ap_value *unit, ap_value *fields, double *values)
 {
     for (int i = 0; i < u->n; i++) {
         unit_fields(&u->unit[i], fields + (size_t)i * UNIT_FIELDS);
@@ -446,7 +445,7 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     unsigned fields = 0;
     if (sc)
         fields = ap_scorer_fields(sc);
-    else if ((st = ap_metric_fields(&spec, &fields, err)))   /* native and sparsegpt: fixed, nothing is opened */
+    else if ((st = ap_metric_fields(&spec, &fields, err))) /* native and sparsegpt: fixed, nothing is opened */
         goto done;
 
     /* calibration ids: needed unless one-shot statistics were handed over */

@@ -11,23 +11,23 @@
 #include "autoprune.h"
 
 typedef struct ap_prune_run_opts {
-    const char *metric;          /* file, lua/metrics NAME, source text, "native:wanda", "native:magnitude", or
+    const char *metric;       /* file, lua/metrics NAME, source text, "native:wanda", "native:magnitude", or
                                     "sparsegpt", read by ap_metric_spec_resolve (vm/ap_metric.h) */
-    int metric_is_source;        /* metric is Lua source, whatever it looks like (m:prune{metric_source=}) */
-    double sparsity;             /* global target (N:M: ignored) */
-    const char *pattern;         /* "unstructured" (NULL) or "N:M" */
-    const char *group;           /* "row" | "layer" | NULL (the script's declared group, else row;
+    int metric_is_source;     /* metric is Lua source, whatever it looks like (m:prune{metric_source=}) */
+    double sparsity;          /* global target (N:M: ignored) */
+    const char *pattern;      /* "unstructured" (NULL) or "N:M" */
+    const char *group;        /* "row" | "layer" | NULL (the script's declared group, else row;
                                     native:magnitude defaults to layer) */
-    const char *alloc;           /* "uniform" (NULL) | "owl" | "sdsa" | path of an allocation script
+    const char *alloc;        /* "uniform" (NULL) | "owl" | "sdsa" | path of an allocation script
                                     (doc/allocation.md; units per block, or per linear with
                                     alloc_spec.sdsa.granularity = AP_ALLOC_PER_LINEAR) */
-    ap_alloc_spec alloc_spec;    /* parameters (kind is set from alloc) */
-    const double *targets;       /* [n_layers·7] explicit per-linear targets (e.g. from an allocation script);
+    ap_alloc_spec alloc_spec; /* parameters (kind is set from alloc) */
+    const double *targets;    /* [n_layers·7] explicit per-linear targets (e.g. from an allocation script);
                                     overrides alloc when not NULL (borrowed) */
-    const char *calib;           /* calibration text (NULL = <datadir>/data/calib.txt) */
-    int nsamples;                /* 0 = 128 */
-    int seqlen;                  /* 0 = model context capped at 2048 */
-    int random;                  /* seeded random windows instead of evenly spaced */
+    const char *calib;        /* calibration text (NULL = <datadir>/data/calib.txt) */
+    int nsamples;             /* 0 = 128 */
+    int seqlen;               /* 0 = model context capped at 2048 */
+    int random;               /* seeded random windows instead of evenly spaced */
     uint64_t seed;
     int oneshot;                 /* statistics of the dense model once instead of sequential */
     const ap_calib_stats *stats; /* one-shot: cached dense statistics to use (borrowed); NULL = gather them */
@@ -36,7 +36,7 @@ typedef struct ap_prune_run_opts {
     double sgpt_percdamp;        /* < 0 = 0.01 */
     ap_reconstruct reconstruct;  /* score metrics: after the mask (see ap_reconstruct in ap_prune.h) */
     ap_progress_fn progress;     /* (done, total) of the current phase; may be NULL */
-    void (*phase)(void *pud, const char *phase);   /* called as a phase starts ("tokenize", "calibrate", ...) */
+    void (*phase)(void *pud, const char *phase); /* called as a phase starts ("tokenize", "calibrate", ...) */
     void *pud;
 } ap_prune_run_opts;
 void ap_prune_run_opts_default(ap_prune_run_opts *o);
@@ -60,20 +60,20 @@ void ap_prune_run_alloc_record(const ap_prune_run_opts *o,
 
 typedef struct ap_prune_run_result {
     ap_prune_report rep;
-    ap_pattern pattern;          /* what was used */
-    const char *group_source;    /* "pattern", "option", "script", "default" */
-    double *targets;             /* owned, [n_layers·7] */
+    ap_pattern pattern;       /* what was used */
+    const char *group_source; /* "pattern", "option", "script", "default" */
+    double *targets;          /* owned, [n_layers·7] */
     int nsamples, seqlen;
-    double t_tokenize, t_stats;  /* seconds outside the driver (tokenize + windows, one-shot statistics) */
+    double t_tokenize, t_stats; /* seconds outside the driver (tokenize + windows, one-shot statistics) */
     char metric_name[256];
-    int metric_kind;             /* ap_metric_kind (vm/ap_metric.h) the metric resolved to */
-    ap_usage usage;              /* sandbox usage summed over the score calls (metric scripts only) */
+    int metric_kind; /* ap_metric_kind (vm/ap_metric.h) the metric resolved to */
+    ap_usage usage;  /* sandbox usage summed over the score calls (metric scripts only) */
 } ap_prune_run_result;
 void ap_prune_run_result_free(ap_prune_run_result *r);
 
 /* Calibration ids of a run: tokenize text with the model's tokenizer, choose the windows. *ids caller frees. */
-ap_status ap_prune_run_windows(const ap_model *m, const char *text, int nsamples, int seqlen, int random,
-                               uint64_t seed, int32_t **ids, ap_error *err);
+ap_status ap_prune_run_windows(const ap_model *m, const char *text, int nsamples, int seqlen, int random, uint64_t seed,
+                               int32_t **ids, ap_error *err);
 
 /* Prune m in place. On error m may be partly pruned (callers restore it; the CLI writes nothing). */
 ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_result *res, ap_error *err);

@@ -14,12 +14,12 @@ _Static_assert(AP_XF_L2 == AP_X_L2 && AP_XF_SQ == AP_X_SQ && AP_XF_MEAN == AP_X_
                    AP_XF_HESSIAN == AP_X_HINV,
                "statistic bits differ between ap_calib.h and autoprune.h");
 
-#define PROBE_OUT 64             /* the synthetic layers that record what a metric reads: small, it is a probe */
+#define PROBE_OUT 64 /* the synthetic layers that record what a metric reads: small, it is a probe */
 #define PROBE_IN 128
 
 struct ap_scorer {
     ap_sandbox *sb;
-    unsigned fields;             /* AP_XF_* the metric reads */
+    unsigned fields; /* AP_XF_* the metric reads */
     int n_layers;
     ap_usage total;
 };
@@ -44,7 +44,7 @@ ap_status ap_scorer_open(ap_scorer **out, const ap_metric_spec *spec, const ap_l
     ap_check_layers_free(probe);
     if (kind == AP_KIND_OK)
         s->fields = (ap_sandbox_x_reads(s->sb) | ap_sandbox_x_needs(s->sb)) & AP_XF_MOMENTS;
-    else if (kind != AP_KIND_NOMEM)   /* failed on synthetic inputs: it may still work on real ones, with all */
+    else if (kind != AP_KIND_NOMEM) /* failed on synthetic inputs: it may still work on real ones, with all */
         s->fields = AP_XF_MOMENTS;
     if (kind != AP_KIND_OK && kind != AP_KIND_NOMEM)
         kind = path ? ap_sandbox_load_file(s->sb, path) : ap_sandbox_load_string(s->sb, spec->text, 0, "metric");
@@ -88,20 +88,11 @@ ap_status ap_metric_fields(const ap_metric_spec *spec, unsigned *fields, ap_erro
     return AP_OK;
 }
 
-unsigned ap_scorer_fields(const ap_scorer *s)
-{
-    return s->fields;
-}
+unsigned ap_scorer_fields(const ap_scorer *s) { return s->fields; }
 
-const char *ap_scorer_name(const ap_scorer *s)
-{
-    return ap_sandbox_name(s->sb);
-}
+const char *ap_scorer_name(const ap_scorer *s) { return ap_sandbox_name(s->sb); }
 
-void ap_scorer_usage(const ap_scorer *s, ap_usage *u)
-{
-    *u = s->total;
-}
+void ap_scorer_usage(const ap_scorer *s, ap_usage *u) { *u = s->total; }
 
 ap_status ap_scorer_score(void *ud, int layer, ap_linear_kind kind, const float *W, int64_t out, int64_t in,
                           const ap_xview *x, double sparsity, float *scores, ap_error *err)
@@ -122,7 +113,7 @@ ap_status ap_scorer_score(void *ud, int layer, ap_linear_kind kind, const float 
         const float *const have[] = {x->l2, x->sq, x->mean, x->std, x->absmax, x->skew, x->kurt};
         for (unsigned i = 0; i < sizeof have / sizeof have[0]; i++)
             X.missing |= have[i] ? 0u : 1u << i;
-        if (x->hinv) {   /* X.hinv: only when the run holds Hessians (metric contract, doc/metric-api.md) */
+        if (x->hinv) { /* X.hinv: only when the run holds Hessians (metric contract, doc/metric-api.md) */
             static const char *const hinv_name[] = {"hinv"};
             X.n_extra = 1;
             X.extra_names = hinv_name;
@@ -137,8 +128,10 @@ ap_status ap_scorer_score(void *ud, int layer, ap_linear_kind kind, const float 
     s->total.work += u.work;
     s->total.wall_ms += u.wall_ms;
     s->total.output_bytes += u.output_bytes;
-    if (u.peak_heap_bytes > s->total.peak_heap_bytes) s->total.peak_heap_bytes = u.peak_heap_bytes;
-    if (u.peak_tensor_bytes > s->total.peak_tensor_bytes) s->total.peak_tensor_bytes = u.peak_tensor_bytes;
+    if (u.peak_heap_bytes > s->total.peak_heap_bytes)
+        s->total.peak_heap_bytes = u.peak_heap_bytes;
+    if (u.peak_tensor_bytes > s->total.peak_tensor_bytes)
+        s->total.peak_tensor_bytes = u.peak_tensor_bytes;
     if (k != AP_KIND_OK) {
         ap_sandbox_error_get(s->sb, err);
         return (ap_status)k;

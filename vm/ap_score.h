@@ -19,7 +19,8 @@ ap_status ap_metric_fields(const ap_metric_spec *spec, unsigned *fields, ap_erro
  * not scripts, AP_E_ARG) into a sandbox with these limits (NULL = defaults).
  * n_layers goes into every info table. *out is the caller's (ap_scorer_free). Load errors keep their contract
  * kind (syntax, runtime, type, limit, io) and line. */
-ap_status ap_scorer_open(ap_scorer **out, const ap_metric_spec *spec, const ap_limits *limits, int n_layers, ap_error *err);
+ap_status ap_scorer_open(ap_scorer **out, const ap_metric_spec *spec, const ap_limits *limits, int n_layers,
+                         ap_error *err);
 void ap_scorer_free(ap_scorer *s);
 /* The group the script declared: 1 and *g set when it declared one ("row" or "layer"), else 0. */
 int ap_scorer_group(const ap_scorer *s, ap_group_kind *g);

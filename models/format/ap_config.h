@@ -11,25 +11,25 @@ typedef enum { AP_ROPE_DEFAULT, AP_ROPE_LLAMA3 } ap_rope_type;
 
 typedef struct ap_config {
     ap_arch arch;
-    char arch_name[64];          /* as in "architectures"[0] */
-    int hidden;                  /* hidden_size */
-    int n_layers;                /* num_hidden_layers */
-    int n_heads;                 /* num_attention_heads */
-    int n_kv_heads;              /* num_key_value_heads (defaults to n_heads) */
-    int head_dim;                /* head_dim (defaults to hidden / n_heads) */
-    int ffn;                     /* intermediate_size */
-    int vocab;                   /* vocab_size */
-    int max_pos;                 /* max_position_embeddings */
-    double rms_eps;              /* rms_norm_eps */
-    double rope_theta;           /* rope_theta or rope_parameters.rope_theta */
+    char arch_name[64]; /* as in "architectures"[0] */
+    int hidden;         /* hidden_size */
+    int n_layers;       /* num_hidden_layers */
+    int n_heads;        /* num_attention_heads */
+    int n_kv_heads;     /* num_key_value_heads (defaults to n_heads) */
+    int head_dim;       /* head_dim (defaults to hidden / n_heads) */
+    int ffn;            /* intermediate_size */
+    int vocab;          /* vocab_size */
+    int max_pos;        /* max_position_embeddings */
+    double rms_eps;     /* rms_norm_eps */
+    double rope_theta;  /* rope_theta or rope_parameters.rope_theta */
     ap_rope_type rope_type;
-    double rope_factor, rope_low_freq_factor, rope_high_freq_factor;  /* llama3 */
-    int rope_original_max_pos;                                         /* llama3 */
-    int tie_embeddings;          /* tie_word_embeddings */
-    int qkv_bias;                /* Qwen2 (and attention_bias: true) */
-    int bos_id, eos_id;          /* -1 where absent (eos: the first id when the file gives a list) */
-    int o_bias;                  /* o_proj has a bias too (llama/mistral attention_bias: true; never Qwen2) */
-    int sliding_window;          /* Mistral's attention window; 0 = full causal attention */
+    double rope_factor, rope_low_freq_factor, rope_high_freq_factor; /* llama3 */
+    int rope_original_max_pos;                                       /* llama3 */
+    int tie_embeddings;                                              /* tie_word_embeddings */
+    int qkv_bias;                                                    /* Qwen2 (and attention_bias: true) */
+    int bos_id, eos_id; /* -1 where absent (eos: the first id when the file gives a list) */
+    int o_bias;         /* o_proj has a bias too (llama/mistral attention_bias: true; never Qwen2) */
+    int sliding_window; /* Mistral's attention window; 0 = full causal attention */
 } ap_config;
 
 /* Bounds a config must respect (so hostile values cannot make later code allocate absurdly). */

@@ -14,7 +14,8 @@ ap_status ap_file_open_regular(const char *path, size_t max, int *fd, size_t *si
     *fd = -1;
     *size = 0;
     int f = open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0) return ap_error_set(err, AP_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (f < 0)
+        return ap_error_set(err, AP_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(f, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(f);
@@ -34,11 +35,13 @@ ap_status ap_file_read_all(int fd, size_t len, const char *path, char **out, ap_
 {
     *out = NULL;
     char *p = malloc(len + 1);
-    if (!p) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory reading %zu bytes", path, len);
+    if (!p)
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory reading %zu bytes", path, len);
     size_t got = 0;
     while (got < len) {
         ssize_t r = pread(fd, p + got, len - got, (off_t)got);
-        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r <= 0) {
             int e = errno;
             free(p);
@@ -58,9 +61,11 @@ ap_status ap_file_read(const char *path, size_t max, char **out, size_t *len, ap
     int fd;
     size_t n;
     ap_status s = ap_file_open_regular(path, max, &fd, &n, err);
-    if (s) return s;
+    if (s)
+        return s;
     s = ap_file_read_all(fd, n, path, out, err);
     close(fd);
-    if (!s) *len = n;
+    if (!s)
+        *len = n;
     return s;
 }

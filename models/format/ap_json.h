@@ -11,8 +11,8 @@
 #include "ap_error.h"
 
 typedef struct ap_json_limits {
-    int max_depth;          /* deepest nesting of arrays/objects allowed (>= 1) */
-    size_t max_nodes;       /* upper bound on values (bounds cJSON's memory); 0 = no bound */
+    int max_depth;    /* deepest nesting of arrays/objects allowed (>= 1) */
+    size_t max_nodes; /* upper bound on values (bounds cJSON's memory); 0 = no bound */
 } ap_json_limits;
 
 /* Parse `len` bytes of `text` (no NUL terminator needed). On success `*out` is a tree the caller frees with

@@ -25,14 +25,14 @@
 #include "ap_json.h"
 
 struct ap_safetensors {
-    char *label;                /* owned: the path or the caller's label */
-    void *map;                  /* owned mmap (or NULL) */
+    char *label; /* owned: the path or the caller's label */
+    void *map;   /* owned mmap (or NULL) */
     size_t map_len;
-    void *heap;                 /* owned copy of the file when read into memory (or NULL) */
+    void *heap; /* owned copy of the file when read into memory (or NULL) */
     size_t n;
-    ap_st_tensor *tensors;      /* owned, sorted by data offset */
+    ap_st_tensor *tensors;        /* owned, sorted by data offset */
     const ap_st_tensor **by_name; /* owned, pointers into tensors sorted by name (find_sorted) */
-    char *names;                /* owned arena the tensor names point into */
+    char *names;                  /* owned arena the tensor names point into */
 };
 
 /* ---------- dtypes ---------- */
@@ -59,18 +59,28 @@ const char *ap_dtype_name(ap_dtype dt)
 
 /* Every dtype the safetensors format defines that we do not compute with. */
 static const char *const unsupported_dtypes[] = {
-    "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "I16", "U16",
-    "I32", "U32", "F64", "I64", "U64", "C64",
+    "BOOL", "U8",  "I8",  "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2",
+    "I16",  "U16", "I32", "U32",     "F64",     "I64",     "U64", "C64",
 };
 
 /* 0: supported (dt set), 1: a safetensors dtype we do not support, -1: not a safetensors dtype. */
 static int parse_dtype(const char *s, ap_dtype *dt)
 {
-    if (strcmp(s, "F32") == 0) { *dt = AP_DT_F32; return 0; }
-    if (strcmp(s, "F16") == 0) { *dt = AP_DT_F16; return 0; }
-    if (strcmp(s, "BF16") == 0) { *dt = AP_DT_BF16; return 0; }
+    if (strcmp(s, "F32") == 0) {
+        *dt = AP_DT_F32;
+        return 0;
+    }
+    if (strcmp(s, "F16") == 0) {
+        *dt = AP_DT_F16;
+        return 0;
+    }
+    if (strcmp(s, "BF16") == 0) {
+        *dt = AP_DT_BF16;
+        return 0;
+    }
     for (size_t i = 0; i < sizeof unsupported_dtypes / sizeof *unsupported_dtypes; i++)
-        if (strcmp(s, unsupported_dtypes[i]) == 0) return 1;
+        if (strcmp(s, unsupported_dtypes[i]) == 0)
+            return 1;
     return -1;
 }
 
@@ -80,9 +90,12 @@ static float f16_to_f32(uint16_t h)
     if (e == 0) {
         if (m == 0) {
             u = s;
-        } else {            /* subnormal: normalise into a float32 exponent */
+        } else { /* subnormal: normalise into a float32 exponent */
             e = 113;
-            while (!(m & 0x400)) { m <<= 1; e--; }
+            while (!(m & 0x400)) {
+                m <<= 1;
+                e--;
+            }
             u = s | (e << 23) | ((m & 0x3ff) << 13);
         }
     } else if (e == 31) {
@@ -101,10 +114,13 @@ static uint16_t f32_to_f16(float f)
     memcpy(&x, &f, 4);
     uint16_t s = (uint16_t)((x >> 16) & 0x8000);
     uint32_t ax = x & 0x7fffffffu;
-    if (ax > 0x7f800000u) return s | 0x7e00 | ((ax >> 13) & 0x3ff);   /* NaN stays NaN (quiet), payload kept */
-    if (ax >= 0x477ff000u) return s | 0x7c00;                          /* rounds to +-inf (or is inf) */
-    if (ax < 0x38800000u) {                                            /* half subnormal or zero */
-        if (ax <= 0x33000000u) return s;
+    if (ax > 0x7f800000u)
+        return s | 0x7e00 | ((ax >> 13) & 0x3ff); /* NaN stays NaN (quiet), payload kept */
+    if (ax >= 0x477ff000u)
+        return s | 0x7c00;  /* rounds to +-inf (or is inf) */
+    if (ax < 0x38800000u) { /* half subnormal or zero */
+        if (ax <= 0x33000000u)
+            return s;
         uint32_t m = (ax & 0x7fffff) | 0x800000, shift = 126 - (ax >> 23);
         uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
         q += (rem > half || (rem == half && (q & 1)));
@@ -117,7 +133,8 @@ static uint16_t f32_to_bf16(float f)
 {
     uint32_t x;
     memcpy(&x, &f, 4);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40);   /* NaN stays NaN (quiet) */
+    if ((x & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((x >> 16) | 0x40); /* NaN stays NaN (quiet) */
     return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
 }
 
@@ -153,8 +170,20 @@ static int have_f16c(void)
 #endif
 }
 #else
-static size_t f16_to_f32_f16c(const unsigned char *p, float *dst, size_t n) { (void)p; (void)dst; (void)n; return 0; }
-static size_t f32_to_f16_f16c(const float *src, unsigned char *p, size_t n) { (void)src; (void)p; (void)n; return 0; }
+static size_t f16_to_f32_f16c(const unsigned char *p, float *dst, size_t n)
+{
+    (void)p;
+    (void)dst;
+    (void)n;
+    return 0;
+}
+static size_t f32_to_f16_f16c(const float *src, unsigned char *p, size_t n)
+{
+    (void)src;
+    (void)p;
+    (void)n;
+    return 0;
+}
 static int have_f16c(void) { return 0; }
 #endif
 
@@ -163,9 +192,7 @@ void ap_dtype_to_f32(ap_dtype dt, const void *src, float *dst, size_t n)
 {
     const unsigned char *p = src;
     switch (dt) {
-    case AP_DT_F32:
-        memcpy(dst, src, n * 4);
-        break;
+    case AP_DT_F32: memcpy(dst, src, n * 4); break;
     case AP_DT_BF16:
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
@@ -188,9 +215,7 @@ void ap_dtype_from_f32(ap_dtype dt, const float *src, void *dst, size_t n)
 {
     unsigned char *p = dst;
     switch (dt) {
-    case AP_DT_F32:
-        memcpy(dst, src, n * 4);
-        break;
+    case AP_DT_F32: memcpy(dst, src, n * 4); break;
     case AP_DT_BF16:
         for (size_t i = 0; i < n; i++) {
             uint16_t h = f32_to_bf16(src[i]);
@@ -211,14 +236,16 @@ void ap_dtype_from_f32(ap_dtype dt, const float *src, void *dst, size_t n)
 #define Q(s, buf) ap_json_quote((s), (buf), sizeof(buf))
 
 static const ap_json_limits header_limits = {
-    .max_depth = 16,            /* a valid header is 3 deep */
+    .max_depth = 16, /* a valid header is 3 deep */
     .max_nodes = (size_t)1 << 23,
 };
 
 void ap_safetensors_close(ap_safetensors *st)
 {
-    if (!st) return;
-    if (st->map) munmap(st->map, st->map_len);
+    if (!st)
+        return;
+    if (st->map)
+        munmap(st->map, st->map_len);
     free(st->heap);
     free(st->label);
     free(st->tensors);
@@ -241,9 +268,12 @@ static const ap_st_tensor *find_sorted(const ap_st_tensor *const *sorted, size_t
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(sorted[mid]->name, name);
-        if (c == 0) return sorted[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c == 0)
+            return sorted[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -281,11 +311,12 @@ static ap_status parse_shape(ap_st_tensor *t, const cJSON *shape, const char *la
         if (!ap_json_is_int(d, 0, MAX_JSON_INT, &v))
             return ap_error_set(err, AP_E_FORMAT,
                                 "%s: tensor \"%s\": field \"shape\": dimension %d is not a non-negative integer"
-                                " below 2^53", label, qn, i);
+                                " below 2^53",
+                                label, qn, i);
         t->shape[i] = v;
         if (__builtin_mul_overflow(numel, (uint64_t)v, &numel) || numel > (uint64_t)INT64_MAX)
-            return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": field \"shape\": element count overflows",
-                                label, qn);
+            return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": field \"shape\": element count overflows", label,
+                                qn);
     }
     t->ndim = nd;
     t->numel = (int64_t)numel;
@@ -301,8 +332,8 @@ static ap_status parse_offsets(span *sp, const cJSON *off, uint64_t data_len, co
 {
     int64_t b, e;
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2)
-        return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": field \"data_offsets\" must be [begin, end]",
-                            label, qn);
+        return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": field \"data_offsets\" must be [begin, end]", label,
+                            qn);
     if (!ap_json_is_int(off->child, 0, MAX_JSON_INT, &b) || !ap_json_is_int(off->child->next, 0, MAX_JSON_INT, &e))
         return ap_error_set(err, AP_E_FORMAT,
                             "%s: tensor \"%s\": field \"data_offsets\" must hold non-negative integers below 2^53",
@@ -314,7 +345,8 @@ static ap_status parse_offsets(span *sp, const cJSON *off, uint64_t data_len, co
     if ((uint64_t)e > data_len)
         return ap_error_set(err, AP_E_FORMAT,
                             "%s: tensor \"%s\": field \"data_offsets\": [%" PRId64 ", %" PRId64 ") runs past the end"
-                            " of the data section (%" PRIu64 " bytes; truncated file?)", label, qn, b, e, data_len);
+                            " of the data section (%" PRIu64 " bytes; truncated file?)",
+                            label, qn, b, e, data_len);
     sp->begin = (uint64_t)b;
     sp->end = (uint64_t)e;
     return AP_OK;
@@ -329,8 +361,9 @@ static ap_status parse_entry(ap_st_tensor *t, span *sp, const cJSON *e, uint64_t
         return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": entry must be an object", label, qn);
     char where[120];
     snprintf(where, sizeof where, "tensor \"%s\"", qn);
-    ap_status ds = ap_json_check_unique_keys(e, 0, label, where, err);   /* cJSON would take the first */
-    if (ds) return ds;
+    ap_status ds = ap_json_check_unique_keys(e, 0, label, where, err); /* cJSON would take the first */
+    if (ds)
+        return ds;
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
@@ -339,8 +372,10 @@ static ap_status parse_entry(ap_st_tensor *t, span *sp, const cJSON *e, uint64_t
     int k = parse_dtype(dt->valuestring, &t->dtype);
     char qd[80];
     if (k > 0)
-        return ap_error_set(err, AP_E_UNSUPPORTED, "%s: tensor \"%s\": field \"dtype\": unsupported dtype \"%s\""
-                            " (F32, F16 and BF16 are supported)", label, qn, Q(dt->valuestring, qd));
+        return ap_error_set(err, AP_E_UNSUPPORTED,
+                            "%s: tensor \"%s\": field \"dtype\": unsupported dtype \"%s\""
+                            " (F32, F16 and BF16 are supported)",
+                            label, qn, Q(dt->valuestring, qd));
     if (k < 0)
         return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": field \"dtype\": invalid dtype \"%s\"", label, qn,
                             Q(dt->valuestring, qd));
@@ -349,27 +384,32 @@ static ap_status parse_entry(ap_st_tensor *t, span *sp, const cJSON *e, uint64_t
     if (!off)
         return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": field \"data_offsets\" missing", label, qn);
     ap_status st = parse_shape(t, shape, label, qn, err);
-    if (!st) st = parse_offsets(sp, off, data_len, label, qn, err);
-    if (st) return st;
+    if (!st)
+        st = parse_offsets(sp, off, data_len, label, qn, err);
+    if (st)
+        return st;
     if (sp->end - sp->begin != (uint64_t)t->nbytes)
-        return ap_error_set(err, AP_E_FORMAT,
-                            "%s: tensor \"%s\": size mismatch: shape needs %zu bytes of %s but data_offsets span %"
-                            PRIu64, label, qn, t->nbytes, ap_dtype_name(t->dtype), sp->end - sp->begin);
+        return ap_error_set(
+            err, AP_E_FORMAT,
+            "%s: tensor \"%s\": size mismatch: shape needs %zu bytes of %s but data_offsets span %" PRIu64, label, qn,
+            t->nbytes, ap_dtype_name(t->dtype), sp->end - sp->begin);
     return AP_OK;
 }
 
 static ap_status check_metadata(const cJSON *md, const char *label, ap_error *err)
 {
-    if (cJSON_IsNull(md)) return AP_OK;
+    if (cJSON_IsNull(md))
+        return AP_OK;
     if (!cJSON_IsObject(md))
         return ap_error_set(err, AP_E_FORMAT, "%s: field \"__metadata__\" must be an object of strings", label);
     ap_status ds = ap_json_check_unique_keys(md, 0, label, "field \"__metadata__\"", err);
-    if (ds) return ds;
+    if (ds)
+        return ds;
     for (const cJSON *c = md->child; c; c = c->next) {
         if (!cJSON_IsString(c)) {
             char q[80];
-            return ap_error_set(err, AP_E_FORMAT, "%s: field \"__metadata__\": value of \"%s\" is not a string",
-                                label, Q(c->string, q));
+            return ap_error_set(err, AP_E_FORMAT, "%s: field \"__metadata__\": value of \"%s\" is not a string", label,
+                                Q(c->string, q));
         }
     }
     return AP_OK;
@@ -384,8 +424,10 @@ typedef struct {
 static int cmp_item(const void *a, const void *b)
 {
     const item *x = a, *y = b;
-    if (x->sp.begin != y->sp.begin) return x->sp.begin < y->sp.begin ? -1 : 1;
-    if (x->sp.end != y->sp.end) return x->sp.end < y->sp.end ? -1 : 1;
+    if (x->sp.begin != y->sp.begin)
+        return x->sp.begin < y->sp.begin ? -1 : 1;
+    if (x->sp.end != y->sp.end)
+        return x->sp.end < y->sp.end ? -1 : 1;
     return strcmp(x->t.name, y->t.name);
 }
 
@@ -396,9 +438,10 @@ static ap_status check_tiling(const item *it, size_t n, uint64_t data_len, const
     char q1[80], q2[80];
     for (size_t i = 0; i < n; i++) {
         if (it[i].sp.begin > expect)
-            return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": field \"data_offsets\": gap of %" PRIu64
-                                " bytes before it (data must be contiguous)", label, Q(it[i].t.name, q1),
-                                it[i].sp.begin - expect);
+            return ap_error_set(err, AP_E_FORMAT,
+                                "%s: tensor \"%s\": field \"data_offsets\": gap of %" PRIu64
+                                " bytes before it (data must be contiguous)",
+                                label, Q(it[i].t.name, q1), it[i].sp.begin - expect);
         if (it[i].sp.begin < expect)
             return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\": field \"data_offsets\": overlaps tensor \"%s\"",
                                 label, Q(it[i].t.name, q1), Q(it[i - 1].t.name, q2));
@@ -414,7 +457,8 @@ static ap_status check_tiling(const item *it, size_t n, uint64_t data_len, const
 static ap_status finish(ap_safetensors *st, item *it, size_t n, const uint8_t *data, const char *label, ap_error *err)
 {
     size_t total = 1;
-    for (size_t i = 0; i < n; i++) total += strlen(it[i].t.name) + 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(it[i].t.name) + 1;
     st->names = malloc(total);
     st->tensors = calloc(n ? n : 1, sizeof *st->tensors);
     st->by_name = calloc(n ? n : 1, sizeof *st->by_name);
@@ -448,10 +492,11 @@ static ap_status parse_header(ap_safetensors *st, const uint8_t *buf, size_t len
         return ap_error_set(err, AP_E_FORMAT, "%s: file is %zu bytes, shorter than the 8-byte header length", label,
                             len);
     uint64_t hl = 0;
-    for (int i = 7; i >= 0; i--) hl = (hl << 8) | buf[i];
+    for (int i = 7; i >= 0; i--)
+        hl = (hl << 8) | buf[i];
     if (hl > AP_ST_MAX_HEADER)
-        return ap_error_set(err, AP_E_FORMAT, "%s: header length %" PRIu64 " exceeds the limit of %u bytes", label,
-                            hl, AP_ST_MAX_HEADER);
+        return ap_error_set(err, AP_E_FORMAT, "%s: header length %" PRIu64 " exceeds the limit of %u bytes", label, hl,
+                            AP_ST_MAX_HEADER);
     if (hl > len - 8)
         return ap_error_set(err, AP_E_FORMAT, "%s: header length %" PRIu64 " runs past the end of the file (%zu bytes)",
                             label, hl, len);
@@ -459,16 +504,18 @@ static ap_status parse_header(ap_safetensors *st, const uint8_t *buf, size_t len
         return ap_error_set(err, AP_E_FORMAT, "%s: header is not a JSON object", label);
     cJSON *root = NULL;
     char hlabel[600];
-    snprintf(hlabel, sizeof hlabel, "%s: header", label);   /* JSON-level errors point into the header */
+    snprintf(hlabel, sizeof hlabel, "%s: header", label); /* JSON-level errors point into the header */
     ap_status s = ap_json_parse(&root, (const char *)buf + 8, (size_t)hl, &header_limits, hlabel, err);
-    if (s) return s;
+    if (s)
+        return s;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return ap_error_set(err, AP_E_FORMAT, "%s: header is not a JSON object", label);
     }
     uint64_t data_len = len - 8 - hl;
     size_t n = 0;
-    for (const cJSON *c = root->child; c; c = c->next) n++;
+    for (const cJSON *c = root->child; c; c = c->next)
+        n++;
     item *it = calloc(n ? n : 1, sizeof *it);
     if (!it) {
         cJSON_Delete(root);
@@ -478,8 +525,10 @@ static ap_status parse_header(ap_safetensors *st, const uint8_t *buf, size_t len
     int seen_md = 0;
     for (const cJSON *c = root->child; c && !s; c = c->next) {
         if (strcmp(c->string, "__metadata__") == 0) {
-            if (seen_md++) s = ap_error_set(err, AP_E_FORMAT, "%s: field \"__metadata__\" appears twice", label);
-            else s = check_metadata(c, label, err);
+            if (seen_md++)
+                s = ap_error_set(err, AP_E_FORMAT, "%s: field \"__metadata__\" appears twice", label);
+            else
+                s = check_metadata(c, label, err);
             continue;
         }
         it[k].t.name = c->string;
@@ -490,15 +539,15 @@ static ap_status parse_header(ap_safetensors *st, const uint8_t *buf, size_t len
         qsort(it, k, sizeof *it, cmp_item);
         /* finish() checks duplicates first: two entries with one name would otherwise read as an overlap. */
         s = finish(st, it, k, buf + 8 + hl, label, err);
-        if (!s) s = check_tiling(it, k, data_len, label, err);
+        if (!s)
+            s = check_tiling(it, k, data_len, label, err);
     }
     free(it);
     cJSON_Delete(root);
     return s;
 }
 
-static ap_status open_common(ap_safetensors **out, ap_safetensors *st, const uint8_t *buf, size_t len,
-                             ap_error *err)
+static ap_status open_common(ap_safetensors **out, ap_safetensors *st, const uint8_t *buf, size_t len, ap_error *err)
 {
     ap_status s = parse_header(st, buf, len, st->label, err);
     if (s) {
@@ -524,7 +573,8 @@ ap_status ap_safetensors_open_buffer(ap_safetensors **out, const void *buf, size
 {
     *out = NULL;
     ap_safetensors *st = new_file(label);
-    if (!st) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", label ? label : "(buffer)");
+    if (!st)
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", label ? label : "(buffer)");
     static const uint8_t empty[1];
     return open_common(out, st, buf ? buf : empty, buf ? len : 0, err);
 }
@@ -535,7 +585,8 @@ ap_status ap_safetensors_open_flags(ap_safetensors **out, const char *path, unsi
     int fd;
     size_t len;
     ap_status os = ap_file_open_regular(path, SIZE_MAX, &fd, &len, err);
-    if (os) return os;
+    if (os)
+        return os;
     ap_safetensors *st = new_file(path);
     if (!st) {
         close(fd);
@@ -566,7 +617,7 @@ ap_status ap_safetensors_open_flags(ap_safetensors **out, const char *path, unsi
         buf = st->heap;
     } else {
         static const uint8_t empty[8];
-        buf = empty;   /* shorter than 8 bytes: rejected by the header check without reading */
+        buf = empty; /* shorter than 8 bytes: rejected by the header check without reading */
     }
     close(fd);
     return open_common(out, st, buf, len, err);
@@ -585,15 +636,15 @@ ap_status ap_safetensors_open(ap_safetensors **out, const char *path, ap_error *
 #define MAX_SHARDS 65536
 
 struct ap_checkpoint {
-    ap_safetensors **files;     /* owned */
+    ap_safetensors **files; /* owned */
     size_t nfiles;
-    const ap_st_tensor **all;   /* owned array; file by file, each in data order */
+    const ap_st_tensor **all; /* owned array; file by file, each in data order */
     const ap_st_tensor **by_name;
     size_t n;
 };
 
 typedef struct {
-    const char *tensor, *file;  /* borrowed from the cJSON tree */
+    const char *tensor, *file; /* borrowed from the cJSON tree */
 } wm_pair;
 
 /* A parsed index: weight_map pairs sorted by tensor name, and the distinct file names sorted. */
@@ -616,11 +667,16 @@ static void index_free(index_info *ix)
 /* A shard name must name a file in the model folder itself. */
 static const char *bad_file_name(const char *s)
 {
-    if (!*s) return "is empty";
-    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) return "is not a file name";
-    if (strchr(s, '/')) return "contains '/' (only plain file names in the model folder are allowed)";
-    if (strchr(s, '\\')) return "contains '\\' (only plain file names in the model folder are allowed)";
-    if (strlen(s) > 255) return "is longer than 255 bytes";
+    if (!*s)
+        return "is empty";
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return "is not a file name";
+    if (strchr(s, '/'))
+        return "contains '/' (only plain file names in the model folder are allowed)";
+    if (strchr(s, '\\'))
+        return "contains '\\' (only plain file names in the model folder are allowed)";
+    if (strlen(s) > 255)
+        return "is longer than 255 bytes";
     return NULL;
 }
 
@@ -629,10 +685,7 @@ static int cmp_pair(const void *a, const void *b)
     return strcmp(((const wm_pair *)a)->tensor, ((const wm_pair *)b)->tensor);
 }
 
-static int cmp_cstr(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 static const ap_json_limits index_limits = {.max_depth = 16, .max_nodes = (size_t)1 << 23};
 
@@ -640,13 +693,17 @@ static ap_status index_parse(index_info *ix, const char *json, size_t len, const
 {
     memset(ix, 0, sizeof *ix);
     ap_status s = ap_json_parse(&ix->root, json, len, &index_limits, label, err);
-    if (s) return s;
+    if (s)
+        return s;
     const cJSON *root = ix->root;
-    if (!cJSON_IsObject(root)) return ap_error_set(err, AP_E_FORMAT, "%s: not a JSON object", label);
-    if ((s = ap_json_check_unique_keys(root, 0, label, "top level", err))) return s;
+    if (!cJSON_IsObject(root))
+        return ap_error_set(err, AP_E_FORMAT, "%s: not a JSON object", label);
+    if ((s = ap_json_check_unique_keys(root, 0, label, "top level", err)))
+        return s;
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
     if (md && !cJSON_IsNull(md)) {
-        if (!cJSON_IsObject(md)) return ap_error_set(err, AP_E_FORMAT, "%s: field \"metadata\" must be an object", label);
+        if (!cJSON_IsObject(md))
+            return ap_error_set(err, AP_E_FORMAT, "%s: field \"metadata\" must be an object", label);
         const cJSON *ts = cJSON_GetObjectItemCaseSensitive(md, "total_size");
         if (ts && !ap_json_is_int(ts, 0, INT64_MAX, NULL))
             return ap_error_set(err, AP_E_FORMAT, "%s: field \"metadata.total_size\" must be a non-negative integer",
@@ -655,13 +712,17 @@ static ap_status index_parse(index_info *ix, const char *json, size_t len, const
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(wm))
         return ap_error_set(err, AP_E_FORMAT, "%s: field \"weight_map\" missing or not an object", label);
-    if ((s = ap_json_check_unique_keys(wm, 0, label, "field \"weight_map\"", err))) return s;
+    if ((s = ap_json_check_unique_keys(wm, 0, label, "field \"weight_map\"", err)))
+        return s;
     size_t n = 0;
-    for (const cJSON *c = wm->child; c; c = c->next) n++;
-    if (!n) return ap_error_set(err, AP_E_FORMAT, "%s: field \"weight_map\" is empty", label);
+    for (const cJSON *c = wm->child; c; c = c->next)
+        n++;
+    if (!n)
+        return ap_error_set(err, AP_E_FORMAT, "%s: field \"weight_map\" is empty", label);
     ix->pairs = malloc(n * sizeof *ix->pairs);
     ix->files = malloc(n * sizeof *ix->files);
-    if (!ix->pairs || !ix->files) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", label);
+    if (!ix->pairs || !ix->files)
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", label);
     char q[80], q2[80];
     for (const cJSON *c = wm->child; c; c = c->next) {
         if (!cJSON_IsString(c))
@@ -678,7 +739,8 @@ static ap_status index_parse(index_info *ix, const char *json, size_t len, const
     qsort(ix->files, ix->nfiles, sizeof *ix->files, cmp_cstr);
     size_t u = 0;
     for (size_t i = 0; i < ix->nfiles; i++)
-        if (!u || strcmp(ix->files[u - 1], ix->files[i]) != 0) ix->files[u++] = ix->files[i];
+        if (!u || strcmp(ix->files[u - 1], ix->files[i]) != 0)
+            ix->files[u++] = ix->files[i];
     ix->nfiles = u;
     if (u > MAX_SHARDS)
         return ap_error_set(err, AP_E_FORMAT, "%s: field \"weight_map\" names %zu files (at most %d)", label, u,
@@ -696,8 +758,10 @@ ap_status ap_checkpoint_check_index(const char *json, size_t len, const char *la
 
 void ap_checkpoint_close(ap_checkpoint *ck)
 {
-    if (!ck) return;
-    for (size_t i = 0; i < ck->nfiles; i++) ap_safetensors_close(ck->files[i]);
+    if (!ck)
+        return;
+    for (size_t i = 0; i < ck->nfiles; i++)
+        ap_safetensors_close(ck->files[i]);
     free(ck->files);
     free(ck->all);
     free(ck->by_name);
@@ -719,7 +783,8 @@ const ap_st_tensor *ap_checkpoint_find(const ap_checkpoint *ck, const char *name
 static ap_status join_path(char *buf, size_t n, const char *dir, const char *name, ap_error *err)
 {
     int k = snprintf(buf, n, "%s/%s", dir, name);
-    if (k < 0 || (size_t)k >= n) return ap_error_set(err, AP_E_ARG, "%s/%s: path too long", dir, name);
+    if (k < 0 || (size_t)k >= n)
+        return ap_error_set(err, AP_E_ARG, "%s/%s: path too long", dir, name);
     return AP_OK;
 }
 
@@ -727,7 +792,8 @@ static ap_status join_path(char *buf, size_t n, const char *dir, const char *nam
 static const char *ck_file_of(const ap_checkpoint *ck, const ap_st_tensor *t)
 {
     for (size_t f = 0; f < ck->nfiles; f++)
-        if (t >= ck->files[f]->tensors && t < ck->files[f]->tensors + ck->files[f]->n) return ck->files[f]->label;
+        if (t >= ck->files[f]->tensors && t < ck->files[f]->tensors + ck->files[f]->n)
+            return ck->files[f]->label;
     return "?";
 }
 
@@ -735,19 +801,24 @@ static const char *ck_file_of(const ap_checkpoint *ck, const ap_st_tensor *t)
 static ap_status ck_collect(ap_checkpoint *ck, ap_error *err)
 {
     size_t n = 0;
-    for (size_t f = 0; f < ck->nfiles; f++) n += ap_safetensors_count(ck->files[f]);
+    for (size_t f = 0; f < ck->nfiles; f++)
+        n += ap_safetensors_count(ck->files[f]);
     ck->all = malloc((n ? n : 1) * sizeof *ck->all);
     ck->by_name = malloc((n ? n : 1) * sizeof *ck->by_name);
-    if (!ck->all || !ck->by_name) return ap_error_set(err, AP_E_NOMEM, "out of memory for %zu tensors", n);
+    if (!ck->all || !ck->by_name)
+        return ap_error_set(err, AP_E_NOMEM, "out of memory for %zu tensors", n);
     for (size_t f = 0; f < ck->nfiles; f++)
-        for (size_t i = 0; i < ck->files[f]->n; i++) ck->all[ck->n++] = &ck->files[f]->tensors[i];
+        for (size_t i = 0; i < ck->files[f]->n; i++)
+            ck->all[ck->n++] = &ck->files[f]->tensors[i];
     memcpy(ck->by_name, ck->all, n * sizeof *ck->all);
     qsort(ck->by_name, n, sizeof *ck->by_name, cmp_tensor_ptr);
     for (size_t i = 1; i < n; i++) {
         if (strcmp(ck->by_name[i - 1]->name, ck->by_name[i]->name) == 0) {
             char q[80];
-            return ap_error_set(err, AP_E_FORMAT, "%s: tensor \"%s\" also appears in %s (each tensor belongs to one"
-                                " shard)", ck_file_of(ck, ck->by_name[i]), Q(ck->by_name[i]->name, q),
+            return ap_error_set(err, AP_E_FORMAT,
+                                "%s: tensor \"%s\" also appears in %s (each tensor belongs to one"
+                                " shard)",
+                                ck_file_of(ck, ck->by_name[i]), Q(ck->by_name[i]->name, q),
                                 ck_file_of(ck, ck->by_name[i - 1]));
         }
     }
@@ -759,7 +830,8 @@ static ap_status ck_open_sharded(ap_checkpoint *ck, const char *dir, const char 
     char *text = NULL;
     size_t len = 0;
     ap_status s = ap_json_read_file(ipath, MAX_INDEX_BYTES, &text, &len, err);
-    if (s) return s;
+    if (s)
+        return s;
     index_info ix;
     s = index_parse(&ix, text, len, ipath, err);
     free(text);
@@ -768,10 +840,13 @@ static ap_status ck_open_sharded(ap_checkpoint *ck, const char *dir, const char 
     char path[PATH_MAX], q[80];
     for (size_t f = 0; !s && f < ix.nfiles; f++) {
         s = join_path(path, sizeof path, dir, ix.files[f], err);
-        if (!s) s = ap_safetensors_open(&ck->files[f], path, err);
-        if (!s) ck->nfiles++;
+        if (!s)
+            s = ap_safetensors_open(&ck->files[f], path, err);
+        if (!s)
+            ck->nfiles++;
     }
-    if (!s) s = ck_collect(ck, err);
+    if (!s)
+        s = ck_collect(ck, err);
     /* weight_map and the shards must agree both ways: same names, same file for each. */
     for (size_t i = 0; !s && i < ix.npairs; i++) {
         const ap_st_tensor *t = ap_checkpoint_find(ck, ix.pairs[i].tensor);
@@ -784,10 +859,11 @@ static ap_status ck_open_sharded(ap_checkpoint *ck, const char *dir, const char 
         const char *file = ck_file_of(ck, t), *base = strrchr(file, '/');
         base = base ? base + 1 : file;
         if (strcmp(base, ix.pairs[i].file) != 0)
-            s = ap_error_set(err, AP_E_FORMAT, "%s: field \"weight_map\": tensor \"%s\" is listed in %s but found in %s",
-                             ipath, q, ix.pairs[i].file, base);
+            s = ap_error_set(err, AP_E_FORMAT,
+                             "%s: field \"weight_map\": tensor \"%s\" is listed in %s but found in %s", ipath, q,
+                             ix.pairs[i].file, base);
     }
-    for (size_t i = 0; !s && i < ck->n; i++) {     /* every listed one is there; now anything unlisted? */
+    for (size_t i = 0; !s && i < ck->n; i++) { /* every listed one is there; now anything unlisted? */
         wm_pair key = {ck->all[i]->name, NULL};
         if (!bsearch(&key, ix.pairs, ix.npairs, sizeof *ix.pairs, cmp_pair))
             s = ap_error_set(err, AP_E_FORMAT, "%s: field \"weight_map\": tensor \"%s\" of %s is not listed", ipath,
@@ -801,18 +877,24 @@ ap_status ap_checkpoint_open(ap_checkpoint **out, const char *dir, ap_error *err
 {
     *out = NULL;
     ap_checkpoint *ck = calloc(1, sizeof *ck);
-    if (!ck) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", dir);
+    if (!ck)
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", dir);
     char single[PATH_MAX], index[PATH_MAX];
     ap_status s = join_path(single, sizeof single, dir, SINGLE_NAME, err);
-    if (!s) s = join_path(index, sizeof index, dir, INDEX_NAME, err);
+    if (!s)
+        s = join_path(index, sizeof index, dir, INDEX_NAME, err);
     struct stat sb;
     /* Like transformers, a single model.safetensors wins over an index. */
     if (!s && stat(single, &sb) == 0) {
         ck->files = calloc(1, sizeof *ck->files);
-        if (!ck->files) s = ap_error_set(err, AP_E_NOMEM, "%s: out of memory", dir);
-        if (!s) s = ap_safetensors_open(&ck->files[0], single, err);
-        if (!s) ck->nfiles = 1;
-        if (!s) s = ck_collect(ck, err);
+        if (!ck->files)
+            s = ap_error_set(err, AP_E_NOMEM, "%s: out of memory", dir);
+        if (!s)
+            s = ap_safetensors_open(&ck->files[0], single, err);
+        if (!s)
+            ck->nfiles = 1;
+        if (!s)
+            s = ck_collect(ck, err);
     } else if (!s && stat(index, &sb) == 0) {
         s = ck_open_sharded(ck, dir, index, err);
     } else if (!s) {

@@ -14,16 +14,16 @@ typedef enum { AP_DT_F32, AP_DT_F16, AP_DT_BF16 } ap_dtype;
 #define AP_ST_MAX_HEADER (100u * 1000u * 1000u)
 
 typedef struct ap_st_tensor {
-    const char *name;           /* borrowed from the file object */
+    const char *name; /* borrowed from the file object */
     ap_dtype dtype;
     int ndim;
     int64_t shape[AP_ST_MAX_DIMS];
     int64_t numel;
-    const void *data;           /* borrowed: points into the mapping / buffer */
+    const void *data; /* borrowed: points into the mapping / buffer */
     size_t nbytes;
 } ap_st_tensor;
 
-typedef struct ap_safetensors ap_safetensors;   /* one validated file */
+typedef struct ap_safetensors ap_safetensors; /* one validated file */
 
 /* Memory-mapped files and SIGBUS: files are mapped read-only with MAP_PRIVATE. If another process truncates
  * or rewrites a file IN PLACE while it is open, touching the lost pages raises SIGBUS and the process dies;
@@ -32,7 +32,7 @@ typedef struct ap_safetensors ap_safetensors;   /* one validated file */
  * the old inode), HF tools do the same, and search candidates run in worker processes, so a SIGBUS there costs
  * one candidate. Callers that cannot accept this open with AP_ST_OPEN_READ (the file is read into memory).
  * Tensor data is NOT aligned in general (safetensors does not require it): read it with ap_dtype_to_f32 or memcpy. */
-#define AP_ST_OPEN_READ 1u      /* read the whole file into the heap instead of mapping it */
+#define AP_ST_OPEN_READ 1u /* read the whole file into the heap instead of mapping it */
 
 /* Open and validate a file (mmap, read-only). `*out` is the caller's, freed with ap_safetensors_close.
  * Errors name the file and, where there is one, the tensor and field. Other dtypes than F32/F16/BF16:
@@ -45,7 +45,7 @@ ap_status ap_safetensors_open_buffer(ap_safetensors **out, const void *buf, size
                                      ap_error *err);
 void ap_safetensors_close(ap_safetensors *st);
 size_t ap_safetensors_count(const ap_safetensors *st);
-const ap_st_tensor *ap_safetensors_at(const ap_safetensors *st, size_t i);     /* file order of data */
+const ap_st_tensor *ap_safetensors_at(const ap_safetensors *st, size_t i); /* file order of data */
 const ap_st_tensor *ap_safetensors_find(const ap_safetensors *st, const char *name);
 size_t ap_dtype_size(ap_dtype dt);
 const char *ap_dtype_name(ap_dtype dt);
@@ -73,7 +73,7 @@ typedef struct ap_st_entry {
     ap_dtype dtype;
     int ndim;
     int64_t shape[AP_ST_MAX_DIMS];
-    const float *data;          /* borrowed, numel float32 values */
+    const float *data; /* borrowed, numel float32 values */
 } ap_st_entry;
 /* Write one file atomically (temp file + fsync + rename): header padded with spaces to 8 bytes. */
 ap_status ap_safetensors_write(const char *path, const ap_st_entry *entries, size_t n, ap_error *err);

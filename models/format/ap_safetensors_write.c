@@ -18,9 +18,9 @@
 /* ---------- atomic file output ---------- */
 
 typedef struct {
-    int fd;                 /* -1 once closed */
-    char tmp[PATH_MAX];     /* the temp file's name ("" when none) */
-    char path[PATH_MAX];    /* the final name */
+    int fd;              /* -1 once closed */
+    char tmp[PATH_MAX];  /* the temp file's name ("" when none) */
+    char path[PATH_MAX]; /* the final name */
 } afile;
 
 static ap_status io_err(ap_error *err, const char *path, const char *what, int e)
@@ -33,12 +33,14 @@ static ap_status afile_open(afile *f, const char *path, ap_error *err)
 {
     f->fd = -1;
     f->tmp[0] = '\0';
-    if (strlen(path) >= sizeof f->path) return ap_error_set(err, AP_E_ARG, "%s: path too long", path);
+    if (strlen(path) >= sizeof f->path)
+        return ap_error_set(err, AP_E_ARG, "%s: path too long", path);
     strcpy(f->path, path);
     const char *slash = strrchr(path, '/');
     int dl = slash ? (int)(slash - path + 1) : 0;
     int k = snprintf(f->tmp, sizeof f->tmp, "%.*s.%s.tmp.XXXXXX", dl, path, slash ? slash + 1 : path);
-    if (k < 0 || (size_t)k >= sizeof f->tmp) return ap_error_set(err, AP_E_ARG, "%s: path too long", path);
+    if (k < 0 || (size_t)k >= sizeof f->tmp)
+        return ap_error_set(err, AP_E_ARG, "%s: path too long", path);
     f->fd = mkostemp(f->tmp, O_CLOEXEC);
     if (f->fd < 0) {
         f->tmp[0] = '\0';
@@ -52,9 +54,12 @@ static ap_status afile_write(afile *f, const void *buf, size_t n, ap_error *err)
     const char *p = buf;
     while (n) {
         ssize_t w = write(f->fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return io_err(err, f->path, "write", errno);
-        if (w == 0) return io_err(err, f->path, "write", ENOSPC);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return io_err(err, f->path, "write", errno);
+        if (w == 0)
+            return io_err(err, f->path, "write", ENOSPC);
         p += w;
         n -= (size_t)w;
     }
@@ -63,9 +68,11 @@ static ap_status afile_write(afile *f, const void *buf, size_t n, ap_error *err)
 
 static void afile_abort(afile *f)
 {
-    if (f->fd >= 0) close(f->fd);
+    if (f->fd >= 0)
+        close(f->fd);
     f->fd = -1;
-    if (f->tmp[0]) unlink(f->tmp);
+    if (f->tmp[0])
+        unlink(f->tmp);
     f->tmp[0] = '\0';
 }
 
@@ -73,11 +80,13 @@ static void fsync_dir_of(const char *path)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
-    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path);
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path) + (slash == path), path);
+    else
+        snprintf(dir, sizeof dir, ".");
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
-        fsync(fd);   /* best effort: makes the rename durable; failure does not undo it */
+        fsync(fd); /* best effort: makes the rename durable; failure does not undo it */
         close(fd);
     }
 }
@@ -86,12 +95,16 @@ static void fsync_dir_of(const char *path)
 static ap_status afile_finish(afile *f, ap_error *err)
 {
     ap_status s = AP_OK;
-    if (fchmod(f->fd, 0644) != 0) s = io_err(err, f->path, "chmod", errno);
-    if (!s && fsync(f->fd) != 0) s = io_err(err, f->path, "fsync", errno);
+    if (fchmod(f->fd, 0644) != 0)
+        s = io_err(err, f->path, "chmod", errno);
+    if (!s && fsync(f->fd) != 0)
+        s = io_err(err, f->path, "fsync", errno);
     int fd = f->fd;
     f->fd = -1;
-    if (close(fd) != 0 && !s) s = io_err(err, f->path, "close", errno);
-    if (s) afile_abort(f);
+    if (close(fd) != 0 && !s)
+        s = io_err(err, f->path, "close", errno);
+    if (s)
+        afile_abort(f);
     return s;
 }
 
@@ -123,11 +136,14 @@ typedef struct {
 
 static int sb_reserve(sbuf *b, size_t more)
 {
-    if (b->len + more + 1 <= b->cap) return 1;
+    if (b->len + more + 1 <= b->cap)
+        return 1;
     size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more + 1) cap *= 2;
+    while (cap < b->len + more + 1)
+        cap *= 2;
     char *p = realloc(b->p, cap);
-    if (!p) return 0;
+    if (!p)
+        return 0;
     b->p = p;
     b->cap = cap;
     return 1;
@@ -136,7 +152,8 @@ static int sb_reserve(sbuf *b, size_t more)
 static int sb_add(sbuf *b, const char *s)
 {
     size_t n = strlen(s);
-    if (!sb_reserve(b, n)) return 0;
+    if (!sb_reserve(b, n))
+        return 0;
     memcpy(b->p + b->len, s, n + 1);
     b->len += n;
     return 1;
@@ -145,7 +162,8 @@ static int sb_add(sbuf *b, const char *s)
 static int sb_str(sbuf *b, const char *s)
 {
     size_t n = ap_json_escape(NULL, s);
-    if (!sb_reserve(b, n)) return 0;
+    if (!sb_reserve(b, n))
+        return 0;
     ap_json_escape(b->p + b->len, s);
     b->len += n;
     b->p[b->len] = '\0';
@@ -177,11 +195,14 @@ static ap_status check_entries(const char *path, const ap_st_entry *e, size_t n,
         if (__builtin_mul_overflow(numel, (uint64_t)ap_dtype_size(e[i].dtype), &bytes[i]) ||
             bytes[i] > ((uint64_t)1 << 53))
             return ap_error_set(err, AP_E_ARG, "%s: tensor \"%s\": too large", path, q);
-        if (numel && !e[i].data) return ap_error_set(err, AP_E_ARG, "%s: tensor \"%s\": no data", path, q);
+        if (numel && !e[i].data)
+            return ap_error_set(err, AP_E_ARG, "%s: tensor \"%s\": no data", path, q);
     }
     const ap_st_entry **sorted = malloc((n ? n : 1) * sizeof *sorted);
-    if (!sorted) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", path);
-    for (size_t i = 0; i < n; i++) sorted[i] = &e[i];
+    if (!sorted)
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = &e[i];
     qsort(sorted, n, sizeof *sorted, cmp_entry_name);
     for (size_t i = 1; i < n; i++) {
         if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0) {
@@ -213,19 +234,22 @@ static ap_status build_header(sbuf *h, const char *path, const ap_st_entry *e, s
         off += bytes[i];
     }
     ok = ok && sb_add(h, "}");
-    while (ok && h->len % 8) ok = sb_add(h, " ");
-    if (!ok) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory building the header", path);
+    while (ok && h->len % 8)
+        ok = sb_add(h, " ");
+    if (!ok)
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory building the header", path);
     if (h->len > AP_ST_MAX_HEADER)
         return ap_error_set(err, AP_E_ARG, "%s: header of %zu bytes exceeds the limit", path, h->len);
     return AP_OK;
 }
 
-#define CHUNK 65536   /* elements converted per write */
+#define CHUNK 65536 /* elements converted per write */
 
 static ap_status write_data(afile *f, const ap_st_entry *e, size_t n, const uint64_t *bytes, ap_error *err)
 {
     unsigned char *buf = malloc(CHUNK * 4);
-    if (!buf) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", f->path);
+    if (!buf)
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", f->path);
     ap_status s = AP_OK;
     for (size_t i = 0; !s && i < n; i++) {
         size_t es = ap_dtype_size(e[i].dtype), numel = (size_t)(bytes[i] / es);
@@ -244,21 +268,30 @@ static ap_status write_tmp(afile *f, const char *path, const ap_st_entry *entrie
 {
     f->fd = -1;
     f->tmp[0] = '\0';
-    if (!path || (n && !entries)) return ap_error_set(err, AP_E_ARG, "safetensors write: no path or entries");
+    if (!path || (n && !entries))
+        return ap_error_set(err, AP_E_ARG, "safetensors write: no path or entries");
     uint64_t *bytes = calloc(n ? n : 1, sizeof *bytes);
-    if (!bytes) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", path);
+    if (!bytes)
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", path);
     sbuf h = {0};
     ap_status s = check_entries(path, entries, n, bytes, err);
-    if (!s) s = build_header(&h, path, entries, n, bytes, err);
-    if (!s) s = afile_open(f, path, err);
+    if (!s)
+        s = build_header(&h, path, entries, n, bytes, err);
+    if (!s)
+        s = afile_open(f, path, err);
     if (!s) {
         unsigned char len8[8];
-        for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
+        for (int i = 0; i < 8; i++)
+            len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
         s = afile_write(f, len8, 8, err);
-        if (!s) s = afile_write(f, h.p, h.len, err);
-        if (!s) s = write_data(f, entries, n, bytes, err);
-        if (s) afile_abort(f);
-        else s = afile_finish(f, err);
+        if (!s)
+            s = afile_write(f, h.p, h.len, err);
+        if (!s)
+            s = write_data(f, entries, n, bytes, err);
+        if (s)
+            afile_abort(f);
+        else
+            s = afile_finish(f, err);
     }
     free(h.p);
     free(bytes);
@@ -275,31 +308,39 @@ ap_status ap_safetensors_write(const char *path, const ap_st_entry *entries, siz
 /* ---------- model folders ---------- */
 
 static const char *const copied_files[] = {
-    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model",
-    "special_tokens_map.json",
+    "config.json",           "generation_config.json", "tokenizer.json",
+    "tokenizer_config.json", "tokenizer.model",        "special_tokens_map.json",
 };
 
 static ap_status copy_file(const char *src, const char *dst, ap_error *err)
 {
     struct stat a, b;
-    if (stat(src, &a) != 0) return AP_OK;                       /* absent: nothing to copy */
-    if (stat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return AP_OK;   /* same file */
+    if (stat(src, &a) != 0)
+        return AP_OK; /* absent: nothing to copy */
+    if (stat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return AP_OK; /* same file */
     int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0) return io_err(err, src, "open", errno);
+    if (in < 0)
+        return io_err(err, src, "open", errno);
     afile f = {.fd = -1};
     ap_status s = afile_open(&f, dst, err);
     char buf[65536];
     while (!s) {
         ssize_t r = read(in, buf, sizeof buf);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) s = io_err(err, src, "read", errno);
-        if (r <= 0) break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            s = io_err(err, src, "read", errno);
+        if (r <= 0)
+            break;
         s = afile_write(&f, buf, (size_t)r, err);
     }
     close(in);
     if (f.fd >= 0) {
-        if (s) afile_abort(&f);
-        else s = afile_commit(&f, err);
+        if (s)
+            afile_abort(&f);
+        else
+            s = afile_commit(&f, err);
     }
     return s;
 }
@@ -307,15 +348,18 @@ static ap_status copy_file(const char *src, const char *dst, ap_error *err)
 static ap_status make_dir(const char *dir, ap_error *err)
 {
     struct stat sb;
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return io_err(err, dir, "mkdir", errno);
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return ap_error_set(err, AP_E_IO, "%s: not a folder", dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return io_err(err, dir, "mkdir", errno);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return ap_error_set(err, AP_E_IO, "%s: not a folder", dir);
     return AP_OK;
 }
 
 static ap_status join(char *buf, size_t n, const char *dir, const char *name, ap_error *err)
 {
     int k = snprintf(buf, n, "%s/%s", dir, name);
-    if (k < 0 || (size_t)k >= n) return ap_error_set(err, AP_E_ARG, "%s/%s: path too long", dir, name);
+    if (k < 0 || (size_t)k >= n)
+        return ap_error_set(err, AP_E_ARG, "%s/%s: path too long", dir, name);
     return AP_OK;
 }
 
@@ -333,12 +377,14 @@ static int stale_shard(const char *name, int keep_total)
 static ap_status remove_stale(const char *dir, int nshards, ap_error *err)
 {
     char path[PATH_MAX];
-    if (nshards == 1 && join(path, sizeof path, dir, "model.safetensors.index.json", NULL) == AP_OK) unlink(path);
+    if (nshards == 1 && join(path, sizeof path, dir, "model.safetensors.index.json", NULL) == AP_OK)
+        unlink(path);
     if (nshards > 1 && join(path, sizeof path, dir, "model.safetensors", NULL) == AP_OK && unlink(path) != 0 &&
         errno != ENOENT)
         return io_err(err, path, "removing the old single-file weights", errno);
     DIR *d = opendir(dir);
-    if (!d) return AP_OK;
+    if (!d)
+        return AP_OK;
     for (struct dirent *de; (de = readdir(d));)
         if (stale_shard(de->d_name, nshards > 1 ? nshards : 0) && join(path, sizeof path, dir, de->d_name, NULL) == 0)
             unlink(path);
@@ -351,9 +397,11 @@ static ap_status write_index(afile *f, const char *dir, const ap_st_entry *e, si
 {
     char path[PATH_MAX], num[96];
     ap_status s = join(path, sizeof path, dir, "model.safetensors.index.json", err);
-    if (s) return s;
+    if (s)
+        return s;
     sbuf b = {0};
-    snprintf(num, sizeof num, "{\n  \"metadata\": {\n    \"total_size\": %" PRIu64 "\n  },\n  \"weight_map\": {", total);
+    snprintf(num, sizeof num, "{\n  \"metadata\": {\n    \"total_size\": %" PRIu64 "\n  },\n  \"weight_map\": {",
+             total);
     int ok = sb_add(&b, num);
     for (size_t i = 0; ok && i < n; i++) {
         snprintf(num, sizeof num, "\"model-%05d-of-%05d.safetensors\"", shard_of[i] + 1, nshards);
@@ -367,8 +415,10 @@ static ap_status write_index(afile *f, const char *dir, const ap_st_entry *e, si
     s = afile_open(f, path, err);
     if (!s) {
         s = afile_write(f, b.p, b.len, err);
-        if (s) afile_abort(f);
-        else s = afile_finish(f, err);
+        if (s)
+            afile_abort(f);
+        else
+            s = afile_finish(f, err);
     }
     free(b.p);
     return s;
@@ -397,30 +447,40 @@ static ap_status write_weights(const char *out_dir, const ap_st_entry *entries, 
                                const int *shard_of, int nshards, ap_error *err)
 {
     afile *f = calloc((size_t)nshards + 1, sizeof *f);
-    if (!f) return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", out_dir);
+    if (!f)
+        return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", out_dir);
     char path[PATH_MAX], name[64];
     ap_status s = AP_OK;
     int nf = 0;
     uint64_t total = 0;
-    for (size_t i = 0; i < n; i++) total += bytes[i];
+    for (size_t i = 0; i < n; i++)
+        total += bytes[i];
     for (size_t i = 0; !s && (i < n || (n == 0 && nf == 0));) {
         size_t j = i;
-        while (j < n && shard_of[j] == shard_of[i]) j++;
-        if (nshards == 1) snprintf(name, sizeof name, "model.safetensors");
-        else snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", shard_of[i] + 1, nshards);
+        while (j < n && shard_of[j] == shard_of[i])
+            j++;
+        if (nshards == 1)
+            snprintf(name, sizeof name, "model.safetensors");
+        else
+            snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", shard_of[i] + 1, nshards);
         s = join(path, sizeof path, out_dir, name, err);
-        if (!s) s = write_tmp(&f[nf], path, entries + i, j - i, err);
-        if (!s) nf++;
+        if (!s)
+            s = write_tmp(&f[nf], path, entries + i, j - i, err);
+        if (!s)
+            nf++;
         i = j;
     }
     if (!s && nshards > 1) {
         s = write_index(&f[nf], out_dir, entries, n, shard_of, nshards, total, err);
-        if (!s) nf++;
+        if (!s)
+            nf++;
     }
     if (!s && nshards > 1 && join(path, sizeof path, out_dir, "model.safetensors.index.json", err) == AP_OK)
         unlink(path);
-    for (int k = 0; !s && k < nf; k++) s = afile_rename(&f[k], err);
-    for (int k = 0; k < nf; k++) afile_abort(&f[k]);     /* no-op for renamed ones */
+    for (int k = 0; !s && k < nf; k++)
+        s = afile_rename(&f[k], err);
+    for (int k = 0; k < nf; k++)
+        afile_abort(&f[k]); /* no-op for renamed ones */
     free(f);
     return s;
 }
@@ -428,9 +488,11 @@ static ap_status write_weights(const char *out_dir, const ap_st_entry *entries, 
 ap_status ap_checkpoint_write(const char *out_dir, const char *src_dir, const ap_st_entry *entries, size_t n,
                               size_t shard_bytes, ap_error *err)
 {
-    if (!out_dir || (n && !entries)) return ap_error_set(err, AP_E_ARG, "checkpoint write: no folder or entries");
+    if (!out_dir || (n && !entries))
+        return ap_error_set(err, AP_E_ARG, "checkpoint write: no folder or entries");
     ap_status s = make_dir(out_dir, err);
-    if (s) return s;
+    if (s)
+        return s;
     uint64_t *bytes = calloc(n ? n : 1, sizeof *bytes);
     int *shard_of = calloc(n ? n : 1, sizeof *shard_of);
     if (!bytes || !shard_of) {
@@ -440,19 +502,25 @@ ap_status ap_checkpoint_write(const char *out_dir, const char *src_dir, const ap
     }
     s = check_entries(out_dir, entries, n, bytes, err);
     uint64_t total = 0;
-    for (size_t i = 0; i < n; i++) total += bytes[i];
+    for (size_t i = 0; i < n; i++)
+        total += bytes[i];
     int nshards = (shard_bytes == 0 || total <= shard_bytes) ? 1 : plan_shards(bytes, n, shard_bytes, shard_of);
-    if (nshards == 1) memset(shard_of, 0, (n ? n : 1) * sizeof *shard_of);
+    if (nshards == 1)
+        memset(shard_of, 0, (n ? n : 1) * sizeof *shard_of);
     if (!s && nshards > 99999)
         s = ap_error_set(err, AP_E_ARG, "%s: %d shards (at most 99999); raise the shard size", out_dir, nshards);
-    if (!s) s = write_weights(out_dir, entries, n, bytes, shard_of, nshards, err);
+    if (!s)
+        s = write_weights(out_dir, entries, n, bytes, shard_of, nshards, err);
     char path[PATH_MAX], dst[PATH_MAX];
     for (size_t i = 0; !s && src_dir && i < sizeof copied_files / sizeof *copied_files; i++) {
         s = join(path, sizeof path, src_dir, copied_files[i], err);
-        if (!s) s = join(dst, sizeof dst, out_dir, copied_files[i], err);
-        if (!s) s = copy_file(path, dst, err);
+        if (!s)
+            s = join(dst, sizeof dst, out_dir, copied_files[i], err);
+        if (!s)
+            s = copy_file(path, dst, err);
     }
-    if (!s) s = remove_stale(out_dir, nshards, err);
+    if (!s)
+        s = remove_stale(out_dir, nshards, err);
     free(bytes);
     free(shard_of);
     return s;

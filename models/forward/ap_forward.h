@@ -10,14 +10,14 @@
 #include "ap_threads.h"
 
 struct ap_model_rt {
-    pthread_mutex_t lock;        /* one forward call at a time per model: the scratch and the pool are shared */
-    ap_pool *pool;               /* made on first use with the model's n_threads; remade when that changes */
-    int pool_threads;            /* the n_threads value the pool was made for */
-    float *scratch;              /* reused between calls so big activations are not faulted in again each block */
-    size_t scratch_cap;          /* floats */
-    float *rope_cos, *rope_sin;  /* [rope_len, head_dim / 2] */
+    pthread_mutex_t lock;       /* one forward call at a time per model: the scratch and the pool are shared */
+    ap_pool *pool;              /* made on first use with the model's n_threads; remade when that changes */
+    int pool_threads;           /* the n_threads value the pool was made for */
+    float *scratch;             /* reused between calls so big activations are not faulted in again each block */
+    size_t scratch_cap;         /* floats */
+    float *rope_cos, *rope_sin; /* [rope_len, head_dim / 2] */
     int rope_len;
-    double *row_nll;             /* per-row NLL of the head, summed in row order so results do not depend on threads */
+    double *row_nll; /* per-row NLL of the head, summed in row order so results do not depend on threads */
     size_t row_nll_cap;
 };
 

@@ -9,8 +9,8 @@
 
 typedef float vf __attribute__((vector_size(64)));
 typedef int32_t vi __attribute__((vector_size(64)));
-#define W 16                     /* lanes */
-#define BLOCK 256                /* elements summed in float before the partial sum goes to double */
+#define W 16      /* lanes */
+#define BLOCK 256 /* elements summed in float before the partial sum goes to double */
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 /* static, because GCC exports an ifunc from a shared library whatever its visibility; the ap_kern_* names at the
@@ -22,7 +22,7 @@ typedef int32_t vi __attribute__((vector_size(64)));
 
 #define LOAD(v, p) memcpy(&(v), (p), sizeof(vf))
 #define STORE(p, v) memcpy((p), &(v), sizeof(vf))
-#define SEL(mask, a, b) ((vf)(((vi)(a) & (mask)) | ((vi)(b) & ~(mask))))   /* lanes of mask -1: a, 0: b */
+#define SEL(mask, a, b) ((vf)(((vi)(a) & (mask)) | ((vi)(b) & ~(mask)))) /* lanes of mask -1: a, 0: b */
 
 /* *x = exp(*x) by Cody-Waite reduction x = k*ln2 + r, |r| <= ln2/2, and the Taylor series to r^7 (truncation
  * 5e-9); below -87.3 gives 0, above 88 saturates. */
@@ -32,7 +32,7 @@ static inline __attribute__((always_inline)) void vexp(vf *px)
     vi dead = x <= -87.3f;
     x = SEL(dead, zero - 87.3f, x);
     x = SEL(x > 88.0f, zero + 88.0f, x);
-    vf t = x * 1.44269504088896341f + 12582912.0f;    /* adding 1.5 * 2^23 rounds to an integer */
+    vf t = x * 1.44269504088896341f + 12582912.0f; /* adding 1.5 * 2^23 rounds to an integer */
     vf k = t - 12582912.0f;
     vf r = x - k * 0.693145751953125f;
     r = r - k * 1.428606765330187045e-06f;
@@ -44,7 +44,7 @@ static inline __attribute__((always_inline)) void vexp(vf *px)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    vi bits = ((vi)t - 0x4B400000 + 127) << 23;        /* t's low mantissa bits hold k */
+    vi bits = ((vi)t - 0x4B400000 + 127) << 23; /* t's low mantissa bits hold k */
     *px = SEL(dead, zero, p * (vf)bits);
 }
 
@@ -59,7 +59,8 @@ static inline __attribute__((always_inline)) float exp1(float x)
 static inline __attribute__((always_inline)) double hsum(const vf *v)
 {
     double s = 0;
-    for (int i = 0; i < W; i++) s += (*v)[i];
+    for (int i = 0; i < W; i++)
+        s += (*v)[i];
     return s;
 }
 
@@ -76,14 +77,16 @@ static inline __attribute__((always_inline)) double exp_sum_shift(float *x, cons
             LOAD(y, src + i);
             y -= shift;
             vexp(&y);
-            if (x) STORE(x + i, y);
+            if (x)
+                STORE(x + i, y);
             acc += y;
         }
         total += hsum(&acc);
     }
     for (; i < n; i++) {
         float y = exp1(src[i] - shift);
-        if (x) x[i] = y;
+        if (x)
+            x[i] = y;
         total += y;
     }
     return total;
@@ -102,9 +105,11 @@ static inline __attribute__((always_inline)) float max_of(const float *x, int64_
             LOAD(v, x + i);
             mv = SEL(v > mv, v, mv);
         }
-        for (int l = 0; l < W; l++) m = mv[l] > m ? mv[l] : m;
+        for (int l = 0; l < W; l++)
+            m = mv[l] > m ? mv[l] : m;
     }
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (; i < n; i++)
+        m = x[i] > m ? x[i] : m;
     return m;
 }
 
@@ -120,13 +125,15 @@ CLONES void kern_softmax_causal(float *x, int64_t n, int64_t len)
         v *= inv;
         STORE(x + i, v);
     }
-    for (; i < n; i++) x[i] *= inv;
-    if (len > n) memset(x + n, 0, (size_t)(len - n) * sizeof *x);
+    for (; i < n; i++)
+        x[i] *= inv;
+    if (len > n)
+        memset(x + n, 0, (size_t)(len - n) * sizeof *x);
 }
 
 CLONES double kern_logsumexp(const float *x, int64_t n, float *scratch)
 {
-    (void)scratch;               /* the exponentials are summed on the fly */
+    (void)scratch; /* the exponentials are summed on the fly */
     float m = max_of(x, n);
     return (double)m + log(exp_sum_shift(NULL, x, n, m));
 }
@@ -144,7 +151,8 @@ CLONES void kern_rmsnorm(float *y, const float *x, const float *w, int64_t n, do
         }
         ss += hsum(&acc);
     }
-    for (; i < n; i++) ss += (double)x[i] * x[i];
+    for (; i < n; i++)
+        ss += (double)x[i] * x[i];
     float r = (float)(1.0 / sqrt(ss / (double)n + eps));
     for (i = 0; i + W <= n; i += W) {
         vf v, wv;
@@ -153,7 +161,8 @@ CLONES void kern_rmsnorm(float *y, const float *x, const float *w, int64_t n, do
         v = (v * r) * wv;
         STORE(y + i, v);
     }
-    for (; i < n; i++) y[i] = (x[i] * r) * w[i];
+    for (; i < n; i++)
+        y[i] = (x[i] * r) * w[i];
 }
 
 CLONES void kern_swiglu(float *g, const float *u, int64_t n)
@@ -168,7 +177,8 @@ CLONES void kern_swiglu(float *g, const float *u, int64_t n)
         x = x / (e + 1.0f) * uv;
         STORE(g + i, x);
     }
-    for (; i < n; i++) g[i] = g[i] / (1.0f + exp1(-g[i])) * u[i];
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + exp1(-g[i])) * u[i];
 }
 
 CLONES void kern_rope(float *x, const float *cos, const float *sin, int64_t d)

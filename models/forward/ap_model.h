@@ -13,16 +13,32 @@
 
 /* The seven prunable linears of a decoder block, in this order everywhere (stats, masks, JSON). */
 typedef enum {
-    AP_LIN_Q, AP_LIN_K, AP_LIN_V, AP_LIN_O, AP_LIN_GATE, AP_LIN_UP, AP_LIN_DOWN, AP_LIN_COUNT
+    AP_LIN_Q,
+    AP_LIN_K,
+    AP_LIN_V,
+    AP_LIN_O,
+    AP_LIN_GATE,
+    AP_LIN_UP,
+    AP_LIN_DOWN,
+    AP_LIN_COUNT
 } ap_linear_kind;
-const char *ap_linear_name(ap_linear_kind k);            /* "q_proj", ..., "down_proj" */
+const char *ap_linear_name(ap_linear_kind k); /* "q_proj", ..., "down_proj" */
 
 /* Every tensor of a checkpoint, by role; the Hugging Face names are one table in ap_model.c (as llama.cpp keeps
  * its tensor names), read by both the loader and the writer so that the two cannot drift apart. */
 typedef enum {
-    AP_TENSOR_EMBED, AP_TENSOR_FINAL_NORM, AP_TENSOR_LM_HEAD,                 /* once per model */
-    AP_TENSOR_ATTN_NORM, AP_TENSOR_MLP_NORM,                                   /* once per block ... */
-    AP_TENSOR_Q, AP_TENSOR_K, AP_TENSOR_V, AP_TENSOR_O, AP_TENSOR_GATE, AP_TENSOR_UP, AP_TENSOR_DOWN,
+    AP_TENSOR_EMBED,
+    AP_TENSOR_FINAL_NORM,
+    AP_TENSOR_LM_HEAD, /* once per model */
+    AP_TENSOR_ATTN_NORM,
+    AP_TENSOR_MLP_NORM, /* once per block ... */
+    AP_TENSOR_Q,
+    AP_TENSOR_K,
+    AP_TENSOR_V,
+    AP_TENSOR_O,
+    AP_TENSOR_GATE,
+    AP_TENSOR_UP,
+    AP_TENSOR_DOWN,
     AP_TENSOR_COUNT
 } ap_tensor_kind;
 #define AP_TENSOR_OF_LINEAR(k) ((ap_tensor_kind)(AP_TENSOR_Q + (int)(k)))
@@ -32,8 +48,8 @@ typedef enum {
 const char *ap_model_tensor_name(ap_tensor_kind kind, int layer, const char *what, char *buf, size_t n);
 
 typedef struct ap_linear {
-    float *w;                    /* owned, [out, in] row-major float32 */
-    float *bias;                 /* owned or NULL, [out] */
+    float *w;    /* owned, [out, in] row-major float32 */
+    float *bias; /* owned or NULL, [out] */
     int64_t out, in;
 } ap_linear;
 
@@ -45,13 +61,13 @@ typedef struct ap_block {
 typedef struct ap_model {
     ap_config cfg;
     char dir[4096];
-    ap_dtype dtype;              /* the checkpoint's dtype (the writer keeps it) */
-    float *embed;                /* owned, [vocab, hidden] */
-    float *final_norm;           /* owned, [hidden] */
-    float *lm_head;              /* owned, [vocab, hidden]; == embed when tied (not separately owned) */
-    ap_block *blocks;            /* owned, [n_layers] */
-    int n_threads;               /* threads for the parts BLAS does not cover; 0 = number of cores */
-    struct ap_model_rt *rt;      /* owned: thread pool, reusable scratch, RoPE tables (models/forward/ap_forward.h) */
+    ap_dtype dtype;         /* the checkpoint's dtype (the writer keeps it) */
+    float *embed;           /* owned, [vocab, hidden] */
+    float *final_norm;      /* owned, [hidden] */
+    float *lm_head;         /* owned, [vocab, hidden]; == embed when tied (not separately owned) */
+    ap_block *blocks;       /* owned, [n_layers] */
+    int n_threads;          /* threads for the parts BLAS does not cover; 0 = number of cores */
+    struct ap_model_rt *rt; /* owned: thread pool, reusable scratch, RoPE tables (models/forward/ap_forward.h) */
 } ap_model;
 
 /* Load config.json + the checkpoint of a folder. Caller frees with ap_model_free. */
@@ -75,13 +91,13 @@ ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err);
  * its weights (m->blocks[layer].lin[k].w) only after its observer calls returned, so an observer may edit them.
  * Observers run in the calling thread while the model's runtime is locked: they must not call ap_model_block,
  * ap_model_head_nll or ap_model_perplexity on the same model. OpenBLAS has its usual thread count inside them. */
-typedef void (*ap_linear_observer)(void *ud, int layer, ap_linear_kind which, const float *x,
-                                   int64_t n_rows, int64_t in);
+typedef void (*ap_linear_observer)(void *ud, int layer, ap_linear_kind which, const float *x, int64_t n_rows,
+                                   int64_t in);
 
 /* Hidden states of a batch: n_seq sequences of seqlen tokens, h is [n_seq * seqlen, hidden]. */
 typedef struct ap_batch {
     int n_seq, seqlen;
-    float *h;                    /* owned by whoever made it */
+    float *h; /* owned by whoever made it */
 } ap_batch;
 
 /* Embed ids ([n_seq * seqlen]) into a new batch (caller frees b->h with free()). */
@@ -89,8 +105,7 @@ ap_status ap_model_embed(const ap_model *m, const int32_t *ids, int n_seq, int s
 /* Run block `layer` (0-based) in place on b, calling obs (may be NULL) for each linear input.
  * Threads: the model's pool (m->n_threads, 0 = cores) with OpenBLAS at one thread during the call (its count is
  * restored after). Calls on one model from several threads are serialised. */
-ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
-                         ap_error *err);
+ap_status ap_model_block(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud, ap_error *err);
 /* The same, but only as far as every linear's input: down_proj itself is not run, so b->h is left half-updated
  * (for an observer that needs the inputs alone, such as the statistics pass of the sequential pruning driver). */
 ap_status ap_model_block_inputs(const ap_model *m, int layer, ap_batch *b, ap_linear_observer obs, void *ud,
@@ -108,8 +123,8 @@ typedef struct ap_ppl_result {
     double ppl, nll;
     int64_t windows, tokens_total, predictions;
     int seqlen;
-    double seconds;              /* wall clock */
-    double cpu_seconds;          /* CPU time of the whole process meanwhile (all threads) */
+    double seconds;     /* wall clock */
+    double cpu_seconds; /* CPU time of the whole process meanwhile (all threads) */
 } ap_ppl_result;
 /* Windows per batch the perplexity loop uses for a seqlen (about 4096 tokens a batch, 1..16 windows). */
 int ap_model_ppl_batch_windows(int seqlen);
@@ -119,7 +134,7 @@ ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_id
 /* The ids of one text file under one model folder's tokenizer, kept so that evaluating the same file again (a
  * search evaluates many candidates) does not tokenize it again. Zero-initialise; free with ap_token_cache_free. */
 typedef struct ap_token_cache {
-    char *model_dir, *path;      /* what ids were made from; NULL while empty */
+    char *model_dir, *path; /* what ids were made from; NULL while empty */
     int32_t *ids;
     size_t n;
 } ap_token_cache;

@@ -26,7 +26,7 @@ static void add(entries *es, ap_dtype dt, const char *name, const float *data, i
     es->n++;
 }
 
-#define SHARD_BYTES ((size_t)5 << 30)   /* Hugging Face's default max_shard_size (5 GB) */
+#define SHARD_BYTES ((size_t)5 << 30) /* Hugging Face's default max_shard_size (5 GB) */
 
 ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err)
 {
@@ -45,8 +45,8 @@ ap_status ap_model_save(const ap_model *m, const char *out_dir, ap_error *err)
         c->hidden);
     for (int l = 0; l < c->n_layers; l++) {
         const ap_block *B = &m->blocks[l];
-        add(&es, m->dtype, ap_model_tensor_name(AP_TENSOR_ATTN_NORM, l, "weight", name, sizeof name), B->attn_norm,
-            1, c->hidden, 0);
+        add(&es, m->dtype, ap_model_tensor_name(AP_TENSOR_ATTN_NORM, l, "weight", name, sizeof name), B->attn_norm, 1,
+            c->hidden, 0);
         add(&es, m->dtype, ap_model_tensor_name(AP_TENSOR_MLP_NORM, l, "weight", name, sizeof name), B->mlp_norm, 1,
             c->hidden, 0);
         for (int k = 0; k < AP_LIN_COUNT; k++) {

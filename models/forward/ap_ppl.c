@@ -10,7 +10,7 @@
 #include "ap_clock.h"
 #include "ap_tokenizer.h"
 
-#define BATCH_ROWS 4096          /* tokens per batch: 8 windows of 512, enough rows for sgemm, activations small */
+#define BATCH_ROWS 4096 /* tokens per batch: 8 windows of 512, enough rows for sgemm, activations small */
 #define BATCH_MAX_WINDOWS 16
 
 int ap_model_ppl_batch_windows(int seqlen)
@@ -22,10 +22,13 @@ int ap_model_ppl_batch_windows(int seqlen)
 ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_ids, int seqlen, int64_t max_windows,
                               ap_progress_fn progress, void *pud, ap_ppl_result *res, ap_error *err)
 {
-    if (seqlen < 2) return ap_error_set(err, AP_E_ARG, "perplexity: seqlen %d is below 2", seqlen);
-    if (max_windows < 0) return ap_error_set(err, AP_E_ARG, "perplexity: negative window count");
+    if (seqlen < 2)
+        return ap_error_set(err, AP_E_ARG, "perplexity: seqlen %d is below 2", seqlen);
+    if (max_windows < 0)
+        return ap_error_set(err, AP_E_ARG, "perplexity: negative window count");
     int64_t n = (int64_t)(n_ids / (size_t)seqlen);
-    if (max_windows > 0 && max_windows < n) n = max_windows;
+    if (max_windows > 0 && max_windows < n)
+        n = max_windows;
     if (n == 0)
         return ap_error_set(err, AP_E_ARG, "perplexity: %zu tokens make no window of %d tokens", n_ids, seqlen);
     double t0 = ap_clock_seconds(), c0 = ap_clock_cpu_seconds(), nll = 0;
@@ -37,12 +40,16 @@ ap_status ap_model_perplexity(const ap_model *m, const int32_t *ids, size_t n_id
         const int32_t *bid = ids + w * seqlen;
         ap_batch b = {0};
         s = ap_model_embed(m, bid, nw, seqlen, &b, err);
-        for (int l = 0; !s && l < m->cfg.n_layers; l++) s = ap_model_block(m, l, &b, NULL, NULL, err);
-        if (!s) s = ap_model_head_nll(m, &b, bid, &nll, &count, NULL, err);
+        for (int l = 0; !s && l < m->cfg.n_layers; l++)
+            s = ap_model_block(m, l, &b, NULL, NULL, err);
+        if (!s)
+            s = ap_model_head_nll(m, &b, bid, &nll, &count, NULL, err);
         free(b.h);
-        if (!s && progress) progress(pud, w + nw, n);
+        if (!s && progress)
+            progress(pud, w + nw, n);
     }
-    if (s) return s;
+    if (s)
+        return s;
     res->nll = nll;
     res->ppl = exp(nll / (double)count);
     res->windows = n;
@@ -64,13 +71,16 @@ void ap_token_cache_free(ap_token_cache *c)
 
 ap_status ap_token_cache_load(ap_token_cache *c, const char *model_dir, const char *path, ap_error *err)
 {
-    if (c->path && strcmp(c->path, path) == 0 && strcmp(c->model_dir, model_dir) == 0) return AP_OK;
+    if (c->path && strcmp(c->path, path) == 0 && strcmp(c->model_dir, model_dir) == 0)
+        return AP_OK;
     ap_token_cache_free(c);
     ap_status s = ap_tokenizer_encode_file(model_dir, path, &c->ids, &c->n, err);
-    if (s) return s;
+    if (s)
+        return s;
     c->model_dir = strdup(model_dir);
     c->path = strdup(path);
-    if (c->model_dir && c->path) return AP_OK;
+    if (c->model_dir && c->path)
+        return AP_OK;
     ap_token_cache_free(c);
     return ap_error_set(err, AP_E_NOMEM, "%s: out of memory", path);
 }
@@ -102,8 +112,10 @@ ap_status ap_model_window_logits(const ap_model *m, const int32_t *ids, int seql
     int64_t count = 0;
     *nll = 0;
     ap_status s = ap_model_embed(m, ids, 1, seqlen, &b, err);
-    for (int l = 0; !s && l < m->cfg.n_layers; l++) s = ap_model_block(m, l, &b, NULL, NULL, err);
-    if (!s) s = ap_model_head_nll(m, &b, ids, nll, &count, logits, err);
+    for (int l = 0; !s && l < m->cfg.n_layers; l++)
+        s = ap_model_block(m, l, &b, NULL, NULL, err);
+    if (!s)
+        s = ap_model_head_nll(m, &b, ids, nll, &count, logits, err);
     free(b.h);
     return s;
 }

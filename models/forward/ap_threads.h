@@ -16,7 +16,7 @@ typedef void (*ap_pool_fn)(void *ud, int64_t task, int thread);
 /* Start a pool of n_threads workers in all (n_threads - 1 new threads; <= 0 means the number of usable cores).
  * Caller frees with ap_pool_free. */
 ap_status ap_pool_new(ap_pool **out, int n_threads, ap_error *err);
-void ap_pool_free(ap_pool *p);                /* NULL is fine; joins the workers */
+void ap_pool_free(ap_pool *p); /* NULL is fine; joins the workers */
 int ap_pool_size(const ap_pool *p);
 /* Run fn over n_tasks tasks and return when all are done. Calls from several threads are serialised. */
 void ap_pool_run(ap_pool *p, int64_t n_tasks, ap_pool_fn fn, void *ud);

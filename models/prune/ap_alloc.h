@@ -29,8 +29,8 @@ ap_status ap_alloc_uniform(double *s, int n, double target, ap_error *err);
  * i.e. s_l = S − (r_l − mean_w r), mean over numel weights (for equal blocks, the plain mean of the paper).
  * If every D is equal, r = 0 (uniform). If a value leaves [lo, hi] it is clamped and the budget re-met by
  * ap_alloc_renormalise (never the case for the protocol's S ≤ 0.8, λ = 0.08). numel may be NULL (equal units). */
-ap_status ap_alloc_owl(double *s, const double *D, const int64_t *numel, int n, double target, double lambda,
-                       double lo, double hi, ap_error *err);
+ap_status ap_alloc_owl(double *s, const double *D, const int64_t *numel, int n, double target, double lambda, double lo,
+                       double hi, ap_error *err);
 /* OWL's outlier ratio of one block: the fraction of the pooled scores (k arrays scores[j] of len[j] values, e.g.
  * the Wanda scores of the block's seven linears) strictly above M · (mean of the pooled scores). Scores must be
  * finite. */
@@ -40,13 +40,13 @@ ap_status ap_alloc_outlier_ratio(const float *const *scores, const int64_t *len,
 /* Moments of a pooled set of values, in double, two passes (mean first, then central moments). */
 typedef struct ap_alloc_moments {
     int64_t n;
-    double mean, std;   /* population std */
-    double skew;        /* population skewness m3 / m2^1.5 (0 when std == 0) */
-    double kurt;        /* excess kurtosis m4 / m2² − 3 (0 when std == 0) */
+    double mean, std; /* population std */
+    double skew;      /* population skewness m3 / m2^1.5 (0 when std == 0) */
+    double kurt;      /* excess kurtosis m4 / m2² − 3 (0 when std == 0) */
 } ap_alloc_moments;
 /* Moments of the k arrays pooled together; of |x| when absval != 0 (SDSA uses the skew of |W|). */
-ap_status ap_alloc_moments_pooled(const float *const *x, const int64_t *len, int k, int absval,
-                                  ap_alloc_moments *m, ap_error *err);
+ap_status ap_alloc_moments_pooled(const float *const *x, const int64_t *len, int k, int absval, ap_alloc_moments *m,
+                                  ap_error *err);
 
 /* SDSA — skew-aware dynamic sparsity allocation (ours; formula in doc/allocation.md):
  *     z_l = (skew_l − mean_w skew)/std_w skew          (standardised over units; all equal → uniform)
@@ -58,11 +58,11 @@ ap_status ap_alloc_moments_pooled(const float *const *x, const int64_t *len, int
 typedef enum { AP_SDSA_SRC_WEIGHT = 0, AP_SDSA_SRC_SCORE = 1 } ap_sdsa_source;
 typedef enum { AP_ALLOC_PER_BLOCK = 0, AP_ALLOC_PER_LINEAR = 1 } ap_alloc_granularity;
 typedef struct ap_sdsa_params {
-    double tau;                      /* softmax temperature on standardised skew, > 0 */
-    double lambda;                   /* largest offset from the target, >= 0 */
-    double lo, hi;                   /* clamp bounds, 0 <= lo <= S <= hi < 1 */
-    ap_sdsa_source source;           /* skew of |W| (default) or of the metric's scores: for the caller */
-    ap_alloc_granularity granularity;/* one sparsity per block (pooled linears) or per linear: for the caller */
+    double tau;                       /* softmax temperature on standardised skew, > 0 */
+    double lambda;                    /* largest offset from the target, >= 0 */
+    double lo, hi;                    /* clamp bounds, 0 <= lo <= S <= hi < 1 */
+    ap_sdsa_source source;            /* skew of |W| (default) or of the metric's scores: for the caller */
+    ap_alloc_granularity granularity; /* one sparsity per block (pooled linears) or per linear: for the caller */
 } ap_sdsa_params;
 void ap_sdsa_defaults(ap_sdsa_params *p);
 /* skew[0..n) per unit, numel[0..n) per unit (> 0); writes s[0..n). */

@@ -7,7 +7,6 @@
 
 #include "ap_prune.h"
 
-
 void ap_alloc_spec_default(ap_alloc_spec *s)
 {
     memset(s, 0, sizeof *s);
@@ -33,8 +32,7 @@ void ap_prune_block_numel(const ap_model *m, int64_t *numel)
     }
 }
 
-ap_status ap_prune_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
-                                  ap_error *err)
+ap_status ap_prune_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D, ap_error *err)
 {
     if (!dense || dense->n_layers != m->cfg.n_layers)
         return ap_error_set(err, AP_E_ARG, "OWL needs the dense model's calibration statistics");
@@ -110,9 +108,7 @@ ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, cons
     }
     if (!st) {
         switch (spec->kind) {
-        case AP_ALLOC_UNIFORM:
-            st = ap_alloc_uniform(s, units, S, err);
-            break;
+        case AP_ALLOC_UNIFORM: st = ap_alloc_uniform(s, units, S, err); break;
         case AP_ALLOC_OWL:
             st = ap_prune_block_outliers(m, dense, spec->owl_m, stat, err);
             if (!st)
@@ -126,8 +122,7 @@ ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, cons
             if (!st)
                 st = ap_alloc_sdsa(s, stat, numel, units, S, &spec->sdsa, err);
             break;
-        default:
-            st = ap_error_set(err, AP_E_ARG, "allocation: unknown kind %d", (int)spec->kind);
+        default: st = ap_error_set(err, AP_E_ARG, "allocation: unknown kind %d", (int)spec->kind);
         }
     }
     for (int i = 0; !st && i < L * AP_LIN_COUNT; i++)
@@ -138,8 +133,7 @@ ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, cons
     return st;
 }
 
-ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
-                                   ap_error *err)
+ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D, ap_error *err)
 {
     if (!dense || dense->n_layers != m->cfg.n_layers)
         return ap_error_set(err, AP_E_ARG, "outlier ratios need the dense model's calibration statistics");
@@ -248,8 +242,9 @@ ap_status ap_alloc_model_units(const ap_model *m, const ap_calib_stats *dense, c
         ap_alloc_moments mo;
         int64_t numel;
         st = unit_moments(m, l, k, &mo, &numel, err);
-        units->unit[i] = (ap_alloc_unit){l + 1, per_linear ? ap_linear_name((ap_linear_kind)k) : "block", numel,
-                                         mo.skew, mo.kurt, mo.mean, mo.std, D[i]};
+        units->unit[i] = (ap_alloc_unit){
+            l + 1, per_linear ? ap_linear_name((ap_linear_kind)k) : "block", numel, mo.skew, mo.kurt, mo.mean, mo.std,
+            D[i]};
     }
     free(D);
     if (st)
@@ -272,12 +267,11 @@ ap_status ap_alloc_units_targets(const ap_alloc_units *units, double *values, do
     if (n != L && n != L * AP_LIN_COUNT)
         return ap_error_set(err, AP_E_ARG, "allocation: %d units for %d layers", n, L);
     if (!(units->lo >= 0.0 && units->lo <= units->target && units->target <= units->hi && units->hi < 1.0))
-        return ap_error_set(err, AP_E_ARG, "allocation: need 0 <= lo (%g) <= target (%g) <= hi (%g) < 1",
-                            units->lo, units->target, units->hi);
+        return ap_error_set(err, AP_E_ARG, "allocation: need 0 <= lo (%g) <= target (%g) <= hi (%g) < 1", units->lo,
+                            units->target, units->hi);
     for (int i = 0; i < n; i++)
         if (!(values[i] >= 0.0 && values[i] < 1.0))
-            return ap_error_set(err, AP_E_RUNTIME, "allocation: sparsity %d = %g is outside [0, 1)", i + 1,
-                                values[i]);
+            return ap_error_set(err, AP_E_RUNTIME, "allocation: sparsity %d = %g is outside [0, 1)", i + 1, values[i]);
     int64_t *numel = malloc((size_t)n * sizeof *numel);
     if (!numel)
         return ap_error_set(err, AP_E_NOMEM, "allocation: no memory");

@@ -15,9 +15,9 @@
 typedef enum { AP_ALLOC_UNIFORM = 0, AP_ALLOC_OWL = 1, AP_ALLOC_SDSA = 2 } ap_alloc_kind;
 typedef struct ap_alloc_spec {
     ap_alloc_kind kind;
-    double owl_m, owl_lambda;    /* OWL: M = 5, λ = 0.08 */
-    double lo, hi;               /* clamp bounds of any unit's target: 0, 0.99 */
-    ap_sdsa_params sdsa;         /* SDSA: ap_sdsa_defaults; source must be AP_SDSA_SRC_WEIGHT here */
+    double owl_m, owl_lambda; /* OWL: M = 5, λ = 0.08 */
+    double lo, hi;            /* clamp bounds of any unit's target: 0, 0.99 */
+    ap_sdsa_params sdsa;      /* SDSA: ap_sdsa_defaults; source must be AP_SDSA_SRC_WEIGHT here */
 } ap_alloc_spec;
 void ap_alloc_spec_default(ap_alloc_spec *s);
 const char *ap_alloc_kind_name(ap_alloc_kind k);
@@ -32,25 +32,23 @@ ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, cons
 
 /* Per-unit statistics for allocation scripts and LLM prompts: per block (units = n_layers) the OWL outlier ratio
  * D_l of the pooled Wanda scores (needs dense; else 0) and the moments of the pooled |W|. */
-ap_status ap_prune_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
-                                  ap_error *err);
+ap_status ap_prune_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D, ap_error *err);
 
 /* The same per linear: D[l·7 + k] = outlier ratio of that linear's Wanda scores alone. */
-ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
-                                   ap_error *err);
+ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D, ap_error *err);
 
 /* Facts about every linear for allocation scripts and LLM prompts. Moments are of |W|; the x_* facts and
  * wanda_outlier_ratio need dense statistics (dense may be NULL: they are then 0). */
 typedef struct ap_linear_facts {
-    int layer;                   /* 0-based */
+    int layer; /* 0-based */
     ap_linear_kind kind;
     int64_t numel;
-    double w_skew, w_kurt;       /* skewness and excess kurtosis of |W| */
-    double w_absmean, w_norm;    /* mean |W|, Frobenius norm */
-    double x_l2_mean;            /* mean over input channels of X.l2 */
-    double x_outlier_ratio;      /* fraction of input channels with X.l2 > M · mean X.l2 */
-    double x_kurt_mean;          /* mean over input channels of X.kurt */
-    double wanda_outlier_ratio;  /* fraction of |W|·X.l2 scores > M · their mean (OWL's D of the linear) */
+    double w_skew, w_kurt;      /* skewness and excess kurtosis of |W| */
+    double w_absmean, w_norm;   /* mean |W|, Frobenius norm */
+    double x_l2_mean;           /* mean over input channels of X.l2 */
+    double x_outlier_ratio;     /* fraction of input channels with X.l2 > M · mean X.l2 */
+    double x_kurt_mean;         /* mean over input channels of X.kurt */
+    double wanda_outlier_ratio; /* fraction of |W|·X.l2 scores > M · their mean (OWL's D of the linear) */
 } ap_linear_facts;
 ap_status ap_prune_facts(const ap_model *m, const ap_calib_stats *dense, double M, ap_linear_facts *facts,
                          ap_error *err);
@@ -58,24 +56,23 @@ ap_status ap_prune_facts(const ap_model *m, const ap_calib_stats *dense, double 
 /* The number of weights of each block's seven linears, [n_layers]. */
 void ap_prune_block_numel(const ap_model *m, int64_t *numel);
 
-
 /* ---- scripted allocation: the units a script sees, and its values turned into targets ---- */
 
 /* One allocation unit (a decoder block, or one linear) as an allocation script sees it (doc/allocation.md):
  * moments of |W| of the unit and OWL's outlier ratio D (0 when not computed). name is a static string. */
 typedef struct ap_alloc_unit {
-    int layer;                   /* 1-based block */
-    const char *name;            /* "block" | "q_proj" | ... */
+    int layer;        /* 1-based block */
+    const char *name; /* "block" | "q_proj" | ... */
     int64_t numel;
     double w_skew, w_kurt, w_mean, w_std, outlier_ratio;
 } ap_alloc_unit;
 
 /* The units of one allocation and what a script is told about them. */
 typedef struct ap_alloc_units {
-    ap_alloc_unit *unit;         /* [n], owned (ap_alloc_units_free) */
-    int n;                       /* n_layers (per block) or n_layers · AP_LIN_COUNT (per linear, block-major) */
+    ap_alloc_unit *unit; /* [n], owned (ap_alloc_units_free) */
+    int n;               /* n_layers (per block) or n_layers · AP_LIN_COUNT (per linear, block-major) */
     int n_layers;
-    double target, lo, hi;       /* the global target S and the clamp bounds of spec */
+    double target, lo, hi; /* the global target S and the clamp bounds of spec */
 } ap_alloc_units;
 
 /* Units per block, or per linear when spec->sdsa.granularity is AP_ALLOC_PER_LINEAR, with the moments of |W| and

@@ -8,13 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 ap_input_kind ap_linear_input(ap_linear_kind k)
 {
     switch (k) {
-    case AP_LIN_Q: case AP_LIN_K: case AP_LIN_V: return AP_IN_ATTN;
+    case AP_LIN_Q:
+    case AP_LIN_K:
+    case AP_LIN_V: return AP_IN_ATTN;
     case AP_LIN_O: return AP_IN_O;
-    case AP_LIN_GATE: case AP_LIN_UP: return AP_IN_MLP;
+    case AP_LIN_GATE:
+    case AP_LIN_UP: return AP_IN_MLP;
     default: return AP_IN_DOWN;
     }
 }
@@ -31,10 +33,7 @@ unsigned ap_calib_field(const char *name)
     return 0;
 }
 
-const char *ap_calib_field_name(int i)
-{
-    return i >= 0 && i < 8 ? FIELD_NAMES[i] : NULL;
-}
+const char *ap_calib_field_name(int i) { return i >= 0 && i < 8 ? FIELD_NAMES[i] : NULL; }
 
 /* ---- windows ---- */
 
@@ -51,8 +50,8 @@ ap_status ap_calib_windows(const int32_t *ids, size_t n_ids, int nsamples, int s
 {
     *out = NULL;
     if (nsamples < 1 || seqlen < 2)
-        return ap_error_set(err, AP_E_ARG, "calibration: nsamples (%d) must be >= 1 and seqlen (%d) >= 2",
-                            nsamples, seqlen);
+        return ap_error_set(err, AP_E_ARG, "calibration: nsamples (%d) must be >= 1 and seqlen (%d) >= 2", nsamples,
+                            seqlen);
     if (n_ids < (size_t)seqlen)
         return ap_error_set(err, AP_E_ARG, "calibration text has %zu tokens, fewer than seqlen %d", n_ids, seqlen);
     int32_t *w = malloc((size_t)nsamples * (size_t)seqlen * sizeof *w);
@@ -65,7 +64,7 @@ ap_status ap_calib_windows(const int32_t *ids, size_t n_ids, int nsamples, int s
         if (random)
             start = (int64_t)(splitmix64(&state) % (uint64_t)(span + 1));
         else
-            start = (int64_t)k * span / nsamples;   /* PROTOCOL.md: floor(k·(len − seqlen)/nsamples) */
+            start = (int64_t)k * span / nsamples; /* PROTOCOL.md: floor(k·(len − seqlen)/nsamples) */
         memcpy(w + (size_t)k * seqlen, ids + start, (size_t)seqlen * sizeof *w);
     }
     *out = w;
@@ -84,11 +83,16 @@ enum { SUM1 = 1, SUM2 = 2, SUM3 = 4, SUM4 = 8, SUMMAX = 16 };
 static unsigned sums_for(unsigned f)
 {
     unsigned s = 0;
-    if (f & (AP_XF_L2 | AP_XF_SQ | AP_XF_STD | AP_XF_SKEW | AP_XF_KURT)) s |= SUM2;
-    if (f & (AP_XF_MEAN | AP_XF_STD | AP_XF_SKEW | AP_XF_KURT)) s |= SUM1;
-    if (f & (AP_XF_SKEW | AP_XF_KURT)) s |= SUM3;
-    if (f & AP_XF_KURT) s |= SUM4;
-    if (f & AP_XF_ABSMAX) s |= SUMMAX;
+    if (f & (AP_XF_L2 | AP_XF_SQ | AP_XF_STD | AP_XF_SKEW | AP_XF_KURT))
+        s |= SUM2;
+    if (f & (AP_XF_MEAN | AP_XF_STD | AP_XF_SKEW | AP_XF_KURT))
+        s |= SUM1;
+    if (f & (AP_XF_SKEW | AP_XF_KURT))
+        s |= SUM3;
+    if (f & AP_XF_KURT)
+        s |= SUM4;
+    if (f & AP_XF_ABSMAX)
+        s |= SUMMAX;
     return s;
 }
 
@@ -144,45 +148,55 @@ void ap_xacc_reset(ap_xacc *a)
 /* One strip of channels [j0, j1) over all rows: the running arrays of the strip stay in L1 while the rows stream
  * past. The inner loop is contiguous and branch-free so it vectorises (float → double converts); `sums` is a
  * constant in each caller below, so every variant keeps only the sums it needs. */
-static inline __attribute__((always_inline)) void strip_sums(
-    unsigned sums, const float *restrict x, int64_t rows, int64_t in, int64_t j0, int64_t j1, double *restrict s1,
-    double *restrict s2, double *restrict s3, double *restrict s4, double *restrict mx)
+static inline __attribute__((always_inline)) void strip_sums(unsigned sums, const float *restrict x, int64_t rows,
+                                                             int64_t in, int64_t j0, int64_t j1, double *restrict s1,
+                                                             double *restrict s2, double *restrict s3,
+                                                             double *restrict s4, double *restrict mx)
 {
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict row = x + r * in;
         for (int64_t j = j0; j < j1; j++) {
             double v = row[j], v2 = v * v, av = v < 0 ? -v : v;
-            if (sums & SUM1) s1[j] += v;
-            if (sums & SUM2) s2[j] += v2;
-            if (sums & SUM3) s3[j] += v2 * v;
-            if (sums & SUM4) s4[j] += v2 * v2;
-            if (sums & SUMMAX) mx[j] = av > mx[j] ? av : mx[j];
+            if (sums & SUM1)
+                s1[j] += v;
+            if (sums & SUM2)
+                s2[j] += v2;
+            if (sums & SUM3)
+                s3[j] += v2 * v;
+            if (sums & SUM4)
+                s4[j] += v2 * v2;
+            if (sums & SUMMAX)
+                mx[j] = av > mx[j] ? av : mx[j];
         }
     }
 }
 
-#define STRIP_VARIANT(name, SUMS)                                                                                  \
-    CLONES __attribute__((optimize("tree-vectorize"))) void name(                                                  \
-        const float *restrict x, int64_t rows, int64_t in, int64_t j0, int64_t j1, double *restrict s1,            \
-        double *restrict s2, double *restrict s3, double *restrict s4, double *restrict mx)                        \
-    {                                                                                                              \
-        strip_sums(SUMS, x, rows, in, j0, j1, s1, s2, s3, s4, mx);                                                 \
+#define STRIP_VARIANT(name, SUMS)                                                                                      \
+    CLONES __attribute__((optimize("tree-vectorize"))) void name(                                                      \
+        const float *restrict x, int64_t rows, int64_t in, int64_t j0, int64_t j1, double *restrict s1,                \
+        double *restrict s2, double *restrict s3, double *restrict s4, double *restrict mx)                            \
+    {                                                                                                                  \
+        strip_sums(SUMS, x, rows, in, j0, j1, s1, s2, s3, s4, mx);                                                     \
     }
-STRIP_VARIANT(strip_sq, SUM2)                                      /* Wanda: X.l2 */
+STRIP_VARIANT(strip_sq, SUM2) /* Wanda: X.l2 */
 STRIP_VARIANT(strip_max, SUMMAX)
 STRIP_VARIANT(strip_sq_max, SUM2 | SUMMAX)
-STRIP_VARIANT(strip_two, SUM1 | SUM2)                              /* mean, std */
-STRIP_VARIANT(strip_all, SUM1 | SUM2 | SUM3 | SUM4 | SUMMAX)       /* anything else: more than asked, still right */
+STRIP_VARIANT(strip_two, SUM1 | SUM2)                        /* mean, std */
+STRIP_VARIANT(strip_all, SUM1 | SUM2 | SUM3 | SUM4 | SUMMAX) /* anything else: more than asked, still right */
 
-typedef void (*strip_fn)(const float *restrict, int64_t, int64_t, int64_t, int64_t, double *restrict,
-                         double *restrict, double *restrict, double *restrict, double *restrict);
+typedef void (*strip_fn)(const float *restrict, int64_t, int64_t, int64_t, int64_t, double *restrict, double *restrict,
+                         double *restrict, double *restrict, double *restrict);
 
 static strip_fn strip_for(unsigned sums)
 {
-    if (sums == SUM2) return strip_sq;
-    if (sums == SUMMAX) return strip_max;
-    if (sums == (SUM2 | SUMMAX)) return strip_sq_max;
-    if ((sums & ~(unsigned)(SUM1 | SUM2)) == 0) return strip_two;
+    if (sums == SUM2)
+        return strip_sq;
+    if (sums == SUMMAX)
+        return strip_max;
+    if (sums == (SUM2 | SUMMAX))
+        return strip_sq_max;
+    if ((sums & ~(unsigned)(SUM1 | SUM2)) == 0)
+        return strip_two;
     return strip_all;
 }
 
@@ -207,7 +221,7 @@ static void moments_add(ap_xacc *a, const float *x, int64_t rows, ap_pool *pool)
 {
     unsigned sums = sums_for(a->fields);
     if (!sums)
-        return;                  /* magnitude, SparseGPT: no moment is read */
+        return; /* magnitude, SparseGPT: no moment is read */
     moments_job job = {a, strip_for(sums), x, rows};
     int64_t tasks = (a->in + STRIP - 1) / STRIP;
     if (pool && tasks > 1 && rows * a->in >= 65536) {
@@ -283,9 +297,16 @@ ap_status ap_xderived_make(ap_xderived *d, const ap_xacc *a, ap_error *err)
     }
     unsigned sums = sums_for(a->fields);
     int has1 = sums & SUM1, has2 = sums & SUM2;
-    d->v = (ap_xview){in, (double)a->n, has2 ? l2 : NULL, has2 ? sq : NULL, has1 ? mean : NULL,
-                      has1 && has2 ? sd : NULL, sums & SUMMAX ? mx : NULL, sums & SUM3 ? sk : NULL,
-                      sums & SUM4 ? ku : NULL, NULL};
+    d->v = (ap_xview){in,
+                      (double)a->n,
+                      has2 ? l2 : NULL,
+                      has2 ? sq : NULL,
+                      has1 ? mean : NULL,
+                      has1 && has2 ? sd : NULL,
+                      sums & SUMMAX ? mx : NULL,
+                      sums & SUM3 ? sk : NULL,
+                      sums & SUM4 ? ku : NULL,
+                      NULL};
     return AP_OK;
 }
 
@@ -353,7 +374,7 @@ void ap_calib_observer(void *ud, int layer, ap_linear_kind which, const float *x
     if (o->status != AP_OK)
         return;
     if (which == AP_LIN_K || which == AP_LIN_V || which == AP_LIN_UP)
-        return;   /* same input as q_proj / gate_proj: counted once */
+        return; /* same input as q_proj / gate_proj: counted once */
     ap_xacc *a = &o->stats->acc[ap_linear_input(which)];
     if (in != a->in) {
         o->status = ap_error_set(&o->err, AP_E_ARG, "calibration: layer %d %s input has width %lld, expected %lld",
@@ -501,8 +522,8 @@ ap_status ap_calib_stats_load(const ap_model *m, const char *path, ap_calib_stat
         !read_all(f, source, sizeof source))
         st = ap_error_set(err, AP_E_FORMAT, "%s: not an autoprune statistics file", path);
     else if (hdr[0] != m->cfg.n_layers || hdr[1] < 1 || hdr[2] < 2 || hdr[3] < 0 || hdr[3] > 0xff)
-        st = ap_error_set(err, AP_E_FORMAT, "%s: header (%d layers) does not match the model (%d layers)", path,
-                          hdr[0], m->cfg.n_layers);
+        st = ap_error_set(err, AP_E_FORMAT, "%s: header (%d layers) does not match the model (%d layers)", path, hdr[0],
+                          m->cfg.n_layers);
     ap_calib_stats *s = NULL;
     if (!st)
         st = stats_alloc(m, (AP_XF_MOMENTS & ~((unsigned)hdr[3] >> 1)) | (hdr[3] & 1 ? AP_XF_HESSIAN : 0u), &s, err);
@@ -539,5 +560,5 @@ ap_status ap_calib_stats_load(const ap_model *m, const char *path, ap_calib_stat
 
 int ap_calib_default_seqlen(const ap_model *m)
 {
-    return ap_model_default_seqlen(m);   /* calibration windows are evaluation-sized, as in Wanda and SparseGPT */
+    return ap_model_default_seqlen(m); /* calibration windows are evaluation-sized, as in Wanda and SparseGPT */
 }

@@ -25,9 +25,15 @@ ap_status ap_calib_windows(const int32_t *ids, size_t n_ids, int nsamples, int s
 /* The statistics a calibration gathers, as bits: the same values as autoprune.h's AP_X_* (the sandbox's names
  * for them; models/ does not include it), AP_XF_HESSIAN standing for X.hinv and everything built on XᵀX. */
 enum {
-    AP_XF_L2 = 0x01, AP_XF_SQ = 0x02, AP_XF_MEAN = 0x04, AP_XF_STD = 0x08, AP_XF_ABSMAX = 0x10, AP_XF_SKEW = 0x20,
-    AP_XF_KURT = 0x40, AP_XF_HESSIAN = 0x80,
-    AP_XF_MOMENTS = 0x7f         /* the seven statistics of the contract */
+    AP_XF_L2 = 0x01,
+    AP_XF_SQ = 0x02,
+    AP_XF_MEAN = 0x04,
+    AP_XF_STD = 0x08,
+    AP_XF_ABSMAX = 0x10,
+    AP_XF_SKEW = 0x20,
+    AP_XF_KURT = 0x40,
+    AP_XF_HESSIAN = 0x80,
+    AP_XF_MOMENTS = 0x7f /* the seven statistics of the contract */
 };
 
 /* The AP_XF_* bit of a statistic's name ("l2", "sq", "mean", "std", "absmax", "skew", "kurt"; "hinv" is
@@ -38,15 +44,15 @@ const char *ap_calib_field_name(int i);
 /* Running sums of one input over n tokens, in double. One allocation holds s1..absmax; only the sums the fields
  * need are kept up to date (l2/sq: Σx²; mean: Σx; std: Σx, Σx²; skew: to Σx³; kurt: to Σx⁴; absmax). */
 typedef struct ap_xacc {
-    int64_t in;                  /* channels */
-    unsigned fields;             /* AP_XF_* gathered */
-    int64_t n;                   /* tokens seen */
-    double *s1, *s2, *s3, *s4;   /* [in] Σx, Σx², Σx³, Σx⁴ (owned) */
-    double *absmax;              /* [in] max |x| (owned, same allocation as s1) */
-    double *xtx;                 /* [in, in] Σ x xᵀ (full symmetric, row-major), owned, or NULL when not asked */
+    int64_t in;                /* channels */
+    unsigned fields;           /* AP_XF_* gathered */
+    int64_t n;                 /* tokens seen */
+    double *s1, *s2, *s3, *s4; /* [in] Σx, Σx², Σx³, Σx⁴ (owned) */
+    double *absmax;            /* [in] max |x| (owned, same allocation as s1) */
+    double *xtx;               /* [in, in] Σ x xᵀ (full symmetric, row-major), owned, or NULL when not asked */
 } ap_xacc;
 
-ap_status ap_xacc_init(ap_xacc *a, int64_t in, int hessian, ap_error *err);   /* all seven, Hessian if asked */
+ap_status ap_xacc_init(ap_xacc *a, int64_t in, int hessian, ap_error *err); /* all seven, Hessian if asked */
 ap_status ap_xacc_init_fields(ap_xacc *a, int64_t in, unsigned fields, ap_error *err);
 void ap_xacc_free(ap_xacc *a);
 void ap_xacc_reset(ap_xacc *a);
@@ -60,8 +66,8 @@ void ap_xacc_hessian(const ap_xacc *a, double *H);
 typedef struct ap_xview {
     int64_t in;
     double tokens;
-    const float *l2, *sq, *mean, *std, *absmax, *skew, *kurt;   /* borrowed from the owner (ap_xderived) */
-    const float *hinv;   /* diagonal of SparseGPT's inverse-Hessian factor (ap_sparsegpt_hinv_diag), or NULL: set
+    const float *l2, *sq, *mean, *std, *absmax, *skew, *kurt; /* borrowed from the owner (ap_xderived) */
+    const float *hinv; /* diagonal of SparseGPT's inverse-Hessian factor (ap_sparsegpt_hinv_diag), or NULL: set
                           * by the pruning driver when the run holds Hessians, never by ap_xderived */
 } ap_xview;
 
@@ -79,7 +85,7 @@ void ap_xderived_free(ap_xderived *d);
 /* The statistics of all inputs of one block. */
 typedef struct ap_block_stats {
     ap_xacc acc[AP_IN_COUNT];
-    ap_xderived x[AP_IN_COUNT];  /* filled by ap_block_stats_finish */
+    ap_xderived x[AP_IN_COUNT]; /* filled by ap_block_stats_finish */
     int finished;
 } ap_block_stats;
 
@@ -93,7 +99,7 @@ ap_status ap_block_stats_finish(ap_block_stats *b, ap_error *err);
  * Inputs shared by q/k/v and gate/up are accumulated once (at q and gate). The first error is kept in err. */
 typedef struct ap_calib_obs {
     ap_block_stats *stats;
-    ap_pool *pool;               /* borrowed, may be NULL */
+    ap_pool *pool; /* borrowed, may be NULL */
     ap_status status;
     ap_error err;
 } ap_calib_obs;
@@ -103,11 +109,11 @@ void ap_calib_observer(void *ud, int layer, ap_linear_kind which, const float *x
 typedef struct ap_calib_stats {
     int n_layers;
     int nsamples, seqlen;
-    int64_t tokens;              /* nsamples · seqlen */
-    int hessian;                 /* whether acc[].xtx are held */
-    unsigned fields;             /* AP_XF_* gathered */
-    ap_block_stats *blocks;      /* owned, [n_layers] */
-    char source[512];            /* what they were computed from (text path, sampling), for run records */
+    int64_t tokens;         /* nsamples · seqlen */
+    int hessian;            /* whether acc[].xtx are held */
+    unsigned fields;        /* AP_XF_* gathered */
+    ap_block_stats *blocks; /* owned, [n_layers] */
+    char source[512];       /* what they were computed from (text path, sampling), for run records */
 } ap_calib_stats;
 
 /* Run the windows (ids [nsamples·seqlen], borrowed) through the model as it is, block by block, in batches of

@@ -6,10 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *ap_group_name(ap_group_kind g)
-{
-    return g == AP_GROUP_ROW ? "row" : g == AP_GROUP_LAYER ? "layer" : "n:m";
-}
+const char *ap_group_name(ap_group_kind g) { return g == AP_GROUP_ROW ? "row" : g == AP_GROUP_LAYER ? "layer" : "n:m"; }
 
 ap_status ap_pattern_parse_nm(const char *s, int *n, int *m, ap_error *err)
 {
@@ -19,8 +16,7 @@ ap_status ap_pattern_parse_nm(const char *s, int *n, int *m, ap_error *err)
     }
     int a, b, used = 0;
     if (sscanf(s, "%d:%d%n", &a, &b, &used) != 2 || s[used] != '\0' || a < 1 || b < a || b > 1024)
-        return ap_error_set(err, AP_E_ARG, "pattern '%s': expected 'unstructured' or N:M with 1 <= N <= M <= 1024",
-                            s);
+        return ap_error_set(err, AP_E_ARG, "pattern '%s': expected 'unstructured' or N:M with 1 <= N <= M <= 1024", s);
     *n = a;
     *m = b;
     return AP_OK;
@@ -66,8 +62,10 @@ static uint64_t select_kth(uint64_t *v, int64_t n, int64_t k)
         uint64_t piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
         int64_t i = lo, j = hi;
         while (i <= j) {
-            while (v[i] < piv) i++;
-            while (v[j] > piv) j--;
+            while (v[i] < piv)
+                i++;
+            while (v[j] > piv)
+                j--;
             if (i <= j) {
                 uint64_t t = v[i];
                 v[i] = v[j];
@@ -143,8 +141,8 @@ static ap_status check_finite(const float *s, int64_t numel, int64_t in, ap_erro
     return AP_OK;
 }
 
-ap_status ap_mask_compute(const float *scores, int64_t out, int64_t in, ap_pattern pat, double sparsity,
-                          uint8_t *keep, int64_t *pruned, ap_error *err)
+ap_status ap_mask_compute(const float *scores, int64_t out, int64_t in, ap_pattern pat, double sparsity, uint8_t *keep,
+                          int64_t *pruned, ap_error *err)
 {
     if (out <= 0 || in <= 0)
         return ap_error_set(err, AP_E_ARG, "mask: bad shape [%lld, %lld]", (long long)out, (long long)in);

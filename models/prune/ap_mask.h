@@ -11,7 +11,7 @@ typedef enum { AP_GROUP_ROW = 0, AP_GROUP_LAYER = 1, AP_GROUP_NM = 2 } ap_group_
 
 typedef struct ap_pattern {
     ap_group_kind group;
-    int n, m;   /* AP_GROUP_NM: in each group of m consecutive inputs of a row the n lowest scores are pruned */
+    int n, m; /* AP_GROUP_NM: in each group of m consecutive inputs of a row the n lowest scores are pruned */
 } ap_pattern;
 
 /* "row", "layer", "n:m". */
@@ -27,8 +27,8 @@ int64_t ap_mask_count(int64_t len, double sparsity);
  * N:M: n lowest of each m consecutive inputs; a trailing partial group of len < m loses ⌊n·len/m⌋.
  * Selection is linear-time (a 64-bit key of score and index, then a selection), so ties never depend on order.
  * *pruned (may be NULL) receives the number of zeros in the mask. */
-ap_status ap_mask_compute(const float *scores, int64_t out, int64_t in, ap_pattern pat, double sparsity,
-                          uint8_t *keep, int64_t *pruned, ap_error *err);
+ap_status ap_mask_compute(const float *scores, int64_t out, int64_t in, ap_pattern pat, double sparsity, uint8_t *keep,
+                          int64_t *pruned, ap_error *err);
 
 /* W[i] = 0 where keep[i] == 0. Returns the number of zeros of W afterwards. */
 int64_t ap_mask_apply(float *W, const uint8_t *keep, int64_t numel);

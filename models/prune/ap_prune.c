@@ -108,7 +108,7 @@ typedef struct scratch {
     float *scores;
     uint8_t *keep;
     double *H;
-    float *hinv;                 /* X.hinv of input (hinv_layer, hinv_input), computed once for its linears */
+    float *hinv; /* X.hinv of input (hinv_layer, hinv_input), computed once for its linears */
     int hinv_layer, hinv_input;
 } scratch;
 
@@ -126,8 +126,10 @@ static ap_status scratch_init(scratch *s, const ap_model *m, int hessian, ap_err
     int64_t most = 0, most_in = 0;
     for (int k = 0; k < AP_LIN_COUNT; k++) {
         const ap_linear *L = &m->blocks[0].lin[k];
-        if (L->out * L->in > most) most = L->out * L->in;
-        if (L->in > most_in) most_in = L->in;
+        if (L->out * L->in > most)
+            most = L->out * L->in;
+        if (L->in > most_in)
+            most_in = L->in;
     }
     s->scores = malloc((size_t)most * sizeof *s->scores);
     s->keep = malloc((size_t)most);
@@ -238,8 +240,8 @@ static ap_status prune_linear(ap_model *m, int l, ap_linear_kind k, const ap_blo
     ap_linear *L = &m->blocks[l].lin[k];
     const ap_input_kind ik = ap_linear_input(k);
     double target = o->targets ? o->targets[l * AP_LIN_COUNT + k] : o->sparsity;
-    rep->lin[l * AP_LIN_COUNT + k].target = o->pattern.group == AP_GROUP_NM
-                                                ? (double)o->pattern.n / o->pattern.m : target;
+    rep->lin[l * AP_LIN_COUNT + k].target =
+        o->pattern.group == AP_GROUP_NM ? (double)o->pattern.n / o->pattern.m : target;
     ap_status st;
     if (o->method == AP_METHOD_SPARSEGPT) {
         const ap_xacc *a = &bs->acc[ik];
@@ -317,7 +319,7 @@ ap_status ap_prune_oneshot(ap_model *m, const ap_calib_stats *st, const ap_prune
     if (rc)
         return rc;
     scratch s;
-    rc = scratch_init(&s, m, st->hessian, err);   /* Hessians held: SparseGPT, reconstruction and X.hinv */
+    rc = scratch_init(&s, m, st->hessian, err); /* Hessians held: SparseGPT, reconstruction and X.hinv */
     int total = m->cfg.n_layers * AP_LIN_COUNT, done = 0;
     for (int l = 0; l < m->cfg.n_layers && !rc; l++)
         for (int k = 0; k < AP_LIN_COUNT && !rc; k++) {

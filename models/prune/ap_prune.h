@@ -28,10 +28,10 @@ typedef enum { AP_METHOD_SCORE = 0, AP_METHOD_SPARSEGPT = 1 } ap_prune_method;
 
 /* Weight reconstruction after a score metric's mask (AP_METHOD_SCORE; needs Hessian statistics). */
 typedef enum ap_reconstruct {
-    AP_RECONSTRUCT_NONE = 0,     /* the mask alone */
-    AP_RECONSTRUCT_MASK = 1,     /* SparseGPT's OBS update of the kept weights with the metric's mask
+    AP_RECONSTRUCT_NONE = 0,    /* the mask alone */
+    AP_RECONSTRUCT_MASK = 1,    /* SparseGPT's OBS update of the kept weights with the metric's mask
                                   * (ap_sparsegpt_update) */
-    AP_RECONSTRUCT_ADAPTIVE = 2  /* SparseGPT with the metric as its saliency, asked at every column block on the
+    AP_RECONSTRUCT_ADAPTIVE = 2 /* SparseGPT with the metric as its saliency, asked at every column block on the
                                   * updated weights (ap_sparsegpt_scored; unstructured only) */
 } ap_reconstruct;
 
@@ -54,35 +54,35 @@ static inline int ap_reconstruct_parse(const char *s, ap_reconstruct *r)
 
 typedef struct ap_prune_opts {
     ap_prune_method method;
-    ap_score_fn score;           /* AP_METHOD_SCORE: required */
+    ap_score_fn score; /* AP_METHOD_SCORE: required */
     void *score_ud;
-    ap_pattern pattern;          /* row / layer / N:M (N:M ignores the sparsities) */
-    double sparsity;             /* the global target */
-    const double *targets;       /* [n_layers · AP_LIN_COUNT] per-linear targets (borrowed), NULL = all sparsity */
-    int sgpt_blocksize;          /* SparseGPT column block (0 = 128) */
-    double sgpt_percdamp;        /* SparseGPT dampening (< 0 = 0.01) */
-    ap_reconstruct reconstruct;  /* AP_METHOD_SCORE, needs Hessian statistics (see ap_reconstruct) */
-    int batch;                   /* windows per forward batch (0 = 8) */
-    unsigned stats;              /* AP_XF_* the score reads, all the sequential driver gathers besides the Hessians
+    ap_pattern pattern;         /* row / layer / N:M (N:M ignores the sparsities) */
+    double sparsity;            /* the global target */
+    const double *targets;      /* [n_layers · AP_LIN_COUNT] per-linear targets (borrowed), NULL = all sparsity */
+    int sgpt_blocksize;         /* SparseGPT column block (0 = 128) */
+    double sgpt_percdamp;       /* SparseGPT dampening (< 0 = 0.01) */
+    ap_reconstruct reconstruct; /* AP_METHOD_SCORE, needs Hessian statistics (see ap_reconstruct) */
+    int batch;                  /* windows per forward batch (0 = 8) */
+    unsigned stats;             /* AP_XF_* the score reads, all the sequential driver gathers besides the Hessians
                                   * SparseGPT and reconstruction need (ap_prune_opts_default: all seven) */
-    ap_progress_fn progress;     /* (linears done, total), may be NULL */
+    ap_progress_fn progress;    /* (linears done, total), may be NULL */
     void *pud;
 } ap_prune_opts;
 void ap_prune_opts_default(ap_prune_opts *o);
 
 typedef struct ap_prune_linear {
-    int layer;                   /* 0-based */
+    int layer; /* 0-based */
     ap_linear_kind kind;
     int64_t numel, zeros;
     double target;
 } ap_prune_linear;
 
 typedef struct ap_prune_report {
-    int n;                       /* n_layers · AP_LIN_COUNT */
-    ap_prune_linear *lin;        /* owned, [n]; block-major, kinds in ap_linear_kind order */
-    int64_t numel, zeros;        /* over all pruned linears */
-    double realised;             /* zeros / numel */
-    double t_calib, t_score, t_mask, t_forward, t_total;   /* seconds */
+    int n;                                               /* n_layers · AP_LIN_COUNT */
+    ap_prune_linear *lin;                                /* owned, [n]; block-major, kinds in ap_linear_kind order */
+    int64_t numel, zeros;                                /* over all pruned linears */
+    double realised;                                     /* zeros / numel */
+    double t_calib, t_score, t_mask, t_forward, t_total; /* seconds */
 } ap_prune_report;
 void ap_prune_report_free(ap_prune_report *r);
 

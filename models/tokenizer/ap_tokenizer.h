@@ -36,8 +36,8 @@ void ap_tokenizer_free(ap_tokenizer *tok);
  * when add_special is set). *ids is allocated (caller frees with free()), *n_ids set. Added tokens in the text
  * (e.g. "<s>") are matched as whole tokens, as Hugging Face tokenizers does. Bytes that are not valid UTF-8 are
  * single characters outside the vocabulary (so they take their <0xXX> byte token, or unk). */
-ap_status ap_tokenizer_encode(const ap_tokenizer *tok, const char *text, size_t len, int add_special,
-                              int32_t **ids, size_t *n_ids, ap_error *err);
+ap_status ap_tokenizer_encode(const ap_tokenizer *tok, const char *text, size_t len, int add_special, int32_t **ids,
+                              size_t *n_ids, ap_error *err);
 /* Text -> ids for calibration and evaluation: text_path read whole (a regular file of at most AP_TEXT_MAX_BYTES)
  * and encoded once with <model_dir>/tokenizer.json, special tokens added as its template says (one BOS for
  * LLaMA-2 style). *ids is the caller's (free()). */
@@ -48,10 +48,10 @@ ap_status ap_tokenizer_encode_file(const char *model_dir, const char *text_path,
  * the prepended "▁" stripped; or the byte-level map reversed). skip_special drops special added tokens.
  * *text is allocated and NUL-terminated (caller frees with free()); *len excludes the NUL. An id out of range is
  * AP_E_ARG. Invalid UTF-8 produced by byte tokens becomes U+FFFD. */
-ap_status ap_tokenizer_decode(const ap_tokenizer *tok, const int32_t *ids, size_t n_ids, int skip_special,
-                              char **text, size_t *len, ap_error *err);
-int ap_tokenizer_vocab_size(const ap_tokenizer *tok);   /* number of ids (model vocab + added tokens) */
-int ap_tokenizer_bos(const ap_tokenizer *tok);   /* -1 if none */
+ap_status ap_tokenizer_decode(const ap_tokenizer *tok, const int32_t *ids, size_t n_ids, int skip_special, char **text,
+                              size_t *len, ap_error *err);
+int ap_tokenizer_vocab_size(const ap_tokenizer *tok); /* number of ids (model vocab + added tokens) */
+int ap_tokenizer_bos(const ap_tokenizer *tok);        /* -1 if none */
 /* The id of a token string (vocab or added token), or -1. */
 int32_t ap_tokenizer_find(const ap_tokenizer *tok, const char *piece);
 /* The token string of an id (borrowed), or NULL if out of range. */

@@ -12,7 +12,8 @@ uint32_t ap_utf8_next(const unsigned char *s, size_t n, size_t *clen)
 {
     unsigned c = s[0];
     *clen = 1;
-    if (c < 0x80) return c;
+    if (c < 0x80)
+        return c;
     size_t k;
     unsigned lo = 0x80, hi = 0xBF;
     uint32_t cp;
@@ -20,19 +21,25 @@ uint32_t ap_utf8_next(const unsigned char *s, size_t n, size_t *clen)
         k = 2, cp = c & 0x1F;
     } else if (c >= 0xE0 && c <= 0xEF) {
         k = 3, cp = c & 0x0F;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
+        if (c == 0xE0)
+            lo = 0xA0;
+        if (c == 0xED)
+            hi = 0x9F;
     } else if (c >= 0xF0 && c <= 0xF4) {
         k = 4, cp = c & 0x07;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
+        if (c == 0xF0)
+            lo = 0x90;
+        if (c == 0xF4)
+            hi = 0x8F;
     } else {
         return AP_CP_INVALID;
     }
-    if (n < k || s[1] < lo || s[1] > hi) return AP_CP_INVALID;
+    if (n < k || s[1] < lo || s[1] > hi)
+        return AP_CP_INVALID;
     cp = (cp << 6) | (s[1] & 0x3F);
     for (size_t i = 2; i < k; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF) return AP_CP_INVALID;
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return AP_CP_INVALID;
         cp = (cp << 6) | (s[i] & 0x3F);
     }
     *clen = k;
@@ -41,14 +48,25 @@ uint32_t ap_utf8_next(const unsigned char *s, size_t n, size_t *clen)
 
 size_t ap_utf8_put(uint32_t cp, char *o)
 {
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
     if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[2] = (char)(0x80 | (cp & 0x3F));
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
         return 3;
     }
-    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
     return 4;
 }
 
@@ -56,7 +74,8 @@ size_t ap_utf8_put(uint32_t cp, char *o)
 bool ap_utf8_valid(const char *s, size_t n)
 {
     for (size_t i = 0, k; i < n; i += k)
-        if (ap_utf8_next((const unsigned char *)s + i, n - i, &k) == AP_CP_INVALID) return false;
+        if (ap_utf8_next((const unsigned char *)s + i, n - i, &k) == AP_CP_INVALID)
+            return false;
     return true;
 }
 
@@ -65,9 +84,12 @@ static bool in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp)
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (cp < r[mid][0]) hi = mid;
-        else if (cp > r[mid][1]) lo = mid + 1;
-        else return true;
+        if (cp < r[mid][0])
+            hi = mid;
+        else if (cp > r[mid][1])
+            lo = mid + 1;
+        else
+            return true;
     }
     return false;
 }
@@ -75,23 +97,30 @@ static bool in_ranges(const uint32_t (*r)[2], size_t n, uint32_t cp)
 /* The Unicode White_Space property: what \s matches in the regex engines the tokenizers use. */
 bool ap_unicode_is_space(uint32_t cp)
 {
-    if (cp < 0x80) return cp == ' ' || (cp >= 9 && cp <= 13);
-    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-           cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+    if (cp < 0x80)
+        return cp == ' ' || (cp >= 9 && cp <= 13);
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 /* The class of a code point for the split regexes: \p{L}, \p{N}, \s or anything else. */
 int ap_unicode_class(uint32_t cp)
 {
     if (cp < 0x80) {
-        if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return AP_UC_LETTER;
-        if (cp >= '0' && cp <= '9') return AP_UC_NUMBER;
+        if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z')
+            return AP_UC_LETTER;
+        if (cp >= '0' && cp <= '9')
+            return AP_UC_NUMBER;
         return ap_unicode_is_space(cp) ? AP_UC_SPACE : AP_UC_OTHER;
     }
-    if (cp == AP_CP_INVALID) return AP_UC_OTHER;
-    if (ap_unicode_is_space(cp)) return AP_UC_SPACE;
-    if (in_ranges(ap_uni_letter, sizeof ap_uni_letter / sizeof ap_uni_letter[0], cp)) return AP_UC_LETTER;
-    if (in_ranges(ap_uni_number, sizeof ap_uni_number / sizeof ap_uni_number[0], cp)) return AP_UC_NUMBER;
+    if (cp == AP_CP_INVALID)
+        return AP_UC_OTHER;
+    if (ap_unicode_is_space(cp))
+        return AP_UC_SPACE;
+    if (in_ranges(ap_uni_letter, sizeof ap_uni_letter / sizeof ap_uni_letter[0], cp))
+        return AP_UC_LETTER;
+    if (in_ranges(ap_uni_number, sizeof ap_uni_number / sizeof ap_uni_number[0], cp))
+        return AP_UC_NUMBER;
     return AP_UC_OTHER;
 }
 
@@ -102,7 +131,10 @@ int ap_unicode_class(uint32_t cp)
 bool ap_nfc_is_identity(const char *s, size_t n)
 {
     for (size_t i = 0, k; i < n; i += k) {
-        if ((unsigned char)s[i] < 0x80) { k = 1; continue; }
+        if ((unsigned char)s[i] < 0x80) {
+            k = 1;
+            continue;
+        }
         uint32_t cp = ap_utf8_next((const unsigned char *)s + i, n - i, &k);
         if (cp >= 0x300 && cp != AP_CP_INVALID &&
             in_ranges(ap_uni_nfc_unsafe, sizeof ap_uni_nfc_unsafe / sizeof ap_uni_nfc_unsafe[0], cp))
@@ -111,19 +143,32 @@ bool ap_nfc_is_identity(const char *s, size_t n)
     return true;
 }
 
-#define RAW_BYTE 0x80000000u   /* an invalid byte carried through NFC unchanged: class 0, composes with nothing */
-enum { H_SBASE = 0xAC00, H_LBASE = 0x1100, H_VBASE = 0x1161, H_TBASE = 0x11A7, H_LCOUNT = 19, H_VCOUNT = 21,
-       H_TCOUNT = 28, H_NCOUNT = 588, H_SCOUNT = 11172 };
+#define RAW_BYTE 0x80000000u /* an invalid byte carried through NFC unchanged: class 0, composes with nothing */
+enum {
+    H_SBASE = 0xAC00,
+    H_LBASE = 0x1100,
+    H_VBASE = 0x1161,
+    H_TBASE = 0x11A7,
+    H_LCOUNT = 19,
+    H_VCOUNT = 21,
+    H_TCOUNT = 28,
+    H_NCOUNT = 588,
+    H_SCOUNT = 11172
+};
 
 static int ccc_of(uint32_t cp)
 {
-    if (cp < 0x300 || cp & RAW_BYTE) return 0;
+    if (cp < 0x300 || cp & RAW_BYTE)
+        return 0;
     size_t lo = 0, hi = sizeof ap_uni_ccc / sizeof ap_uni_ccc[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (cp < ap_uni_ccc[mid].lo) hi = mid;
-        else if (cp > ap_uni_ccc[mid].hi) lo = mid + 1;
-        else return ap_uni_ccc[mid].ccc;
+        if (cp < ap_uni_ccc[mid].lo)
+            hi = mid;
+        else if (cp > ap_uni_ccc[mid].hi)
+            lo = mid + 1;
+        else
+            return ap_uni_ccc[mid].ccc;
     }
     return 0;
 }
@@ -133,9 +178,12 @@ static const ap_uni_decomp_row *decomp_of(uint32_t cp)
     size_t lo = 0, hi = sizeof ap_uni_decomp / sizeof ap_uni_decomp[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (cp < ap_uni_decomp[mid].cp) hi = mid;
-        else if (cp > ap_uni_decomp[mid].cp) lo = mid + 1;
-        else return &ap_uni_decomp[mid];
+        if (cp < ap_uni_decomp[mid].cp)
+            hi = mid;
+        else if (cp > ap_uni_decomp[mid].cp)
+            lo = mid + 1;
+        else
+            return &ap_uni_decomp[mid];
     }
     return NULL;
 }
@@ -152,9 +200,12 @@ static uint32_t compose_pair(uint32_t a, uint32_t b)
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         uint64_t k = (uint64_t)ap_uni_comp[mid].a << 32 | ap_uni_comp[mid].b;
-        if (key < k) hi = mid;
-        else if (key > k) lo = mid + 1;
-        else return ap_uni_comp[mid].c;
+        if (key < k)
+            hi = mid;
+        else if (key > k)
+            lo = mid + 1;
+        else
+            return ap_uni_comp[mid].c;
     }
     return 0;
 }
@@ -170,21 +221,33 @@ static int cmp_u64(const void *x, const void *y)
 static bool canonical_order(uint32_t *c, size_t m)
 {
     for (size_t i = 0; i < m;) {
-        if (!ccc_of(c[i])) { i++; continue; }
+        if (!ccc_of(c[i])) {
+            i++;
+            continue;
+        }
         size_t j = i;
-        while (j < m && ccc_of(c[j])) j++;
+        while (j < m && ccc_of(c[j]))
+            j++;
         if (j - i <= 32) {
             for (size_t a = i + 1; a < j; a++)
                 for (size_t b = a; b > i && ccc_of(c[b - 1]) > ccc_of(c[b]); b--) {
-                    uint32_t x = c[b]; c[b] = c[b - 1]; c[b - 1] = x;
+                    uint32_t x = c[b];
+                    c[b] = c[b - 1];
+                    c[b - 1] = x;
                 }
         } else {
             uint64_t *key = malloc((j - i) * sizeof *key);
             uint32_t *val = malloc((j - i) * sizeof *val);
-            if (!key || !val) { free(key); free(val); return false; }
-            for (size_t a = i; a < j; a++) key[a - i] = (uint64_t)ccc_of(c[a]) << 32 | (a - i), val[a - i] = c[a];
+            if (!key || !val) {
+                free(key);
+                free(val);
+                return false;
+            }
+            for (size_t a = i; a < j; a++)
+                key[a - i] = (uint64_t)ccc_of(c[a]) << 32 | (a - i), val[a - i] = c[a];
             qsort(key, j - i, sizeof *key, cmp_u64);
-            for (size_t a = i; a < j; a++) c[a] = val[(uint32_t)key[a - i]];
+            for (size_t a = i; a < j; a++)
+                c[a] = val[(uint32_t)key[a - i]];
             free(key);
             free(val);
         }
@@ -197,7 +260,7 @@ static bool canonical_order(uint32_t *c, size_t m)
 static size_t compose_all(uint32_t *c, size_t m)
 {
     size_t out = 0, starter = SIZE_MAX;
-    int last = 0;   /* combining class of the last character kept after the starter */
+    int last = 0; /* combining class of the last character kept after the starter */
     for (size_t i = 0; i < m; i++) {
         int cc = ccc_of(c[i]);
         bool adjacent = starter != SIZE_MAX && out == starter + 1;
@@ -209,8 +272,10 @@ static size_t compose_all(uint32_t *c, size_t m)
                 continue;
             }
         }
-        if (cc == 0) starter = out, last = 0;
-        else last = cc;
+        if (cc == 0)
+            starter = out, last = 0;
+        else
+            last = cc;
         c[out++] = c[i];
     }
     return out;
@@ -220,9 +285,11 @@ bool ap_nfc(const char *s, size_t n, char **out, size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;
-    if (n > SIZE_MAX / (4 * sizeof(uint32_t))) return false;
-    uint32_t *c = malloc((n + 1) * 4 * sizeof *c);   /* a character decomposes into at most 4 code points */
-    if (!c) return false;
+    if (n > SIZE_MAX / (4 * sizeof(uint32_t)))
+        return false;
+    uint32_t *c = malloc((n + 1) * 4 * sizeof *c); /* a character decomposes into at most 4 code points */
+    if (!c)
+        return false;
     size_t m = 0;
     for (size_t i = 0, k; i < n; i += k) {
         uint32_t cp = ap_utf8_next((const unsigned char *)s + i, n - i, &k);
@@ -233,9 +300,11 @@ bool ap_nfc(const char *s, size_t n, char **out, size_t *out_len)
             uint32_t si = cp - H_SBASE;
             c[m++] = H_LBASE + si / H_NCOUNT;
             c[m++] = H_VBASE + (si % H_NCOUNT) / H_TCOUNT;
-            if (si % H_TCOUNT) c[m++] = H_TBASE + si % H_TCOUNT;
+            if (si % H_TCOUNT)
+                c[m++] = H_TBASE + si % H_TCOUNT;
         } else if (cp >= 0xC0 && (d = decomp_of(cp))) {
-            for (int j = 0; j < d->n; j++) c[m++] = d->d[j];
+            for (int j = 0; j < d->n; j++)
+                c[m++] = d->d[j];
         } else {
             c[m++] = cp;
         }
@@ -245,15 +314,17 @@ bool ap_nfc(const char *s, size_t n, char **out, size_t *out_len)
         return false;
     }
     m = compose_all(c, m);
-    char *o = malloc(4 * m + 1);   /* composing never lengthens the UTF-8 */
+    char *o = malloc(4 * m + 1); /* composing never lengthens the UTF-8 */
     if (!o) {
         free(c);
         return false;
     }
     size_t len = 0;
     for (size_t i = 0; i < m; i++) {
-        if (c[i] & RAW_BYTE) o[len++] = (char)(c[i] & 0xFF);
-        else len += ap_utf8_put(c[i], o + len);
+        if (c[i] & RAW_BYTE)
+            o[len++] = (char)(c[i] & 0xFF);
+        else
+            len += ap_utf8_put(c[i], o + len);
     }
     o[len] = '\0';
     free(c);

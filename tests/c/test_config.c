@@ -7,25 +7,35 @@
 #include "ap_config.h"
 #include "aptest.h"
 
-#define BASE "\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":256,\"num_hidden_layers\":2," \
-             "\"num_attention_heads\":8,\"intermediate_size\":512,\"vocab_size\":1000"
+#define BASE                                                                                                           \
+    "\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":256,\"num_hidden_layers\":2,"                            \
+    "\"num_attention_heads\":8,\"intermediate_size\":512,\"vocab_size\":1000"
 
 /* BASE with one field replaced (value NULL: removed) and `extra` appended: no duplicate keys by accident. */
 static const char *with(const char *key, const char *value, const char *extra)
 {
     static const char *const fields[][2] = {
-        {"architectures", "[\"LlamaForCausalLM\"]"}, {"hidden_size", "256"}, {"num_hidden_layers", "2"},
-        {"num_attention_heads", "8"}, {"intermediate_size", "512"}, {"vocab_size", "1000"},
+        {"architectures", "[\"LlamaForCausalLM\"]"},
+        {"hidden_size", "256"},
+        {"num_hidden_layers", "2"},
+        {"num_attention_heads", "8"},
+        {"intermediate_size", "512"},
+        {"vocab_size", "1000"},
     };
     static char buf[4096];
     size_t n = (size_t)snprintf(buf, sizeof buf, "{");
     int found = 0;
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         const char *v = fields[i][1];
-        if (key && strcmp(key, fields[i][0]) == 0) { v = value; found = 1; }
-        if (v) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%s\":%s", n > 1 ? "," : "", fields[i][0], v);
+        if (key && strcmp(key, fields[i][0]) == 0) {
+            v = value;
+            found = 1;
+        }
+        if (v)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%s\":%s", n > 1 ? "," : "", fields[i][0], v);
     }
-    if (key && !found && value) n += (size_t)snprintf(buf + n, sizeof buf - n, ",\"%s\":%s", key, value);
+    if (key && !found && value)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, ",\"%s\":%s", key, value);
     snprintf(buf + n, sizeof buf - n, "%s}", extra ? extra : "");
     return buf;
 }
@@ -50,7 +60,7 @@ static void bad_case(const char *what, const char *json, ap_status want, const c
     ap_status s = parse(&c, json, &err);
     char quoted[128];
     snprintf(quoted, sizeof quoted, "\"%s\"", field);
-    int dup_ok = strstr(what, "duplicate") || !strstr(err.msg, "duplicate");   /* not an accidental duplicate */
+    int dup_ok = strstr(what, "duplicate") || !strstr(err.msg, "duplicate"); /* not an accidental duplicate */
     AP_CHECK(s == want && strstr(err.msg, "cfg.json") && (strstr(err.msg, quoted) || strstr(err.msg, field)) && dup_ok,
              "%s: %s naming \"%s\" (got %s: %s)", what, ap_status_name(want), field, ap_status_name(s), err.msg);
 }
@@ -78,41 +88,50 @@ static void test_variants(void)
 {
     ap_config c;
     ok_case("defaults", "{" BASE "}", &c);
-    AP_CHECK(c.n_kv_heads == 8 && c.head_dim == 32 && c.rope_theta == 10000 && c.rms_eps == 1e-6 &&
-                 c.max_pos == 2048 && c.bos_id == -1 && c.eos_id == -1 && !c.tie_embeddings,
+    AP_CHECK(c.n_kv_heads == 8 && c.head_dim == 32 && c.rope_theta == 10000 && c.rms_eps == 1e-6 && c.max_pos == 2048 &&
+                 c.bos_id == -1 && c.eos_id == -1 && !c.tie_embeddings,
              "defaults: kv heads = heads, head_dim = hidden/heads, theta 1e4, eps 1e-6, ids -1");
     ok_case("GQA + head_dim != hidden/heads + tied + theta 5e5",
             "{" BASE ",\"num_key_value_heads\":2,\"head_dim\":48,\"tie_word_embeddings\":true,\"rope_theta\":500000,"
-            "\"rms_norm_eps\":1e-5,\"num_key_value_heads_unused\":null}", &c);
+            "\"rms_norm_eps\":1e-5,\"num_key_value_heads_unused\":null}",
+            &c);
     AP_CHECK(c.n_kv_heads == 2 && c.head_dim == 48 && c.tie_embeddings && c.rope_theta == 500000,
              "GQA 8/2, head_dim 48, tied, theta 500000");
     ok_case("llama3 rope_scaling",
             "{" BASE ",\"rope_theta\":500000.0,\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8.0,"
             "\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192},"
-            "\"eos_token_id\":[7,9],\"bos_token_id\":5}", &c);
+            "\"eos_token_id\":[7,9],\"bos_token_id\":5}",
+            &c);
     AP_CHECK(c.rope_type == AP_ROPE_LLAMA3 && c.rope_factor == 8 && c.rope_low_freq_factor == 1 &&
                  c.rope_high_freq_factor == 4 && c.rope_original_max_pos == 8192 && c.rope_theta == 500000 &&
                  c.eos_id == 7 && c.bos_id == 5,
              "llama3 scaling parameters, eos list takes the first id");
     ok_case("rope_parameters llama3",
             "{" BASE ",\"rope_parameters\":{\"rope_type\":\"llama3\",\"rope_theta\":123456,\"factor\":32,"
-            "\"low_freq_factor\":1,\"high_freq_factor\":4,\"original_max_position_embeddings\":8192}}", &c);
+            "\"low_freq_factor\":1,\"high_freq_factor\":4,\"original_max_position_embeddings\":8192}}",
+            &c);
     AP_CHECK(c.rope_type == AP_ROPE_LLAMA3 && c.rope_theta == 123456 && c.rope_factor == 32,
              "rope_parameters: theta and llama3 from the new field");
     ok_case("rope_scaling default type (old 'type' key), null fields",
             "{" BASE ",\"rope_scaling\":{\"type\":\"default\"},\"num_key_value_heads\":null,\"head_dim\":null}", &c);
     AP_CHECK(c.rope_type == AP_ROPE_DEFAULT && c.n_kv_heads == 8 && c.head_dim == 32, "null means default");
-    ok_case("qwen2", "{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":64,\"num_hidden_layers\":1,"
+    ok_case("qwen2",
+            "{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":64,\"num_hidden_layers\":1,"
             "\"num_attention_heads\":4,\"num_key_value_heads\":1,\"intermediate_size\":128,\"vocab_size\":50,"
-            "\"use_sliding_window\":false,\"sliding_window\":4096,\"tie_word_embeddings\":true}", &c);
+            "\"use_sliding_window\":false,\"sliding_window\":4096,\"tie_word_embeddings\":true}",
+            &c);
     AP_CHECK(c.arch == AP_ARCH_QWEN2 && c.qkv_bias && !c.o_bias && c.tie_embeddings, "qwen2: q/k/v biases, no o bias");
     ok_case("llama attention_bias", with("attention_bias", "true", NULL), &c);
     AP_CHECK(c.qkv_bias && c.o_bias, "llama attention_bias: q/k/v and o biases");
-    ok_case("mistral", "{\"architectures\":[\"MistralForCausalLM\"],\"hidden_size\":64,\"num_hidden_layers\":1,"
-            "\"num_attention_heads\":4,\"intermediate_size\":128,\"vocab_size\":50,\"sliding_window\":4096}", &c);
+    ok_case("mistral",
+            "{\"architectures\":[\"MistralForCausalLM\"],\"hidden_size\":64,\"num_hidden_layers\":1,"
+            "\"num_attention_heads\":4,\"intermediate_size\":128,\"vocab_size\":50,\"sliding_window\":4096}",
+            &c);
     AP_CHECK(c.arch == AP_ARCH_MISTRAL && c.sliding_window == 4096, "mistral: sliding window 4096");
-    ok_case("model_type fallback", "{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":1,"
-            "\"num_attention_heads\":4,\"intermediate_size\":128,\"vocab_size\":50}", &c);
+    ok_case("model_type fallback",
+            "{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":1,"
+            "\"num_attention_heads\":4,\"intermediate_size\":128,\"vocab_size\":50}",
+            &c);
     AP_CHECK(c.arch == AP_ARCH_LLAMA, "no architectures: model_type llama");
 }
 
@@ -137,11 +156,13 @@ static void test_errors(void)
              "rope_scaling.rope_type");
     bad_case("linear rope (old key)", with(NULL, NULL, ",\"rope_scaling\":{\"type\":\"linear\",\"factor\":4}"),
              AP_E_UNSUPPORTED, "rope_scaling.type");
-    bad_case("llama3 rope missing factor", with(NULL, NULL, ",\"rope_parameters\":{\"rope_type\":\"llama3\"}"), AP_E_FORMAT,
-             "rope_parameters.factor");
-    bad_case("llama3 high <= low", with(NULL, NULL, ",\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8,"
-             "\"low_freq_factor\":4,\"high_freq_factor\":4,\"original_max_position_embeddings\":8192}"), AP_E_FORMAT,
-             "high_freq_factor");
+    bad_case("llama3 rope missing factor", with(NULL, NULL, ",\"rope_parameters\":{\"rope_type\":\"llama3\"}"),
+             AP_E_FORMAT, "rope_parameters.factor");
+    bad_case("llama3 high <= low",
+             with(NULL, NULL,
+                  ",\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8,"
+                  "\"low_freq_factor\":4,\"high_freq_factor\":4,\"original_max_position_embeddings\":8192}"),
+             AP_E_FORMAT, "high_freq_factor");
     bad_case("gelu", with("hidden_act", "\"gelu\"", NULL), AP_E_UNSUPPORTED, "hidden_act");
     bad_case("mlp_bias", with("mlp_bias", "true", NULL), AP_E_UNSUPPORTED, "mlp_bias");
     bad_case("tie as string", with("tie_word_embeddings", "\"yes\"", NULL), AP_E_FORMAT, "tie_word_embeddings");
@@ -152,7 +173,8 @@ static void test_errors(void)
     bad_case("trailing garbage", with(NULL, NULL, "} x"), AP_E_FORMAT, "after");
     bad_case("invalid UTF-8", with("x", "\"\xC0\xAF\"", NULL), AP_E_FORMAT, "UTF-8");
     char *deep = malloc(200002);
-    for (int i = 0; i < 100000; i++) deep[i] = '[', deep[100000 + i] = ']';
+    for (int i = 0; i < 100000; i++)
+        deep[i] = '[', deep[100000 + i] = ']';
     deep[200000] = '\0';
     bad_case("100000-deep nesting", deep, AP_E_FORMAT, "nested");
     free(deep);

@@ -95,8 +95,8 @@ static void test_table_form(void)
              "X.sq is derived from X.l2 and a [1, in] score broadcasts to [out, in]");
     size_t len;
     const char *out = ap_sandbox_output(sb, &len);
-    AP_CHECK(strcmp(out, "layer\t1\tq_proj\t2\t3\t16\n") == 0 && len == strlen(out),
-             "print is captured (%zu bytes)", len);
+    AP_CHECK(strcmp(out, "layer\t1\tq_proj\t2\t3\t16\n") == 0 && len == strlen(out), "print is captured (%zu bytes)",
+             len);
     k = ap_sandbox_load_string(sb, "return { group = 'column', score = function() return 1 end }", 0, NULL);
     AP_CHECK(k == AP_KIND_TYPE, "an unknown group is a type error");
     ap_sandbox_free(sb);
@@ -109,8 +109,7 @@ static void test_reads(void)
     ap_sandbox *sb = ap_sandbox_new(NULL);
     float S[6];
     int k = ap_sandbox_load_string(sb, "return function(W, X, info) return W:abs() * X.l2 end", 0, "wanda");
-    AP_CHECK(k == AP_KIND_OK && ap_sandbox_x_reads(sb) == 0 && ap_sandbox_x_needs(sb) == 0,
-             "nothing is read at load");
+    AP_CHECK(k == AP_KIND_OK && ap_sandbox_x_reads(sb) == 0 && ap_sandbox_x_needs(sb) == 0, "nothing is read at load");
     k = score_small(sb, S);
     AP_CHECK(k == AP_KIND_OK && ap_sandbox_x_reads(sb) == AP_X_L2, "Wanda reads X.l2 alone (0x%x)",
              ap_sandbox_x_reads(sb));
@@ -136,8 +135,8 @@ static void test_reads(void)
                                0, NULL);
     k = k == AP_KIND_OK ? score_small(sb, S) : k;
     AP_CHECK(k == AP_KIND_OK && S[0] == 3.0f && ap_sandbox_x_reads(sb) == AP_X_ALL,
-             "pairs(X) sees the statistics (l2, sq derived from it, tokens) and counts as reading them all (%d, %g)",
-             k, (double)S[0]);
+             "pairs(X) sees the statistics (l2, sq derived from it, tokens) and counts as reading them all (%d, %g)", k,
+             (double)S[0]);
 
     ap_sandbox_load_string(sb, "return function(W, X, info)\n  return W:abs() * X.mean end", 0, "m");
     ap_xstats X = {0};
@@ -173,8 +172,8 @@ static void test_errors(void)
     AP_CHECK(k == AP_KIND_RUNTIME && strcmp(msg, "non-string error (table)") == 0 && line == 2,
              "a table error object is reported without calling tostring: %s", msg);
     k = run_src(sb, "return function(W, X)\n  local t = T.zeros(3, 2)\n  return W + t\nend", &line, &msg);
-    AP_CHECK(k == AP_KIND_SHAPE && line == 3, "a bad broadcast inside the metric is a shape error on line 3 (%d, %d): %s", k, line,
-             msg);
+    AP_CHECK(k == AP_KIND_SHAPE && line == 3,
+             "a bad broadcast inside the metric is a shape error on line 3 (%d, %d): %s", k, line, msg);
     k = run_src(sb, "return function(W, X) return T.zeros(3, 3) end", &line, &msg);
     AP_CHECK(k == AP_KIND_SHAPE, "a [3, 3] score for [2, 3] is a shape error: %s", msg);
     k = run_src(sb, "return function(W, X) return W / 0 - W / 0 end", &line, &msg);
@@ -240,8 +239,7 @@ static void test_limits(void)
     sb = ap_sandbox_new(&lim);
     k = run_src(sb, "return function(W) local t = T.zeros(1024, 1024) return W end", &line, &msg);
     AP_CHECK(k == AP_KIND_LIMIT, "a tensor over the tensor byte limit is refused: %s", msg);
-    k = run_src(sb, "return function(W) for i = 1, 1000 do local t = T.zeros(256, 256) end return W end", &line,
-                &msg);
+    k = run_src(sb, "return function(W) for i = 1, 1000 do local t = T.zeros(256, 256) end return W end", &line, &msg);
     AP_CHECK(k == AP_KIND_OK, "dead tensors are collected when the tensor budget runs short: %s", msg);
     ap_sandbox_free(sb);
 }
@@ -278,8 +276,8 @@ static void test_interrupt(void)
     int k = score_small(sb, S);
     double ms = now_ms() - t0;
     pthread_join(th, NULL);
-    AP_CHECK(k == AP_KIND_INTERRUPTED && ms >= 150 && ms < 2000,
-             "another thread interrupts a looping script (%.0f ms)", ms);
+    AP_CHECK(k == AP_KIND_INTERRUPTED && ms >= 150 && ms < 2000, "another thread interrupts a looping script (%.0f ms)",
+             ms);
     AP_CHECK(ap_sandbox_load_string(sb, "return function(W) return W end", 0, NULL) == AP_KIND_OK &&
                  score_small(sb, S) == AP_KIND_OK,
              "the interrupt is consumed: the next run works");
@@ -342,9 +340,11 @@ static void *deep_scripts(void *p)
     int line;
     const char *msg;
     ok[0] = run_src(sb, src, &line, &msg) == AP_KIND_SYNTAX;
-    ok[1] = run_src(sb, "local function loop() assert(pcall(loop)) end\n"
-                        "xpcall(loop, loop)\nlocal function f() return pcall(f) end\nf()\n"
-                        "return function(W) return W end", &line, &msg) == AP_KIND_OK;
+    ok[1] = run_src(sb,
+                    "local function loop() assert(pcall(loop)) end\n"
+                    "xpcall(loop, loop)\nlocal function f() return pcall(f) end\nf()\n"
+                    "return function(W) return W end",
+                    &line, &msg) == AP_KIND_OK;
     ok[2] = run_src(sb, "local function f(n) return 1 + f(n + 1) end\nreturn function(W) return f(1) end", &line,
                     &msg) == AP_KIND_RUNTIME;
     ap_sandbox_free(sb);

@@ -34,7 +34,10 @@
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*fuzz_fn)(const uint8_t *, size_t);
-static const struct { const char *name, *seeds; fuzz_fn fn; } TARGETS[] = {
+static const struct {
+    const char *name, *seeds;
+    fuzz_fn fn;
+} TARGETS[] = {
     {"llm_reply", "tests/fuzz/llm_reply", fz_llm_reply},
     {"sandbox", "tests/fuzz/sandbox", fz_sandbox},
     {"tokenizer", "tests/fuzz/tokenizer", fz_tokenizer},
@@ -47,18 +50,24 @@ static const struct { const char *name, *seeds; fuzz_fn fn; } TARGETS[] = {
 static char *slurp(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     char *buf = NULL;
     size_t cap = 0;
     *n = 0;
     for (;;) {
         if (*n == cap) {
             char *q = realloc(buf, cap = cap ? 2 * cap : 4096);
-            if (!q) { free(buf); fclose(f); return NULL; }
+            if (!q) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
             buf = q;
         }
         size_t r = fread(buf + *n, 1, cap - *n, f);
-        if (!r) break;
+        if (!r)
+            break;
         *n += r;
     }
     fclose(f);
@@ -71,11 +80,13 @@ static int replay(const char *root, const char *dir, fuzz_fn fn)
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", root, dir);
     DIR *d = opendir(path);
-    if (!d) return -1;
+    if (!d)
+        return -1;
     int count = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
+        if (de->d_name[0] == '.')
+            continue;
         snprintf(path, sizeof path, "%s/%s/%s", root, dir, de->d_name);
         size_t n;
         char *data = slurp(path, &n);
@@ -83,7 +94,7 @@ static int replay(const char *root, const char *dir, fuzz_fn fn)
             AP_CHECK(0, "read %s", path);
             continue;
         }
-        fprintf(stderr, "replay %s\n", path);   /* names the input if the target traps */
+        fprintf(stderr, "replay %s\n", path); /* names the input if the target traps */
         fn((const uint8_t *)data, n);
         free(data);
         count++;

@@ -36,7 +36,8 @@ static void test_parse(void)
     AP_CHECK(strcmp(parse_kind(good, &r), "ok") == 0 && r.content && strcmp(r.content, "hello") == 0,
              "parse: a good reply gives its content");
     AP_CHECK(r.prompt_tokens == 12 && r.completion_tokens == 3 && r.total_tokens == 15 &&
-             strcmp(r.finish_reason, "stop") == 0, "parse: usage and finish_reason are read");
+                 strcmp(r.finish_reason, "stop") == 0,
+             "parse: usage and finish_reason are read");
     ap_llm_reply_free(&r);
 
     /* the body need not be NUL-terminated: parse only the first len bytes */
@@ -46,7 +47,9 @@ static void test_parse(void)
     AP_CHECK(ap_llm_parse_reply(buf, strlen(good), &r, &e) == AP_OK, "parse: stops at len, not at NUL");
     ap_llm_reply_free(&r);
 
-    struct { const char *body, *kind, *what; } cases[] = {
+    struct {
+        const char *body, *kind, *what;
+    } cases[] = {
         {"", "empty", "empty body"},
         {"   \n ", "empty", "blank body"},
         {"<html><body>502 Bad Gateway</body></html>", "malformed", "HTML body with 200"},
@@ -67,9 +70,11 @@ static void test_parse(void)
         {"{\"error\":{\"message\":\"model overloaded\"}}", "api_error", "200 carrying an error object"},
         {"{\"choices\":[{\"message\":{\"content\":\"\\ud800\"}}]}", "malformed", "lone surrogate escape"},
         {"{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"ab\"},{\"type\":\"text\","
-         "\"text\":\"cd\"}]}}]}", "ok", "content as an array of text parts"},
+         "\"text\":\"cd\"}]}}]}",
+         "ok", "content as an array of text parts"},
         {"{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":-5,"
-         "\"completion_tokens\":1e300}}", "ok", "absurd usage numbers"},
+         "\"completion_tokens\":1e300}}",
+         "ok", "absurd usage numbers"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *k = parse_kind(cases[i].body, &r);
@@ -102,12 +107,15 @@ static int chunks_are(const char *text, size_t n_expected, const char *const *ex
 {
     ap_llm_chunks c;
     ap_error e;
-    if (ap_llm_extract_code(text, strlen(text), &c, &e) != AP_OK) return 0;
+    if (ap_llm_extract_code(text, strlen(text), &c, &e) != AP_OK)
+        return 0;
     int ok = c.n == n_expected;
-    for (size_t i = 0; ok && i < n_expected; i++) ok = strcmp(c.items[i].text, expected[i]) == 0;
+    for (size_t i = 0; ok && i < n_expected; i++)
+        ok = strcmp(c.items[i].text, expected[i]) == 0;
     if (!ok) {
         printf("# got %zu chunks:\n", c.n);
-        for (size_t i = 0; i < c.n; i++) printf("# [%zu] <<%s>>\n", i, c.items[i].text);
+        for (size_t i = 0; i < c.n; i++)
+            printf("# [%zu] <<%s>>\n", i, c.items[i].text);
     }
     ap_llm_chunks_free(&c);
     return ok;
@@ -151,7 +159,8 @@ static void test_extract(void)
     /* many blocks: bounded */
     size_t n = 200;
     char *many = malloc(n * 16 + 1), *p = many;
-    for (size_t i = 0; i < n; i++) p += sprintf(p, "```lua\nx=%zu\n```\n", i % 10);
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "```lua\nx=%zu\n```\n", i % 10);
     ap_llm_chunks c;
     ap_error e;
     AP_CHECK(ap_llm_extract_code(many, strlen(many), &c, &e) == AP_OK && c.n == AP_LLM_MAX_CHUNKS,
@@ -177,7 +186,8 @@ static void test_config(void)
     setenv("OPENAI_API_KEY", "k-fallback", 1);
     ap_llm_config_from_env(&c);
     AP_CHECK(strcmp(c.base_url, "http://fallback/v1") == 0 && strcmp(c.api_key, "k-fallback") == 0 &&
-             ap_llm_configured(&c), "config: OPENAI_* fallbacks");
+                 ap_llm_configured(&c),
+             "config: OPENAI_* fallbacks");
     ap_llm_config_defaults(&c);
     setenv("AUTOPRUNE_LLM_BASE_URL", "http://primary/v1", 1);
     setenv("AUTOPRUNE_LLM_MODEL", "m1", 1);
@@ -193,7 +203,8 @@ static void test_config(void)
     memset(big, 'k', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     AP_CHECK(ap_llm_config_set(c.api_key, sizeof c.api_key, "api_key", big, &e) == AP_E_ARG &&
-             !strstr(e.msg, "kkkkkkkk"), "config: an over-long key is refused without being echoed");
+                 !strstr(e.msg, "kkkkkkkk"),
+             "config: an over-long key is refused without being echoed");
     unsetenv("OPENAI_BASE_URL");
     unsetenv("OPENAI_API_KEY");
     unsetenv("AUTOPRUNE_LLM_BASE_URL");
@@ -222,7 +233,7 @@ static void test_config(void)
 /* ---------------------------------------------------------------- against the fake server */
 
 static pid_t server_pid;
-static int server_out = -1;         /* read end of the server's stdout, open while it runs */
+static int server_out = -1; /* read end of the server's stdout, open while it runs */
 
 static int start_server(const char *script_path, const char *log_path)
 {
@@ -230,7 +241,8 @@ static int start_server(const char *script_path, const char *log_path)
     char server[1024];
     snprintf(server, sizeof server, "%s/tests/search/fake_llm.py", root ? root : ".");
     int fd[2];
-    if (pipe(fd) != 0) return -1;
+    if (pipe(fd) != 0)
+        return -1;
     server_pid = fork();
     if (server_pid == 0) {
         dup2(fd[1], 1);
@@ -244,9 +256,10 @@ static int start_server(const char *script_path, const char *log_path)
     server_out = fd[0];
     char line[32] = {0};
     size_t got = 0;
-    while (got < sizeof line - 1 && !memchr(line, '\n', got)) {  /* the whole first line, however it arrives */
+    while (got < sizeof line - 1 && !memchr(line, '\n', got)) { /* the whole first line, however it arrives */
         ssize_t k = read(fd[0], line + got, sizeof line - 1 - got);
-        if (k <= 0) break;
+        if (k <= 0)
+            break;
         got += (size_t)k;
     }
     return memchr(line, '\n', got) ? atoi(line) : -1;
@@ -259,7 +272,8 @@ static void stop_server(void)
         waitpid(server_pid, NULL, 0);
         server_pid = 0;
     }
-    if (server_out >= 0) close(server_out);
+    if (server_out >= 0)
+        close(server_out);
     server_out = -1;
 }
 
@@ -272,42 +286,56 @@ typedef struct fault_case {
     double max_seconds;
 } fault_case;
 
-#define PAD190 "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" \
-               "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+#define PAD190                                                                                                         \
+    "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"             \
+    "012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
 #define R(name, json) "{\"match\":\"[case:" name "]\"," json "}"
 
 static const fault_case CASES[] = {
-    {"good", R("good", "\"content\":\"```lua\\nreturn 1\\n```\",\"usage\":{\"prompt_tokens\":11,"
-                       "\"completion_tokens\":7,\"total_tokens\":18}"), 2, 2, "ok", 1, 3.0},
-    {"r429", R("r429", "\"type\":\"status\",\"status\":429,\"headers\":{\"Retry-After\":\"1\"}") ","
-             R("r429", "\"content\":\"after 429\""), 2, 2, "ok", 2, 2.5},
-    {"r500", R("r500", "\"type\":\"status\",\"status\":500") "," R("r500", "\"type\":\"status\",\"status\":503") ","
-             R("r500", "\"content\":\"after 5xx\""), 2, 2, "ok", 3, 2.5},
-    {"all500", R("all500", "\"type\":\"status\",\"status\":502") "," R("all500", "\"type\":\"status\",\"status\":500")
-               "," R("all500", "\"type\":\"status\",\"status\":500"), 2, 2, "http_5xx", 3, 2.5},
+    {"good",
+     R("good", "\"content\":\"```lua\\nreturn 1\\n```\",\"usage\":{\"prompt_tokens\":11,"
+               "\"completion_tokens\":7,\"total_tokens\":18}"),
+     2, 2, "ok", 1, 3.0},
+    {"r429",
+     R("r429", "\"type\":\"status\",\"status\":429,\"headers\":{\"Retry-After\":\"1\"}") "," R(
+         "r429", "\"content\":\"after 429\""),
+     2, 2, "ok", 2, 2.5},
+    {"r500",
+     R("r500", "\"type\":\"status\",\"status\":500") "," R("r500", "\"type\":\"status\",\"status\":503") "," R(
+         "r500", "\"content\":\"after 5xx\""),
+     2, 2, "ok", 3, 2.5},
+    {"all500",
+     R("all500", "\"type\":\"status\",\"status\":502") "," R("all500", "\"type\":\"status\",\"status\":500") "," R(
+         "all500", "\"type\":\"status\",\"status\":500"),
+     2, 2, "http_5xx", 3, 2.5},
     {"r400", R("r400", "\"type\":\"status\",\"status\":400"), 2, 2, "http_4xx", 1, 3.0},
-    {"r401", R("r401", "\"type\":\"status\",\"status\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
-                       "\\\"Incorrect API key provided: sk-test-SECRET-0123456789abcdef\\\"}}\""),
+    {"r401",
+     R("r401", "\"type\":\"status\",\"status\":401,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
+               "\\\"Incorrect API key provided: sk-test-SECRET-0123456789abcdef\\\"}}\""),
      2, 2, "http_4xx", 1, 3.0},
-    {"badjson", R("badjson", "\"type\":\"raw\",\"content_type\":\"application/json\",\"body\":\"{not json\""),
-     2, 2, "malformed", 1, 3.0},
+    {"badjson", R("badjson", "\"type\":\"raw\",\"content_type\":\"application/json\",\"body\":\"{not json\""), 2, 2,
+     "malformed", 1, 3.0},
     {"html", R("html", "\"type\":\"raw\",\"body\":\"<html><body>Gateway</body></html>\""), 2, 2, "malformed", 1, 3.0},
     {"slow_reply", R("slow_reply", "\"delay\":5") "," R("slow_reply", "\"delay\":5"), 1, 0.7, "timeout", 2, 3.0},
     {"drop", R("drop", "\"type\":\"drop\"") "," R("drop", "\"content\":\"after drop\""), 2, 2, "ok", 2, 2.0},
-    {"midbody", R("midbody", "\"type\":\"drop_mid_body\"") "," R("midbody", "\"type\":\"drop_mid_body\""),
-     1, 2, "dropped", 2, 2.0},
+    {"midbody", R("midbody", "\"type\":\"drop_mid_body\"") "," R("midbody", "\"type\":\"drop_mid_body\""), 1, 2,
+     "dropped", 2, 2.0},
     {"big", R("big", "\"type\":\"big\",\"bytes\":10485760"), 2, 5, "too_large", 1, 4.0},
     {"hang", R("hang", "\"type\":\"hang\""), 0, 0.7, "timeout", 1, 2.0},
     {"bytewise", R("bytewise", "\"type\":\"slow\",\"interval\":0.05"), 0, 0.7, "timeout", 1, 2.0},
     {"length", R("length", "\"content\":\"return fun\",\"finish_reason\":\"length\""), 2, 2, "truncated", 1, 3.0},
     {"null", R("null", "\"content\":null"), 2, 2, "empty", 1, 3.0},
-    {"apierr", R("apierr", "\"type\":\"raw\",\"content_type\":\"application/json\",\"body\":"
-                           "\"{\\\"error\\\":{\\\"message\\\":\\\"overloaded\\\"}}\""), 2, 2, "api_error", 1, 3.0},
-    {"echo_cut", R("echo_cut", "\"type\":\"status\",\"status\":403,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
-                               "\\\"" PAD190 "sk-test-SECRET-0123456789abcdef\\\"}}\""), 0, 2, "http_4xx", 1, 3.0},
-    {"echo_content", R("echo_content", "\"content\":\"your key is sk-test-SECRET-0123456789abcdef\""),
-     0, 2, "ok", 1, 3.0},
-    {"exhausted", "", 1, 2, "http_5xx", 2, 2.0},  /* nothing scripted: the server answers 500 each time */
+    {"apierr",
+     R("apierr", "\"type\":\"raw\",\"content_type\":\"application/json\",\"body\":"
+                 "\"{\\\"error\\\":{\\\"message\\\":\\\"overloaded\\\"}}\""),
+     2, 2, "api_error", 1, 3.0},
+    {"echo_cut",
+     R("echo_cut", "\"type\":\"status\",\"status\":403,\"body\":\"{\\\"error\\\":{\\\"message\\\":"
+                   "\\\"" PAD190 "sk-test-SECRET-0123456789abcdef\\\"}}\""),
+     0, 2, "http_4xx", 1, 3.0},
+    {"echo_content", R("echo_content", "\"content\":\"your key is sk-test-SECRET-0123456789abcdef\""), 0, 2, "ok", 1,
+     3.0},
+    {"exhausted", "", 1, 2, "http_5xx", 2, 2.0}, /* nothing scripted: the server answers 500 each time */
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
@@ -321,7 +349,8 @@ static void test_faults(void)
     fputs("[", f);
     int first = 1;
     for (size_t i = 0; i < NCASES; i++) {
-        if (!CASES[i].script[0]) continue;
+        if (!CASES[i].script[0])
+            continue;
         fprintf(f, "%s%s", first ? "" : ",", CASES[i].script);
         first = 0;
     }
@@ -329,7 +358,8 @@ static void test_faults(void)
     fclose(f);
     int port = start_server(script_path, log_path);
     AP_CHECK(port > 0, "fake server started (port %d)", port);
-    if (port <= 0) return;
+    if (port <= 0)
+        return;
 
     ap_llm_config cfg[NCASES];
     ap_llm_message msg[NCASES][2];
@@ -349,8 +379,14 @@ static void test_faults(void)
         snprintf(text[i], sizeof text[i], "write a metric [case:%s]", CASES[i].name);
         msg[i][0] = (ap_llm_message){"system", "You write Lua."};
         msg[i][1] = (ap_llm_message){"user", text[i]};
-        req[i] = (ap_llm_request){.config = &cfg[i], .messages = msg[i], .n_messages = 2, .temperature = 0.7,
-                                  .has_temperature = 1, .max_tokens = 256, .seed = 42 + (int64_t)i, .has_seed = 1};
+        req[i] = (ap_llm_request){.config = &cfg[i],
+                                  .messages = msg[i],
+                                  .n_messages = 2,
+                                  .temperature = 0.7,
+                                  .has_temperature = 1,
+                                  .max_tokens = 256,
+                                  .seed = 42 + (int64_t)i,
+                                  .has_seed = 1};
     }
     double t0 = mono();
     ap_error e;
@@ -366,47 +402,57 @@ static void test_faults(void)
                  r->attempts, r->message);
         AP_CHECK(r->seconds <= c->max_seconds, "%s: bounded time %.2f s <= %.1f s", c->name, r->seconds,
                  c->max_seconds);
-        AP_CHECK(!strstr(r->message, "sk-test") && !strstr(r->message, "SECRET"), "%s: message holds no piece of the key",
-                 c->name);
+        AP_CHECK(!strstr(r->message, "sk-test") && !strstr(r->message, "SECRET"),
+                 "%s: message holds no piece of the key", c->name);
         AP_CHECK((r->status == AP_OK) == (strcmp(c->kind, "ok") == 0) && (r->status == AP_OK || r->message[0]),
                  "%s: status %s agrees with kind", c->name, ap_status_name(r->status));
         longest = r->seconds > longest ? r->seconds : longest;
     }
     AP_CHECK(res[0].content && strstr(res[0].content, "return 1") && res[0].prompt_tokens == 11 &&
-             res[0].completion_tokens == 7, "good: content and usage recorded");
+                 res[0].completion_tokens == 7,
+             "good: content and usage recorded");
     AP_CHECK(res[1].seconds >= 0.95, "r429: Retry-After: 1 honoured (%.2f s)", res[1].seconds);
     AP_CHECK(res[14].content && strcmp(res[14].content, "return fun") == 0,
              "length: truncated content is kept for the caller");
     AP_CHECK(strstr(res[5].message, "*****") != NULL, "r401: the echoed key is masked (%s)", res[5].message);
     AP_CHECK(res[NCASES - 2].content && !strstr(res[NCASES - 2].content, "SECRET") &&
-             strstr(res[NCASES - 2].content, "*****"), "echo_content: a key echoed in the content is masked (%s)",
+                 strstr(res[NCASES - 2].content, "*****"),
+             "echo_content: a key echoed in the content is masked (%s)",
              res[NCASES - 2].content ? res[NCASES - 2].content : "(none)");
     AP_CHECK(wall < longest + 1.0, "the batch ran in parallel: %.2f s wall for a longest request of %.2f s", wall,
              longest);
-    for (size_t i = 0; i < NCASES; i++) ap_llm_result_free(&res[i]);
+    for (size_t i = 0; i < NCASES; i++)
+        ap_llm_result_free(&res[i]);
 
     /* the log: the key went in the Authorization header, model/temperature/seed in the body */
     int expect = 0;
-    for (size_t i = 0; i < NCASES; i++) expect += CASES[i].attempts;
+    for (size_t i = 0; i < NCASES; i++)
+        expect += CASES[i].attempts;
     char line[65536];
     int n = 0, auth = 0, body_ok = 0;
-    for (int tries = 0; tries < 40; tries++) {  /* aborted answers are logged when the server notices: wait */
+    for (int tries = 0; tries < 40; tries++) { /* aborted answers are logged when the server notices: wait */
         FILE *lf = fopen(log_path, "r");
         n = 0;
-        while (lf && fgets(line, sizeof line, lf)) n++;
-        if (lf) fclose(lf);
-        if (n >= expect) break;
+        while (lf && fgets(line, sizeof line, lf))
+            n++;
+        if (lf)
+            fclose(lf);
+        if (n >= expect)
+            break;
         usleep(50000);
     }
     FILE *lf = fopen(log_path, "r");
     n = 0;
     while (lf && fgets(line, sizeof line, lf)) {
         n++;
-        if (strstr(line, "\"Authorization\": \"Bearer sk-test-SECRET-0123456789abcdef\"")) auth++;
+        if (strstr(line, "\"Authorization\": \"Bearer sk-test-SECRET-0123456789abcdef\""))
+            auth++;
         if (strstr(line, "\"model\": \"fake-model\"") && strstr(line, "\"temperature\": 0.7") &&
-            strstr(line, "\"max_tokens\": 256") && strstr(line, "\"seed\": ")) body_ok++;
+            strstr(line, "\"max_tokens\": 256") && strstr(line, "\"seed\": "))
+            body_ok++;
     }
-    if (lf) fclose(lf);
+    if (lf)
+        fclose(lf);
     AP_CHECK(n == expect, "server saw %d requests (expected %d = sum of attempts)", n, expect);
     AP_CHECK(auth == n && body_ok == n, "every request carried the key as Bearer and the full body (%d, %d of %d)",
              auth, body_ok, n);
@@ -444,9 +490,10 @@ static void test_stop(void)
 
 int main(void)
 {
-    static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
-                                          "ALL_PROXY"};
-    for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++) unsetenv(proxies[i]);  /* loopback only */
+    static const char *const proxies[] = {"http_proxy",  "HTTP_PROXY", "https_proxy",
+                                          "HTTPS_PROXY", "all_proxy",  "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++)
+        unsetenv(proxies[i]); /* loopback only */
     test_parse();
     test_extract();
     test_config();

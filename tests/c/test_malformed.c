@@ -20,18 +20,21 @@ static void expect(const char *how, const char *rel, ap_status got, const ap_err
                    const char *name, const char *frag, double secs)
 {
     int ok = strcmp(ap_status_name(got), kind) == 0 && secs < MAX_SECONDS;
-    if (ok && got != AP_OK) ok = strstr(err->msg, name) && strstr(err->msg, frag);
+    if (ok && got != AP_OK)
+        ok = strstr(err->msg, name) && strstr(err->msg, frag);
     AP_CHECK(ok, "%s %s: %s in %.3fs (%s: %s)", how, rel, kind, secs, ap_status_name(got), got ? err->msg : "");
 }
 
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     char *buf = NULL;
     size_t cap = 0, n = 0, r;
     do {
-        if (n == cap && !(buf = realloc(buf, cap = cap * 2 + 4096))) break;
+        if (n == cap && !(buf = realloc(buf, cap = cap * 2 + 4096)))
+            break;
         r = fread(buf + n, 1, cap - n, f);
         n += r;
     } while (r > 0);
@@ -77,10 +80,11 @@ static void ck_case(const char *path, const char *rel, const char *kind, const c
     snprintf(ipath, sizeof ipath, "%s/model.safetensors.index.json", path);
     size_t len = 0;
     char *buf = slurp(ipath, &len);
-    if (!buf) return;
+    if (!buf)
+        return;
     ap_status is = ap_checkpoint_check_index(buf, len, ipath, &ierr);
-    AP_CHECK(is == AP_OK || (is == s && strcmp(ierr.msg, err.msg) == 0),
-             "index %s: check_index agrees (%s: %s)", rel, ap_status_name(is), is ? ierr.msg : "");
+    AP_CHECK(is == AP_OK || (is == s && strcmp(ierr.msg, err.msg) == 0), "index %s: check_index agrees (%s: %s)", rel,
+             ap_status_name(is), is ? ierr.msg : "");
     free(buf);
 }
 
@@ -105,8 +109,10 @@ static void limit_memory(void)
     }
     long pages = 0, page = sysconf(_SC_PAGESIZE);
     FILE *f = fopen("/proc/self/statm", "r");
-    if (f && fscanf(f, "%ld", &pages) != 1) pages = 0;
-    if (f) fclose(f);
+    if (f && fscanf(f, "%ld", &pages) != 1)
+        pages = 0;
+    if (f)
+        fclose(f);
     rlim_t lim = (rlim_t)pages * (rlim_t)page + ((rlim_t)512 << 20);
     struct rlimit rl = {lim, lim};
     AP_CHECK(setrlimit(RLIMIT_AS, &rl) == 0, "address space limited to %llu MB", (unsigned long long)(lim >> 20));
@@ -116,13 +122,17 @@ int main(int argc, char **argv)
 {
     char dir[1024], cmd[4096];
     const char *root = getenv("AP_ROOT");
-    if (!root || !*root) root = ".";
+    if (!root || !*root)
+        root = ".";
     int generated = argc < 2;
     if (generated) {
         snprintf(dir, sizeof dir, "/tmp/ap-malformed.XXXXXX");
-        if (!mkdtemp(dir)) return 1;
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/formats/make_corrupt.py' '%s' --tiny '%s/models/ap-tiny'"
-                 " >/dev/null", root, dir, root);
+        if (!mkdtemp(dir))
+            return 1;
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 '%s/tests/formats/make_corrupt.py' '%s' --tiny '%s/models/ap-tiny'"
+                 " >/dev/null",
+                 root, dir, root);
         AP_CHECK(system(cmd) == 0, "make_corrupt.py wrote the suite into %s", dir);
     } else {
         snprintf(dir, sizeof dir, "%s", argv[1]);
@@ -139,22 +149,32 @@ int main(int argc, char **argv)
         for (int i = 0; i < 5 && p; i++) {
             f[i] = p;
             p = strchr(p, '\t');
-            if (p) *p++ = '\0';
+            if (p)
+                *p++ = '\0';
         }
-        if (!f[4]) { bad++; continue; }
+        if (!f[4]) {
+            bad++;
+            continue;
+        }
         char path[1200];
         snprintf(path, sizeof path, "%s/%s", dir, f[1]);
-        if (strcmp(f[0], "st") == 0) st_case(path, f[1], f[2], f[3]);
-        else if (strcmp(f[0], "ck") == 0) ck_case(path, f[1], f[2], f[3]);
-        else if (strcmp(f[0], "cfg") == 0) cfg_case(path, f[1], f[2], f[3]);
-        else bad++;
+        if (strcmp(f[0], "st") == 0)
+            st_case(path, f[1], f[2], f[3]);
+        else if (strcmp(f[0], "ck") == 0)
+            ck_case(path, f[1], f[2], f[3]);
+        else if (strcmp(f[0], "cfg") == 0)
+            cfg_case(path, f[1], f[2], f[3]);
+        else
+            bad++;
         cases++;
     }
-    if (m) fclose(m);
+    if (m)
+        fclose(m);
     AP_CHECK(cases >= 60 && bad == 0, "%d cases read from the manifest, %d malformed lines", cases, bad);
     if (generated) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+        if (system(cmd) != 0)
+            printf("# could not remove %s\n", dir);
     }
     return aptest_done();
 }

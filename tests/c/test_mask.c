@@ -19,8 +19,10 @@ static double urand(void)
 static int cmp_pair(const void *a, const void *b)
 {
     const float *x = a, *y = b;
-    if (x[0] < y[0]) return -1;
-    if (x[0] > y[0]) return 1;
+    if (x[0] < y[0])
+        return -1;
+    if (x[0] > y[0])
+        return 1;
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 static void ref_lowest(const float *s, int64_t len, int64_t count, uint8_t *keep)
@@ -72,7 +74,7 @@ static void test_row_layer(void)
     for (int i = 0; i < BO * BI; i++)
         b[i] = (float)urand();
     for (int i = 0; i < BI; i += 7)
-        b[i] = 0.5f;   /* ties inside the selection */
+        b[i] = 0.5f; /* ties inside the selection */
     ap_mask_compute(b, BO, BI, (ap_pattern){AP_GROUP_ROW, 0, 0}, 0.55, k1, NULL, NULL);
     for (int r = 0; r < BO; r++)
         ref_lowest(b + r * BI, BI, ap_mask_count(BI, 0.55), k2 + r * BI);
@@ -117,8 +119,7 @@ static void test_nonfinite(void)
     uint8_t keep[6];
     ap_error err = {0};
     ap_status st = ap_mask_compute(s, 2, 3, (ap_pattern){AP_GROUP_ROW, 0, 0}, 0.5, keep, NULL, &err);
-    AP_CHECK(st == AP_E_NONFINITE && strstr(err.msg, "[1, 1]"), "NaN score refused, naming the element: %s",
-             err.msg);
+    AP_CHECK(st == AP_E_NONFINITE && strstr(err.msg, "[1, 1]"), "NaN score refused, naming the element: %s", err.msg);
     s[4] = INFINITY;
     st = ap_mask_compute(s, 2, 3, (ap_pattern){AP_GROUP_LAYER, 0, 0}, 0.5, keep, NULL, &err);
     AP_CHECK(st == AP_E_NONFINITE, "Inf score refused");
@@ -159,7 +160,7 @@ static void test_moments(void)
     for (int i = 0; i < N * IN; i++)
         x[i] = (float)(urand() * urand() * 4 - 0.5);
     for (int r = 0; r < N; r++)
-        x[r * IN + 4] = 2.5f;   /* a constant channel */
+        x[r * IN + 4] = 2.5f; /* a constant channel */
     ap_xacc a;
     ap_error err;
     ap_xacc_init(&a, IN, 1, &err);
@@ -174,7 +175,8 @@ static void test_moments(void)
             double v = x[r * IN + j];
             mu += v;
             ss += v * v;
-            if (fabs(v) > mx) mx = fabs(v);
+            if (fabs(v) > mx)
+                mx = fabs(v);
         }
         mu /= N;
         for (int r = 0; r < N; r++) {
@@ -212,7 +214,7 @@ static void test_moments(void)
 /* Each set of fields gathers its statistics bit-identical to the full pass and leaves the others NULL. */
 static void test_fields(void)
 {
-    enum { N = 200, IN = 70 };   /* 70: a strip of 64 channels and a partial one */
+    enum { N = 200, IN = 70 }; /* 70: a strip of 64 channels and a partial one */
     float *x = malloc(N * IN * sizeof *x);
     for (int i = 0; i < N * IN; i++)
         x[i] = (float)(urand() * urand() * 4 - 0.5);
@@ -223,8 +225,16 @@ static void test_fields(void)
     ap_xacc_add(&full, x, N, NULL, &err);
     ap_xderived_make(&fd, &full, &err);
     const float *const *fv = &fd.v.l2;
-    static const unsigned sets[] = {0, AP_XF_L2, AP_XF_ABSMAX, AP_XF_L2 | AP_XF_ABSMAX, AP_XF_MEAN, AP_XF_STD,
-                                    AP_XF_SKEW, AP_XF_KURT, AP_XF_SQ | AP_XF_ABSMAX | AP_XF_MEAN, AP_XF_HESSIAN};
+    static const unsigned sets[] = {0,
+                                    AP_XF_L2,
+                                    AP_XF_ABSMAX,
+                                    AP_XF_L2 | AP_XF_ABSMAX,
+                                    AP_XF_MEAN,
+                                    AP_XF_STD,
+                                    AP_XF_SKEW,
+                                    AP_XF_KURT,
+                                    AP_XF_SQ | AP_XF_ABSMAX | AP_XF_MEAN,
+                                    AP_XF_HESSIAN};
     for (size_t t = 0; t < sizeof sets / sizeof sets[0]; t++) {
         ap_xacc a;
         ap_xderived d;
@@ -234,13 +244,12 @@ static void test_fields(void)
         for (int f = 0; ok && f < 7; f++) {
             if (sets[t] & (1u << f))
                 ok = v[f] && memcmp(v[f], fv[f], IN * sizeof(float)) == 0;
-            else if (v[f])   /* gathered along with another field (l2 and sq share Σx², std needs the mean) */
+            else if (v[f]) /* gathered along with another field (l2 and sq share Σx², std needs the mean) */
                 ok = memcmp(v[f], fv[f], IN * sizeof(float)) == 0;
         }
         ok = ok && (sets[t] & AP_XF_MOMENTS || !(d.v.l2 || d.v.mean || d.v.absmax || d.v.kurt));
         ok = ok && (sets[t] != AP_XF_L2 || (d.v.sq && !d.v.mean && !d.v.std && !d.v.absmax && !d.v.skew && !d.v.kurt));
-        AP_CHECK(ok, "fields 0x%02x: the asked statistics equal the full pass bit for bit, the rest are NULL",
-                 sets[t]);
+        AP_CHECK(ok, "fields 0x%02x: the asked statistics equal the full pass bit for bit, the rest are NULL", sets[t]);
         ap_xderived_free(&d);
         ap_xacc_free(&a);
     }

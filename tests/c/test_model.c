@@ -32,11 +32,13 @@ static void test_kernels(void)
         x[0] = v;
         ap_kern_exp_sum(x, 1);
         double e = exp((double)v), rel = fabs(x[0] - e) / e;
-        if (rel > worst) worst = rel;
+        if (rel > worst)
+            worst = rel;
     }
     AP_CHECK(worst < 3e-7, "exp over [-87, 88] within 3e-7 relative (%.3g)", worst);
     float big[37];
-    for (int i = 0; i < 37; i++) big[i] = -100.0f - i;
+    for (int i = 0; i < 37; i++)
+        big[i] = -100.0f - i;
     double s = ap_kern_exp_sum(big, 37);
     AP_CHECK(s >= 0 && s < 1e-37, "exp below -87.3 flushes to 0 (sum %.3g)", s);
 
@@ -44,20 +46,25 @@ static void test_kernels(void)
     double ref = 0, m = -1e30;
     for (int i = 0; i < 1000; i++) {
         row[i] = (float)(20 * sin(i * 0.37));
-        if (row[i] > m) m = row[i];
+        if (row[i] > m)
+            m = row[i];
     }
-    for (int i = 0; i < 1000; i++) ref += exp(row[i] - m);
+    for (int i = 0; i < 1000; i++)
+        ref += exp(row[i] - m);
     ref = m + log(ref);
     double lse = ap_kern_logsumexp(row, 1000, scratch);
     AP_CHECK(fabs(lse - ref) < 1e-6, "logsumexp of 1000 values (%.9f vs %.9f)", lse, ref);
 
     float sm[70];
-    for (int i = 0; i < 70; i++) sm[i] = (float)cos(i);
+    for (int i = 0; i < 70; i++)
+        sm[i] = (float)cos(i);
     ap_kern_softmax_causal(sm, 45, 70);
     double tot = 0;
     int tail_zero = 1;
-    for (int i = 0; i < 45; i++) tot += sm[i];
-    for (int i = 45; i < 70; i++) tail_zero &= sm[i] == 0.0f;
+    for (int i = 0; i < 45; i++)
+        tot += sm[i];
+    for (int i = 45; i < 70; i++)
+        tail_zero &= sm[i] == 0.0f;
     AP_CHECK(fabs(tot - 1) < 1e-6 && tail_zero, "causal softmax: the first 45 sum to 1, the tail is 0");
 
     float h[50], w[50], y[50];
@@ -69,19 +76,25 @@ static void test_kernels(void)
     }
     ap_kern_rmsnorm(y, h, w, 50, 1e-5);
     double r = 1 / sqrt(ss / 50 + 1e-5), err = 0;
-    for (int i = 0; i < 50; i++) err = fmax(err, fabs(y[i] - h[i] * r * w[i]));
+    for (int i = 0; i < 50; i++)
+        err = fmax(err, fabs(y[i] - h[i] * r * w[i]));
     AP_CHECK(err < 1e-6, "rmsnorm (max error %.3g)", err);
 }
 
 /* ---- thread pool ---------------------------------------------------------------------------------------- */
 
-typedef struct { _Atomic int hits[1000]; _Atomic int bad_thread; int n_threads; } pool_rec;
+typedef struct {
+    _Atomic int hits[1000];
+    _Atomic int bad_thread;
+    int n_threads;
+} pool_rec;
 
 static void pool_task(void *ud, int64_t t, int thread)
 {
     pool_rec *r = ud;
     atomic_fetch_add(&r->hits[t], 1);
-    if (thread < 0 || thread >= r->n_threads) atomic_store(&r->bad_thread, 1);
+    if (thread < 0 || thread >= r->n_threads)
+        atomic_store(&r->bad_thread, 1);
 }
 
 static void test_pool(void)
@@ -92,9 +105,11 @@ static void test_pool(void)
         AP_CHECK(ap_pool_new(&p, n, &err) == AP_OK && ap_pool_size(p) == n, "pool of %d threads", n);
         pool_rec *rec = calloc(1, sizeof *rec);
         rec->n_threads = n;
-        for (int rep = 0; rep < 3; rep++) ap_pool_run(p, 1000, pool_task, rec);
+        for (int rep = 0; rep < 3; rep++)
+            ap_pool_run(p, 1000, pool_task, rec);
         int ok = !rec->bad_thread;
-        for (int i = 0; i < 1000; i++) ok &= rec->hits[i] == 3;
+        for (int i = 0; i < 1000; i++)
+            ok &= rec->hits[i] == 3;
         AP_CHECK(ok, "pool of %d: 3 jobs of 1000 tasks each ran every task once per job", n);
         free(rec);
         ap_pool_free(p);
@@ -113,10 +128,13 @@ typedef struct obs_rec {
 static void observer(void *ud, int layer, ap_linear_kind which, const float *x, int64_t n_rows, int64_t in)
 {
     obs_rec *r = ud;
-    if (layer != 1) r->layer_ok = 0;
-    if ((int)which != r->calls) r->order_ok = 0;
+    if (layer != 1)
+        r->layer_ok = 0;
+    if ((int)which != r->calls)
+        r->order_ok = 0;
     r->calls++;
-    if ((unsigned)which >= AP_LIN_COUNT) return;
+    if ((unsigned)which >= AP_LIN_COUNT)
+        return;
     r->rows[which] = n_rows;
     r->in[which] = in;
     r->ptr[which] = x;
@@ -129,7 +147,8 @@ static void row_linear(const ap_linear *L, const float *x, double *y)
 {
     for (int64_t o = 0; o < L->out; o++) {
         double s = L->bias ? L->bias[o] : 0;
-        for (int64_t i = 0; i < L->in; i++) s += (double)L->w[o * L->in + i] * x[i];
+        for (int64_t i = 0; i < L->in; i++)
+            s += (double)L->w[o * L->in + i] * x[i];
         y[o] = s;
     }
 }
@@ -139,7 +158,8 @@ static void test_observer(const ap_model *m)
     const ap_config *c = &m->cfg;
     int n_seq = 2, seqlen = 40;
     int32_t ids[80];
-    for (int i = 0; i < 80; i++) ids[i] = (i * 37 + 11) % c->vocab;
+    for (int i = 0; i < 80; i++)
+        ids[i] = (i * 37 + 11) % c->vocab;
     ap_batch a = {0}, b = {0};
     ap_error err = {0};
     AP_CHECK(ap_model_embed(m, ids, n_seq, seqlen, &a, &err) == AP_OK, "embed 2 x 40 (%s)", err.msg);
@@ -151,17 +171,20 @@ static void test_observer(const ap_model *m)
     memcpy(h_in, b.h, hsz * sizeof *h_in);
     obs_rec r = {.layer_ok = 1, .order_ok = 1};
     AP_CHECK(ap_model_block(m, 1, &a, NULL, NULL, &err) == AP_OK &&
-             ap_model_block(m, 1, &b, observer, &r, &err) == AP_OK, "block 1 with and without an observer");
+                 ap_model_block(m, 1, &b, observer, &r, &err) == AP_OK,
+             "block 1 with and without an observer");
     AP_CHECK(memcmp(a.h, b.h, hsz * sizeof(float)) == 0, "the observer does not change the block's output");
     AP_CHECK(r.calls == AP_LIN_COUNT && r.order_ok && r.layer_ok,
              "observer called 7 times, in the order q k v o gate up down, with the layer index");
     int64_t qd = (int64_t)c->n_heads * c->head_dim;
     int64_t want_in[AP_LIN_COUNT] = {c->hidden, c->hidden, c->hidden, qd, c->hidden, c->hidden, c->ffn};
     int dims_ok = 1;
-    for (int k = 0; k < AP_LIN_COUNT; k++) dims_ok &= r.rows[k] == n_seq * seqlen && r.in[k] == want_in[k];
+    for (int k = 0; k < AP_LIN_COUNT; k++)
+        dims_ok &= r.rows[k] == n_seq * seqlen && r.in[k] == want_in[k];
     AP_CHECK(dims_ok, "observer rows = n_seq*seqlen and in = each linear's input width");
     AP_CHECK(r.ptr[AP_LIN_Q] == r.ptr[AP_LIN_K] && r.ptr[AP_LIN_K] == r.ptr[AP_LIN_V] &&
-             r.ptr[AP_LIN_GATE] == r.ptr[AP_LIN_UP], "q/k/v share one input buffer, gate/up another");
+                 r.ptr[AP_LIN_GATE] == r.ptr[AP_LIN_UP],
+             "q/k/v share one input buffer, gate/up another");
 
     /* q/k/v input = RMSNorm(h) * input_layernorm, recomputed here in double, on rows 0 and 79. */
     const ap_block *B = &m->blocks[1];
@@ -169,7 +192,8 @@ static void test_observer(const ap_model *m)
     for (int row = 0; row < 80; row += 79) {
         const float *h = h_in + row * c->hidden;
         double ss = 0;
-        for (int i = 0; i < c->hidden; i++) ss += (double)h[i] * h[i];
+        for (int i = 0; i < c->hidden; i++)
+            ss += (double)h[i] * h[i];
         double rs = 1 / sqrt(ss / c->hidden + c->rms_eps);
         for (int i = 0; i < c->hidden; i++)
             worst = fmax(worst, fabs(r.copy[AP_LIN_Q][row * c->hidden + i] - h[i] * rs * B->attn_norm[i]));
@@ -207,7 +231,8 @@ static void test_observer(const ap_model *m)
     }
     free(g);
     free(u);
-    for (int k = 0; k < AP_LIN_COUNT; k++) free(r.copy[k]);
+    for (int k = 0; k < AP_LIN_COUNT; k++)
+        free(r.copy[k]);
     free(h_in);
     free(a.h);
     free(b.h);
@@ -279,11 +304,15 @@ static void names_agree(const ap_model *m, const char *saved)
 static void save_reload(const ap_model *m, const char *what, int seqlen, int from_checkpoint)
 {
     char dir[] = "/tmp/ap-test-model-XXXXXX";
-    if (!mkdtemp(dir)) { AP_CHECK(0, "%s: mkdtemp", what); return; }
+    if (!mkdtemp(dir)) {
+        AP_CHECK(0, "%s: mkdtemp", what);
+        return;
+    }
     char out[256];
     snprintf(out, sizeof out, "%s/saved", dir);
     int32_t *ids = malloc((size_t)seqlen * sizeof *ids);
-    for (int i = 0; i < seqlen; i++) ids[i] = (i * 7919 + 3) % m->cfg.vocab;
+    for (int i = 0; i < seqlen; i++)
+        ids[i] = (i * 7919 + 3) % m->cfg.vocab;
     double nll1, nll2;
     float *l1 = logits_of(m, ids, seqlen, &nll1);
     ap_error err = {0};
@@ -304,28 +333,33 @@ static void save_reload(const ap_model *m, const char *what, int seqlen, int fro
                      "%s: lm_head.weight written exactly when not tied", what);
             ap_checkpoint_close(ck);
         }
-        if (from_checkpoint) names_agree(m, out);
+        if (from_checkpoint)
+            names_agree(m, out);
         ap_model_free(r);
     }
     free(l1);
     free(ids);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", dir);
 }
 
 /* A tied f16 model made by hand (values representable in f16), with a config.json of its own. */
 static ap_model *hand_made(char *dir)
 {
-    if (!mkdtemp(dir)) return NULL;
+    if (!mkdtemp(dir))
+        return NULL;
     char path[256];
     snprintf(path, sizeof path, "%s/config.json", dir);
     FILE *f = fopen(path, "w");
-    if (!f) return NULL;
+    if (!f)
+        return NULL;
     fputs("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":32,\"num_hidden_layers\":2,"
           "\"num_attention_heads\":4,\"num_key_value_heads\":1,\"head_dim\":12,\"intermediate_size\":40,"
           "\"vocab_size\":100,\"max_position_embeddings\":64,\"rms_norm_eps\":1e-6,\"rope_theta\":500000.0,"
-          "\"tie_word_embeddings\":true}", f);
+          "\"tie_word_embeddings\":true}",
+          f);
     fclose(f);
     ap_model *m = calloc(1, sizeof *m);
     ap_error err = {0};
@@ -339,21 +373,22 @@ static ap_model *hand_made(char *dir)
     const ap_config *c = &m->cfg;
     unsigned seed = 12345;
 #define RND() ((float)((seed = seed * 1103515245u + 12345u) >> 8 & 0xffff) / 32768.0f - 1.0f)
-#define FILL(p, n, scale, base)                                                                       \
-    do {                                                                                              \
-        (p) = malloc((size_t)(n) * sizeof(float));                                                    \
-        for (int64_t i_ = 0; i_ < (int64_t)(n); i_++) (p)[i_] = (base) + (scale) * RND();             \
-        uint16_t *t_ = malloc((size_t)(n) * 2);                                                       \
-        ap_dtype_from_f32(AP_DT_F16, (p), t_, (size_t)(n));                                           \
-        ap_dtype_to_f32(AP_DT_F16, t_, (p), (size_t)(n));                                             \
-        free(t_);                                                                                     \
+#define FILL(p, n, scale, base)                                                                                        \
+    do {                                                                                                               \
+        (p) = malloc((size_t)(n) * sizeof(float));                                                                     \
+        for (int64_t i_ = 0; i_ < (int64_t)(n); i_++)                                                                  \
+            (p)[i_] = (base) + (scale)*RND();                                                                          \
+        uint16_t *t_ = malloc((size_t)(n)*2);                                                                          \
+        ap_dtype_from_f32(AP_DT_F16, (p), t_, (size_t)(n));                                                            \
+        ap_dtype_to_f32(AP_DT_F16, t_, (p), (size_t)(n));                                                              \
+        free(t_);                                                                                                      \
     } while (0)
     FILL(m->embed, c->vocab * c->hidden, 0.5f, 0.0f);
     m->lm_head = m->embed;
     FILL(m->final_norm, c->hidden, 0.2f, 1.0f);
     m->blocks = calloc((size_t)c->n_layers, sizeof *m->blocks);
     int64_t qd = (int64_t)c->n_heads * c->head_dim, kd = (int64_t)c->n_kv_heads * c->head_dim;
-    int64_t shape[AP_LIN_COUNT][2] = {{qd, c->hidden}, {kd, c->hidden}, {kd, c->hidden}, {c->hidden, qd},
+    int64_t shape[AP_LIN_COUNT][2] = {{qd, c->hidden},     {kd, c->hidden},     {kd, c->hidden},    {c->hidden, qd},
                                       {c->ffn, c->hidden}, {c->ffn, c->hidden}, {c->hidden, c->ffn}};
     for (int l = 0; l < c->n_layers; l++) {
         FILL(m->blocks[l].attn_norm, c->hidden, 0.2f, 1.0f);
@@ -375,7 +410,8 @@ static ap_model *hand_made(char *dir)
 static void test_perplexity_args(const ap_model *m)
 {
     int32_t ids[100];
-    for (int i = 0; i < 100; i++) ids[i] = i + 1;
+    for (int i = 0; i < 100; i++)
+        ids[i] = i + 1;
     ap_ppl_result r;
     ap_error err = {0};
     AP_CHECK(ap_model_perplexity(m, ids, 100, 1, 0, NULL, NULL, &r, &err) == AP_E_ARG, "seqlen 1 refused (%s)",
@@ -390,7 +426,8 @@ static void test_perplexity_args(const ap_model *m)
     for (int w = 0; w < 3; w++) {
         ap_batch b = {0};
         ap_model_embed(m, ids + 30 * w, 1, 30, &b, &err);
-        for (int l = 0; l < m->cfg.n_layers; l++) ap_model_block(m, l, &b, NULL, NULL, &err);
+        for (int l = 0; l < m->cfg.n_layers; l++)
+            ap_model_block(m, l, &b, NULL, NULL, &err);
         ap_model_head_nll(m, &b, ids + 30 * w, &direct, &cnt, NULL, &err);
         free(b.h);
     }
@@ -405,7 +442,10 @@ static void test_perplexity_args(const ap_model *m)
 static void test_perplexity_file(const ap_model *m)
 {
     char dir[] = "/tmp/ap-test-ppl-XXXXXX";
-    if (!mkdtemp(dir)) { AP_CHECK(0, "mkdtemp"); return; }
+    if (!mkdtemp(dir)) {
+        AP_CHECK(0, "mkdtemp");
+        return;
+    }
     char a[256], b[256], missing[256];
     snprintf(a, sizeof a, "%s/a.txt", dir);
     snprintf(b, sizeof b, "%s/b.txt", dir);
@@ -415,14 +455,16 @@ static void test_perplexity_file(const ap_model *m)
         fprintf(f, "The %d cats of the village sat in the sun, and the dogs watched them. ", i);
         fprintf(g, "A second text, line %d, about rivers and the hills beyond them. ", i);
     }
-    if (f) fclose(f);
-    if (g) fclose(g);
+    if (f)
+        fclose(f);
+    if (g)
+        fclose(g);
     ap_error err = {0};
     int32_t *ids = NULL;
     size_t n = 0;
     ap_ppl_result direct = {0}, viafile = {0}, again = {0}, other = {0};
-    AP_CHECK(ap_tokenizer_encode_file(m->dir, a, &ids, &n, &err) == AP_OK && n > 128, "encode a.txt (%zu ids, %s)",
-             n, err.msg);
+    AP_CHECK(ap_tokenizer_encode_file(m->dir, a, &ids, &n, &err) == AP_OK && n > 128, "encode a.txt (%zu ids, %s)", n,
+             err.msg);
     AP_CHECK(ap_model_perplexity(m, ids, n, 64, 0, NULL, NULL, &direct, &err) == AP_OK, "direct ppl (%s)", err.msg);
     ap_token_cache c = {0};
     AP_CHECK(ap_model_perplexity_file(m, a, 64, 0, &c, NULL, NULL, &viafile, &err) == AP_OK &&
@@ -431,9 +473,11 @@ static void test_perplexity_file(const ap_model *m)
              "ap_model_perplexity_file gives the very numbers of encode + ap_model_perplexity (ppl %.6f)", viafile.ppl);
     const int32_t *kept = c.ids;
     AP_CHECK(ap_model_perplexity_file(m, a, 64, 2, &c, NULL, NULL, &again, &err) == AP_OK && c.ids == kept &&
-                 again.windows == 2, "the same file again: the cached ids are reused");
+                 again.windows == 2,
+             "the same file again: the cached ids are reused");
     AP_CHECK(ap_model_perplexity_file(m, b, 64, 0, &c, NULL, NULL, &other, &err) == AP_OK && c.ids != NULL &&
-                 strcmp(c.path, b) == 0 && other.nll != direct.nll, "another file: the cache is refilled");
+                 strcmp(c.path, b) == 0 && other.nll != direct.nll,
+             "another file: the cache is refilled");
     AP_CHECK(ap_model_perplexity_file(m, missing, 64, 0, &c, NULL, NULL, &other, &err) == AP_E_IO &&
                  strstr(err.msg, "missing.txt") && c.ids == NULL && c.path == NULL,
              "a missing file: AP_E_IO naming it, the cache left empty (%s)", err.msg);
@@ -444,7 +488,8 @@ static void test_perplexity_file(const ap_model *m)
     free(ids);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", dir);
 }
 
 int main(void)
@@ -459,7 +504,7 @@ int main(void)
     AP_CHECK(ap_model_load(&m, path, &err) == AP_OK, "load ap-tiny (%s)", err.msg);
     if (m) {
         AP_CHECK(m->dtype == AP_DT_BF16 && m->cfg.n_layers == 4 && m->lm_head != m->embed, "ap-tiny: bf16, 4 layers,"
-                 " untied lm_head");
+                                                                                           " untied lm_head");
         m->n_threads = 2;
         test_observer(m);
         test_perplexity_args(m);
@@ -477,7 +522,8 @@ int main(void)
         ap_model_free(h);
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+        if (system(cmd) != 0)
+            printf("# could not remove %s\n", dir);
     }
     return aptest_done();
 }

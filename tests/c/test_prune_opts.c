@@ -17,8 +17,8 @@ static void test_limits(void)
     ap_error e;
     ap_limits_default(&l);
     AP_CHECK(ap_limits_set(&l, "heap_bytes", 1e6, &e) == AP_OK && l.heap_bytes == 1000000, "heap_bytes = 1e6 is set");
-    AP_CHECK(ap_limits_set(&l, "instructions", AP_LIMITS_MAX, &e) == AP_OK &&
-                 l.instructions == 9007199254740992ull, "2^53 is the largest limit and is exact");
+    AP_CHECK(ap_limits_set(&l, "instructions", AP_LIMITS_MAX, &e) == AP_OK && l.instructions == 9007199254740992ull,
+             "2^53 is the largest limit and is exact");
     const double bad[] = {-1, NAN, INFINITY, 1.5, AP_LIMITS_MAX * 2, -0.5};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         l.work = 7;
@@ -32,7 +32,8 @@ static void test_limits(void)
     for (int i = 0; ap_limits_keys[i]; i++)
         n += ap_limits_set(&l, ap_limits_keys[i], 3, &e) == AP_OK;
     AP_CHECK(n == 7 && l.instructions == 3 && l.wall_ms == 3 && l.heap_bytes == 3 && l.tensor_bytes == 3 &&
-                 l.work == 3 && l.output_bytes == 3 && l.source_bytes == 3, "every key sets its own field");
+                 l.work == 3 && l.output_bytes == 3 && l.source_bytes == 3,
+             "every key sets its own field");
 }
 
 static void test_reconstruct(void)
@@ -44,8 +45,8 @@ static void test_reconstruct(void)
     }
     AP_CHECK(round, "ap_reconstruct_parse inverts ap_reconstruct_name");
     ap_reconstruct r = AP_RECONSTRUCT_MASK;
-    AP_CHECK(ap_reconstruct_parse("off", &r) == -1 && ap_reconstruct_parse(NULL, &r) == -1 &&
-                 r == AP_RECONSTRUCT_MASK, "other spellings are refused and leave the value");
+    AP_CHECK(ap_reconstruct_parse("off", &r) == -1 && ap_reconstruct_parse(NULL, &r) == -1 && r == AP_RECONSTRUCT_MASK,
+             "other spellings are refused and leave the value");
 }
 
 static void count_field(void *ud, const char *key, const char *str, double num)
@@ -66,9 +67,11 @@ static void test_opts_set(void)
     AP_CHECK(ap_prune_run_opts_set(&o, "alloc_param.tau", "1", &e) == AP_OK && o.alloc_spec.sdsa.tau == 1,
              "alloc_param.tau = 1");
     AP_CHECK(ap_prune_run_opts_set(&o, "alloc_param.lo", "0.1", &e) == AP_OK && o.alloc_spec.lo == 0.1 &&
-                 o.alloc_spec.sdsa.lo == 0.1, "alloc_param.lo bounds both the allocation and SDSA's clamp");
+                 o.alloc_spec.sdsa.lo == 0.1,
+             "alloc_param.lo bounds both the allocation and SDSA's clamp");
     AP_CHECK(ap_prune_run_opts_set(&o, "alloc_param.granularity", "block", &e) == AP_OK &&
-                 o.alloc_spec.sdsa.granularity == AP_ALLOC_PER_BLOCK, "alloc_param.granularity = block");
+                 o.alloc_spec.sdsa.granularity == AP_ALLOC_PER_BLOCK,
+             "alloc_param.granularity = block");
     AP_CHECK(ap_prune_run_opts_set(&o, "alloc_param.tau", "nan", &e) == AP_E_ARG, "alloc_param.tau = nan refused");
     AP_CHECK(ap_prune_run_opts_set(&o, "alloc_param.tau", "1x", &e) == AP_E_ARG && strstr(e.msg, "'1x'"),
              "alloc_param.tau = 1x refused, naming the value");
@@ -77,7 +80,8 @@ static void test_opts_set(void)
                  ap_prune_run_opts_set(&o, "sparsity", "0.25", &e) == AP_OK && o.sparsity == 0.25,
              "sparsity must lie in [0, 1)");
     AP_CHECK(ap_prune_run_opts_set(&o, "nsamples", "0", &e) == AP_E_ARG &&
-                 ap_prune_run_opts_set(&o, "seqlen", "64", &e) == AP_OK && o.seqlen == 64, "nsamples and seqlen ranges");
+                 ap_prune_run_opts_set(&o, "seqlen", "64", &e) == AP_OK && o.seqlen == 64,
+             "nsamples and seqlen ranges");
     AP_CHECK(ap_prune_run_opts_set(&o, "seed", "-1", &e) == AP_E_ARG &&
                  ap_prune_run_opts_set(&o, "seed", "42", &e) == AP_OK && o.random && o.seed == 42,
              "a seed draws random windows; a negative one is refused");
@@ -102,23 +106,27 @@ static void test_metric_spec(void)
     char path[] = "/tmp/ap-spec-XXXXXX";
     int fd = mkstemp(path);
     AP_CHECK(fd >= 0 && ap_metric_spec_resolve(&s, path, &e) == AP_OK && s.kind == AP_METRIC_FILE &&
-                 !strcmp(s.path, path), "an existing file is FILE");
+                 !strcmp(s.path, path),
+             "an existing file is FILE");
     if (fd >= 0) {
         close(fd);
         unlink(path);
     }
     AP_CHECK(ap_metric_spec_resolve(&s, "native:wanda", &e) == AP_OK && s.kind == AP_METRIC_NATIVE &&
-                 s.native == ap_score_wanda, "native:wanda is NATIVE with the Wanda callback");
+                 s.native == ap_score_wanda,
+             "native:wanda is NATIVE with the Wanda callback");
     AP_CHECK(ap_metric_spec_resolve(&s, "native:nope", &e) == AP_E_ARG, "an unknown native:* is refused");
     AP_CHECK(ap_metric_spec_resolve(&s, "sparsegpt", &e) == AP_OK && s.kind == AP_METRIC_SPARSEGPT, "sparsegpt");
     AP_CHECK(ap_metric_spec_resolve(&s, "wanda", &e) == AP_OK && s.kind == AP_METRIC_NAME &&
-                 strstr(s.path, "lua/metrics/wanda.lua"), "wanda is the shipped NAME");
+                 strstr(s.path, "lua/metrics/wanda.lua"),
+             "wanda is the shipped NAME");
     AP_CHECK(ap_metric_spec_resolve(&s, "no_such_metric", &e) == AP_E_IO, "an unknown NAME is an io error");
     AP_CHECK(ap_metric_spec_resolve(&s, "my_return.lua", &e) == AP_E_IO && strstr(e.msg, "my_return.lua"),
              "a missing my_return.lua is an io error naming it, not source");
     AP_CHECK(ap_metric_spec_resolve(&s, "a/b", &e) == AP_E_IO, "a missing path with '/' is an io error");
     AP_CHECK(ap_metric_spec_resolve(&s, "return function(W) return W / 2 end", &e) == AP_OK &&
-                 s.kind == AP_METRIC_SOURCE, "one line of source with spaces and '/' is SOURCE");
+                 s.kind == AP_METRIC_SOURCE,
+             "one line of source with spaces and '/' is SOURCE");
     AP_CHECK(ap_metric_spec_resolve(&s, "", &e) == AP_E_ARG && ap_metric_spec_resolve(&s, NULL, &e) == AP_E_ARG,
              "empty and NULL are refused");
 }

@@ -36,7 +36,12 @@ static uint32_t rnd(void)
     return (uint32_t)(rng_state >> 11);
 }
 
-static float bits_f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+static float bits_f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 /* ---------- ap-tiny ---------- */
 
@@ -45,7 +50,8 @@ static void check_shape(const ap_checkpoint *ck, const char *name, int ndim, int
     const ap_st_tensor *t = ap_checkpoint_find(ck, name);
     AP_CHECK(t && t->dtype == AP_DT_BF16 && t->ndim == ndim && t->shape[0] == d0 && (ndim < 2 || t->shape[1] == d1) &&
                  t->nbytes == (size_t)(d0 * (ndim > 1 ? d1 : 1) * 2),
-             "ap-tiny: %s is BF16 [%lld%s%lld]", name, (long long)d0, ndim > 1 ? ", " : "", ndim > 1 ? (long long)d1 : 0LL);
+             "ap-tiny: %s is BF16 [%lld%s%lld]", name, (long long)d0, ndim > 1 ? ", " : "",
+             ndim > 1 ? (long long)d1 : 0LL);
 }
 
 static void test_ap_tiny(void)
@@ -58,14 +64,16 @@ static void test_ap_tiny(void)
     AP_CHECK(ap_config_load(&cfg, path, &err) == AP_OK, "ap-tiny config loads (%s)", err.msg);
     ap_checkpoint *ck = NULL;
     AP_CHECK(ap_checkpoint_open(&ck, dir, &err) == AP_OK, "ap-tiny checkpoint opens (%s)", err.msg);
-    if (!ck) return;
+    if (!ck)
+        return;
     AP_CHECK(ap_checkpoint_count(ck) == (size_t)(9 * cfg.n_layers + 3), "ap-tiny has %d layers x 9 + 3 tensors (%zu)",
              cfg.n_layers, ap_checkpoint_count(ck));
     int h = cfg.hidden, q = cfg.n_heads * cfg.head_dim, kv = cfg.n_kv_heads * cfg.head_dim, f = cfg.ffn;
     char name[128];
     for (int l = 0; l < cfg.n_layers; l++) {
         static const char *const proj[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
-                                           "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+                                           "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                           "mlp.down_proj"};
         const int64_t rows[] = {q, kv, kv, h, f, f, h}, cols[] = {h, h, h, q, h, h, f};
         for (int k = 0; k < 7; k++) {
             snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, proj[k]);
@@ -88,7 +96,8 @@ static void test_ap_tiny(void)
     const ap_st_tensor *nw = ap_checkpoint_find(ck, "model.norm.weight");
     float *v = malloc((size_t)h * sizeof *v);
     ap_dtype_to_f32(nw->dtype, nw->data, v, (size_t)h);
-    for (int i = 0; i < h; i++) finite &= isfinite(v[i]) && fabsf(v[i]) < 100;
+    for (int i = 0; i < h; i++)
+        finite &= isfinite(v[i]) && fabsf(v[i]) < 100;
     AP_CHECK(ordered, "ap-tiny: ap_checkpoint_at is in data order, contiguous");
     AP_CHECK(finite, "ap-tiny: model.norm.weight converts to finite values");
     free(v);
@@ -96,7 +105,8 @@ static void test_ap_tiny(void)
     ap_safetensors *a = NULL, *b = NULL;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     AP_CHECK(ap_safetensors_open(&a, path, &err) == AP_OK, "mmap open (%s)", err.msg);
-    AP_CHECK(ap_safetensors_open_flags(&b, path, AP_ST_OPEN_READ, &err) == AP_OK, "read-into-memory open (%s)", err.msg);
+    AP_CHECK(ap_safetensors_open_flags(&b, path, AP_ST_OPEN_READ, &err) == AP_OK, "read-into-memory open (%s)",
+             err.msg);
     int same = a && b && ap_safetensors_count(a) == ap_safetensors_count(b);
     for (size_t i = 0; same && i < ap_safetensors_count(a); i++) {
         const ap_st_tensor *x = ap_safetensors_at(a, i), *y = ap_safetensors_find(b, x->name);
@@ -131,18 +141,25 @@ static uint16_t oracle(double (*val)(uint16_t), uint16_t maxc, uint16_t inf, dou
     int neg = signbit(x);
     double ax = fabs(x);
     unsigned lo = 0, hi = maxc;
-    while (lo < hi) {           /* largest code with value <= ax */
+    while (lo < hi) { /* largest code with value <= ax */
         unsigned mid = (lo + hi + 1) / 2;
-        if (val((uint16_t)mid) <= ax) lo = mid; else hi = mid - 1;
+        if (val((uint16_t)mid) <= ax)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     uint16_t c = (uint16_t)lo;
     double v = val(c);
     double next = c == maxc ? 2 * val(maxc) - val((uint16_t)(maxc - 1)) : val((uint16_t)(c + 1));
     uint16_t r;
-    if (ax == v) r = c;
-    else if (ax - v < next - ax) r = c;
-    else if (ax - v > next - ax) r = c == maxc ? inf : (uint16_t)(c + 1);
-    else r = (c & 1) ? (c == maxc ? inf : (uint16_t)(c + 1)) : c;
+    if (ax == v)
+        r = c;
+    else if (ax - v < next - ax)
+        r = c;
+    else if (ax - v > next - ax)
+        r = c == maxc ? inf : (uint16_t)(c + 1);
+    else
+        r = (c & 1) ? (c == maxc ? inf : (uint16_t)(c + 1)) : c;
     return neg ? (uint16_t)(r | 0x8000) : r;
 }
 
@@ -177,7 +194,8 @@ static void test_conversion(ap_dtype dt, double (*val)(uint16_t), uint16_t maxc,
     }
     for (int i = 0; i < 300000; i++) {
         float x = bits_f(rnd() | (rnd() & 1u) << 31);
-        if (!isfinite(x)) continue;
+        if (!isfinite(x))
+            continue;
         uint16_t got;
         ap_dtype_from_f32(dt, &x, &got, 1);
         encode_ok &= got == oracle(val, maxc, inf, x);
@@ -207,17 +225,21 @@ static void test_bulk(ap_dtype dt, double (*val)(uint16_t), const char *nm)
     uint16_t *codes = malloc(N * 2), *enc = malloc(N * 2);
     float *bulk = malloc(N * 4), *src = malloc(N * 4);
     int dec_ok = 1, enc_ok = 1;
-    for (uint32_t c = 0; c < N; c++) codes[c] = (uint16_t)c;
-    ap_dtype_to_f32(dt, codes + 1, bulk + 1, N - 1);    /* odd start: unaligned source and destination */
+    for (uint32_t c = 0; c < N; c++)
+        codes[c] = (uint16_t)c;
+    ap_dtype_to_f32(dt, codes + 1, bulk + 1, N - 1); /* odd start: unaligned source and destination */
     for (uint32_t c = 1; c < N; c++) {
         float one;
         ap_dtype_to_f32(dt, &codes[c], &one, 1);
-        if (isnan(val(codes[c]))) dec_ok &= isnan(bulk[c]) && !signbit(bulk[c]) == !signbit(one);
-        else dec_ok &= memcmp(&one, &bulk[c], 4) == 0;
+        if (isnan(val(codes[c])))
+            dec_ok &= isnan(bulk[c]) && !signbit(bulk[c]) == !signbit(one);
+        else
+            dec_ok &= memcmp(&one, &bulk[c], 4) == 0;
     }
     for (uint32_t i = 0; i < N; i++) {
         src[i] = bits_f(rnd() | (rnd() & 1u) << 31);
-        if (i % 3 == 0) src[i] = ldexpf((float)(rnd() % 4096), -(int)(rnd() % 40));  /* subnormal / tie region */
+        if (i % 3 == 0)
+            src[i] = ldexpf((float)(rnd() % 4096), -(int)(rnd() % 40)); /* subnormal / tie region */
     }
     ap_dtype_from_f32(dt, src + 1, enc + 1, N - 1);
     for (uint32_t i = 1; i < N; i++) {
@@ -227,7 +249,10 @@ static void test_bulk(ap_dtype dt, double (*val)(uint16_t), const char *nm)
     }
     AP_CHECK(dec_ok, "%s -> f32 over one long unaligned array equals element-wise conversion", nm);
     AP_CHECK(enc_ok, "f32 -> %s over one long unaligned array equals element-wise conversion", nm);
-    free(codes); free(enc); free(bulk); free(src);
+    free(codes);
+    free(enc);
+    free(bulk);
+    free(src);
 }
 
 /* ---------- writing ---------- */
@@ -236,8 +261,10 @@ static int count_tmp_files(const char *dir)
 {
     int n = 0;
     DIR *d = opendir(dir);
-    if (!d) return -1;
-    for (struct dirent *de; (de = readdir(d));) n += strstr(de->d_name, ".tmp.") != NULL;
+    if (!d)
+        return -1;
+    for (struct dirent *de; (de = readdir(d));)
+        n += strstr(de->d_name, ".tmp.") != NULL;
     closedir(d);
     return n;
 }
@@ -247,7 +274,10 @@ static float *representable(ap_dtype dt, size_t n)
 {
     float *v = malloc((n ? n : 1) * sizeof *v);
     for (size_t i = 0; i < n; i++) {
-        if (dt == AP_DT_F32) { v[i] = bits_f(rnd() ^ (rnd() << 16)); continue; }
+        if (dt == AP_DT_F32) {
+            v[i] = bits_f(rnd() ^ (rnd() << 16));
+            continue;
+        }
         uint16_t h = (uint16_t)rnd();
         ap_dtype_to_f32(dt, &h, &v[i], 1);
     }
@@ -256,7 +286,8 @@ static float *representable(ap_dtype dt, size_t n)
 
 static int same_bits(const ap_st_tensor *t, const float *src, size_t n)
 {
-    if (!t || (size_t)t->numel != n) return 0;
+    if (!t || (size_t)t->numel != n)
+        return 0;
     unsigned char *want = malloc(n * 4 + 1);
     ap_dtype_from_f32(t->dtype, src, want, n);
     int ok = memcmp(want, t->data, n * ap_dtype_size(t->dtype)) == 0;
@@ -299,14 +330,19 @@ static void test_roundtrip(void)
         uint64_t hl = 0;
         int padded = 0;
         if (fp && fread(len8, 1, 8, fp) == 8) {
-            for (int i = 7; i >= 0; i--) hl = hl << 8 | len8[i];
+            for (int i = 7; i >= 0; i--)
+                hl = hl << 8 | len8[i];
             char *h = malloc(hl + 1);
-            if (fread(h, 1, hl, fp) == hl) padded = hl % 8 == 0 && (h[hl - 1] == '}' || h[hl - 1] == ' ');
+            if (fread(h, 1, hl, fp) == hl)
+                padded = hl % 8 == 0 && (h[hl - 1] == '}' || h[hl - 1] == ' ');
             free(h);
         }
-        if (fp) fclose(fp);
+        if (fp)
+            fclose(fp);
         AP_CHECK(padded, "%s: header length %llu is a multiple of 8", ap_dtype_name(dt), (unsigned long long)hl);
-        free(a); free(b); free(c);
+        free(a);
+        free(b);
+        free(c);
     }
     AP_CHECK(count_tmp_files(tmpdir) == 0, "no temp files left after writes");
 }
@@ -364,7 +400,8 @@ static void test_full_disk(void)
     char dir[400];
     snprintf(dir, sizeof dir, "%s/fullck", tmpdir);
     /* each file stays under the per-file limit but the third: the first two must not appear either */
-    ap_st_entry sh[] = {{"a", AP_DT_F32, 1, {20000}, v}, {"b", AP_DT_F32, 1, {20000}, v}, {"c", AP_DT_F32, 1, {30000}, v}};
+    ap_st_entry sh[] = {
+        {"a", AP_DT_F32, 1, {20000}, v}, {"b", AP_DT_F32, 1, {20000}, v}, {"c", AP_DT_F32, 1, {30000}, v}};
     pid = fork();
     if (pid == 0) {
         signal(SIGXFSZ, SIG_IGN);
@@ -375,8 +412,10 @@ static void test_full_disk(void)
     waitpid(pid, &status, 0);
     DIR *d = opendir(dir);
     int files = 0;
-    for (struct dirent *de; d && (de = readdir(d));) files += de->d_name[0] != '.';
-    if (d) closedir(d);
+    for (struct dirent *de; d && (de = readdir(d));)
+        files += de->d_name[0] != '.';
+    if (d)
+        closedir(d);
     AP_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && files == 0,
              "sharded write on a full disk: AP_E_IO and no file under a final name (%d)", files);
     AP_CHECK(count_tmp_files(dir) == 0, "sharded write on a full disk leaves no temp files");
@@ -414,13 +453,15 @@ static void test_sharded(void)
     FILE *fp = fopen(path, "rb");
     char idx[4096] = {0};
     size_t il = fp ? fread(idx, 1, sizeof idx - 1, fp) : 0;
-    if (fp) fclose(fp);
+    if (fp)
+        fclose(fp);
     AP_CHECK(ap_checkpoint_check_index(idx, il, "index", &err) == AP_OK && strstr(idx, "\"total_size\": 12000"),
              "index.json valid with metadata.total_size 12000 (%s)", err.msg);
     ap_checkpoint *ck = NULL;
     AP_CHECK(ap_checkpoint_open(&ck, dir, &err) == AP_OK, "sharded checkpoint opens (%s)", err.msg);
     int ok = ck && ap_checkpoint_count(ck) == N;
-    for (int i = 0; ok && i < N; i++) ok = same_bits(ap_checkpoint_find(ck, names[i]), data[i], 1000);
+    for (int i = 0; ok && i < N; i++)
+        ok = same_bits(ap_checkpoint_find(ck, names[i]), data[i], 1000);
     AP_CHECK(ok, "all %d tensors read back bit-exact from the shards", N);
     ap_checkpoint_close(ck);
     /* rewrite as one file: the index and shards go, the folder loads as one file */
@@ -440,7 +481,8 @@ static void test_sharded(void)
              err.msg);
     ap_checkpoint_close(ck);
     AP_CHECK(count_tmp_files(dir) == 0, "no temp files in the model folder");
-    for (int i = 0; i < N; i++) free(data[i]);
+    for (int i = 0; i < N; i++)
+        free(data[i]);
 }
 
 /* The SIGBUS policy of the header, as behaviour: rewriting through our writer (rename) leaves an open mapping
@@ -464,9 +506,11 @@ static void test_file_changes(void)
         pid_t pid = fork();
         if (pid == 0) {
             ap_safetensors *s2 = NULL;
-            signal(SIGBUS, SIG_DFL);    /* sanitizers install their own handler */
-            if (ap_safetensors_open_flags(&s2, path, mode ? AP_ST_OPEN_READ : 0, &err) != AP_OK) _exit(3);
-            if (truncate(path, 0) != 0) _exit(4);
+            signal(SIGBUS, SIG_DFL); /* sanitizers install their own handler */
+            if (ap_safetensors_open_flags(&s2, path, mode ? AP_ST_OPEN_READ : 0, &err) != AP_OK)
+                _exit(3);
+            if (truncate(path, 0) != 0)
+                _exit(4);
             _exit(same_bits(ap_safetensors_find(s2, "t"), v, N) ? 0 : 5);
         }
         int status = 0;
@@ -498,11 +542,12 @@ static void test_buffer(void)
                  ap_safetensors_find(st, "a")->numel == 1,
              "unpadded, unaligned buffer file opens (%s)", err.msg);
     float got = 0;
-    if (st) ap_dtype_to_f32(AP_DT_F32, ap_safetensors_find(st, "a")->data, &got, 1);
+    if (st)
+        ap_dtype_to_f32(AP_DT_F32, ap_safetensors_find(st, "a")->data, &got, 1);
     AP_CHECK(got == 1.0f, "scalar value read from unaligned data");
     ap_safetensors_close(st);
-    AP_CHECK(ap_safetensors_open_buffer(&st, buf, 8 + hl + 5, "buf", &err) == AP_E_FORMAT &&
-                 strstr(err.msg, "buf") && strstr(err.msg, "trailing"),
+    AP_CHECK(ap_safetensors_open_buffer(&st, buf, 8 + hl + 5, "buf", &err) == AP_E_FORMAT && strstr(err.msg, "buf") &&
+                 strstr(err.msg, "trailing"),
              "one trailing byte refused (%s)", err.msg);
     static const char empty[] = "{}      ";
     memset(buf, 0, sizeof buf);
@@ -519,7 +564,8 @@ static void test_buffer(void)
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ap-test-st.XXXXXX");
-    if (!mkdtemp(tmpdir)) return 1;
+    if (!mkdtemp(tmpdir))
+        return 1;
     test_ap_tiny();
     test_conversion(AP_DT_F16, f16_value, 0x7bff, 0x7c00, "f16");
     test_conversion(AP_DT_BF16, bf16_value, 0x7f7f, 0x7f80, "bf16");
@@ -533,6 +579,7 @@ int main(void)
     test_file_changes();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) printf("# could not remove %s\n", tmpdir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", tmpdir);
     return aptest_done();
 }

@@ -11,42 +11,59 @@
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static double urand(void)
 {
-    rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
     return ((double)((rng_state * 2685821657736338717ull) >> 11) + 0.5) / 9007199254740992.0;
 }
 static double nrand(void) { return sqrt(-2.0 * log(urand())) * cos(6.283185307179586 * urand()); }
 
 typedef struct layer {
     int64_t out, in, ntok;
-    float *W, *X;   /* W [out, in], X [ntok, in] */
-    double *H;      /* [in, in] = 2/ntok XᵀX */
+    float *W, *X; /* W [out, in], X [ntok, in] */
+    double *H;    /* [in, in] = 2/ntok XᵀX */
 } layer;
 
 /* Inputs with strongly correlated channels (a random mixing of a few latent factors plus noise) and a few
  * large-scale channels, as real activations have. */
 static layer make_layer(int64_t out, int64_t in, int64_t ntok)
 {
-    layer L = { out, in, ntok, malloc(sizeof(float) * out * in), malloc(sizeof(float) * ntok * in),
-                calloc((size_t)(in * in), sizeof(double)) };
+    layer L = {out,
+               in,
+               ntok,
+               malloc(sizeof(float) * out * in),
+               malloc(sizeof(float) * ntok * in),
+               calloc((size_t)(in * in), sizeof(double))};
     int64_t nf = in / 4;
     double *mix = malloc(sizeof(double) * nf * in), *z = malloc(sizeof(double) * nf);
-    for (int64_t i = 0; i < nf * in; i++) mix[i] = nrand();
+    for (int64_t i = 0; i < nf * in; i++)
+        mix[i] = nrand();
     for (int64_t t = 0; t < ntok; t++) {
-        for (int64_t f = 0; f < nf; f++) z[f] = nrand();
+        for (int64_t f = 0; f < nf; f++)
+            z[f] = nrand();
         for (int64_t j = 0; j < in; j++) {
             double v = 0.3 * nrand();
-            for (int64_t f = 0; f < nf; f++) v += z[f] * mix[f * in + j] / sqrt((double)nf);
+            for (int64_t f = 0; f < nf; f++)
+                v += z[f] * mix[f * in + j] / sqrt((double)nf);
             L.X[t * in + j] = (float)(v * (j % 17 == 0 ? 6.0 : 1.0));
         }
     }
-    for (int64_t i = 0; i < out * in; i++) L.W[i] = (float)(0.05 * nrand());
+    for (int64_t i = 0; i < out * in; i++)
+        L.W[i] = (float)(0.05 * nrand());
     for (int64_t t = 0; t < ntok; t++)
         for (int64_t a = 0; a < in; a++)
-            for (int64_t b = 0; b < in; b++) L.H[a * in + b] += 2.0 / ntok * L.X[t * in + a] * L.X[t * in + b];
-    free(mix); free(z);
+            for (int64_t b = 0; b < in; b++)
+                L.H[a * in + b] += 2.0 / ntok * L.X[t * in + a] * L.X[t * in + b];
+    free(mix);
+    free(z);
     return L;
 }
-static void free_layer(layer *L) { free(L->W); free(L->X); free(L->H); }
+static void free_layer(layer *L)
+{
+    free(L->W);
+    free(L->X);
+    free(L->H);
+}
 
 /* ‖W X − Ŵ X‖_F / ‖W X‖_F over the layer's tokens. */
 static double recon_error(const layer *L, const float *What)
@@ -59,7 +76,8 @@ static double recon_error(const layer *L, const float *What)
                 y += (double)L->W[r * L->in + j] * L->X[t * L->in + j];
                 yh += (double)What[r * L->in + j] * L->X[t * L->in + j];
             }
-            num += (y - yh) * (y - yh); den += y * y;
+            num += (y - yh) * (y - yh);
+            den += y * y;
         }
     return sqrt(num / den);
 }
@@ -74,12 +92,16 @@ static float *magnitude(const layer *L, double s)
 {
     int64_t n = L->out * L->in, k = (int64_t)floor((double)n * s);
     float *W = malloc(sizeof(float) * n), *sorted = malloc(sizeof(float) * n);
-    memcpy(W, L->W, sizeof(float) * n); memcpy(sorted, L->W, sizeof(float) * n);
+    memcpy(W, L->W, sizeof(float) * n);
+    memcpy(sorted, L->W, sizeof(float) * n);
     qsort(sorted, (size_t)n, sizeof(float), cmp_float_abs);
     float th = fabsf(sorted[k - 1]);
     int64_t done = 0;
     for (int64_t i = 0; i < n && done < k; i++)
-        if (fabsf(W[i]) <= th) { W[i] = 0; done++; }
+        if (fabsf(W[i]) <= th) {
+            W[i] = 0;
+            done++;
+        }
     free(sorted);
     return W;
 }
@@ -87,7 +109,8 @@ static float *magnitude(const layer *L, double s)
 static int64_t count_zeros(const float *W, int64_t n)
 {
     int64_t z = 0;
-    for (int64_t i = 0; i < n; i++) z += W[i] == 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        z += W[i] == 0.0f;
     return z;
 }
 
@@ -101,32 +124,36 @@ static float *pruned_copy(const layer *L, double s, int n, int m, int bs, ap_sta
 
 static void test_unstructured(layer *L)
 {
-    const double sp[] = { 0.5, 0.7, 0.8 };
+    const double sp[] = {0.5, 0.7, 0.8};
     for (int i = 0; i < 3; i++) {
-        ap_error err = { 0 };
+        ap_error err = {0};
         ap_status st;
         float *W = pruned_copy(L, sp[i], 0, 0, 128, &st, &err);
         int64_t n = L->out * L->in;
         AP_CHECK(st == AP_OK, "unstructured %.1f runs (%s)", sp[i], err.msg);
-        AP_CHECK(count_zeros(W, n) == (int64_t)floor(n * sp[i]), "unstructured %.1f: exactly floor(numel*s) = %lld "
-                 "zeros (got %lld)", sp[i], (long long)floor(n * sp[i]), (long long)count_zeros(W, n));
+        AP_CHECK(count_zeros(W, n) == (int64_t)floor(n * sp[i]),
+                 "unstructured %.1f: exactly floor(numel*s) = %lld "
+                 "zeros (got %lld)",
+                 sp[i], (long long)floor(n * sp[i]), (long long)count_zeros(W, n));
         float *M = magnitude(L, sp[i]);
         double es = recon_error(L, W), em = recon_error(L, M);
-        AP_CHECK(es < 0.6 * em, "unstructured %.1f: reconstruction error %.4f well below magnitude's %.4f",
-                 sp[i], es, em);
+        AP_CHECK(es < 0.6 * em, "unstructured %.1f: reconstruction error %.4f well below magnitude's %.4f", sp[i], es,
+                 em);
         int finite = 1;
-        for (int64_t j = 0; j < n; j++) finite &= isfinite(W[j]);
+        for (int64_t j = 0; j < n; j++)
+            finite &= isfinite(W[j]);
         AP_CHECK(finite, "unstructured %.1f: all weights finite", sp[i]);
-        free(W); free(M);
+        free(W);
+        free(M);
     }
 }
 
 static void test_nm(layer *L)
 {
-    const int pat[][2] = { { 2, 4 }, { 4, 8 }, { 1, 4 } };
+    const int pat[][2] = {{2, 4}, {4, 8}, {1, 4}};
     for (int p = 0; p < 3; p++) {
         int n = pat[p][0], m = pat[p][1];
-        ap_error err = { 0 };
+        ap_error err = {0};
         ap_status st;
         float *W = pruned_copy(L, 0.0, n, m, 128, &st, &err);
         AP_CHECK(st == AP_OK, "%d:%d runs (%s)", n, m, err.msg);
@@ -134,14 +161,16 @@ static void test_nm(layer *L)
         for (int64_t r = 0; r < L->out; r++)
             for (int64_t g = 0; g < L->in; g += m) {
                 int z = 0;
-                for (int a = 0; a < m; a++) z += W[r * L->in + g + a] == 0.0f;
+                for (int a = 0; a < m; a++)
+                    z += W[r * L->in + g + a] == 0.0f;
                 exact &= z == n;
             }
         AP_CHECK(exact, "%d:%d: every group of %d has exactly %d zeros", n, m, m, n);
         float *M = magnitude(L, (double)n / m);
         double es = recon_error(L, W), em = recon_error(L, M);
         AP_CHECK(es < 0.8 * em, "%d:%d: reconstruction error %.4f below unstructured magnitude's %.4f", n, m, es, em);
-        free(W); free(M);
+        free(W);
+        free(M);
     }
 }
 
@@ -149,7 +178,7 @@ static void test_nm(layer *L)
 static void test_blocks(void)
 {
     layer L = make_layer(24, 100, 300);
-    ap_error err = { 0 };
+    ap_error err = {0};
     ap_status st;
     float *W = pruned_copy(&L, 0.63, 0, 0, 32, &st, &err);
     AP_CHECK(st == AP_OK && count_zeros(W, 2400) == (int64_t)floor(2400 * 0.63),
@@ -165,12 +194,16 @@ static void test_blocks(void)
 static void test_dead(void)
 {
     layer L = make_layer(16, 64, 200);
-    for (int64_t j = 0; j < 64; j++) { L.H[5 * 64 + j] = 0; L.H[j * 64 + 5] = 0; }
-    ap_error err = { 0 };
+    for (int64_t j = 0; j < 64; j++) {
+        L.H[5 * 64 + j] = 0;
+        L.H[j * 64 + 5] = 0;
+    }
+    ap_error err = {0};
     ap_status st;
     float *W = pruned_copy(&L, 0.25, 0, 0, 128, &st, &err);
     int colzero = 1;
-    for (int64_t r = 0; r < 16; r++) colzero &= W[r * 64 + 5] == 0.0f;
+    for (int64_t r = 0; r < 16; r++)
+        colzero &= W[r * 64 + 5] == 0.0f;
     AP_CHECK(st == AP_OK && colzero, "dead input: runs, its column is zero (%s)", err.msg);
     AP_CHECK(count_zeros(W, 16 * 64) == 256, "dead input: its zeros count toward the exact quota (%lld)",
              (long long)count_zeros(W, 16 * 64));
@@ -181,20 +214,22 @@ static void test_dead(void)
 static void test_errors(void)
 {
     int64_t in = 8, out = 4;
-    double H[64] = { 0 };
+    double H[64] = {0};
     float W[32], W0[32];
-    for (int i = 0; i < 32; i++) W[i] = W0[i] = (float)(i + 1);
-    for (int i = 0; i < 8; i++) H[i * 8 + i] = -1.0;          /* negative definite */
-    ap_error err = { 0 };
+    for (int i = 0; i < 32; i++)
+        W[i] = W0[i] = (float)(i + 1);
+    for (int i = 0; i < 8; i++)
+        H[i * 8 + i] = -1.0; /* negative definite */
+    ap_error err = {0};
     ap_status st = ap_sparsegpt_prune(W, out, in, H, 0.5, 0, 0, 128, 0.0, &err);
     AP_CHECK(st == AP_E_ARG && strstr(err.msg, "positive definite"), "not positive definite: error says so (%s)",
              err.msg);
     AP_CHECK(memcmp(W, W0, sizeof W) == 0, "not positive definite: W untouched");
-    for (int i = 0; i < 8; i++) H[i * 8 + i] = 1.0;
+    for (int i = 0; i < 8; i++)
+        H[i * 8 + i] = 1.0;
     W[3] = NAN;
     st = ap_sparsegpt_prune(W, out, in, H, 0.5, 0, 0, 128, 0.01, &err);
-    AP_CHECK(st == AP_E_NONFINITE && strstr(err.msg, "W[0, 3]"), "NaN weight: nonfinite error naming it (%s)",
-             err.msg);
+    AP_CHECK(st == AP_E_NONFINITE && strstr(err.msg, "W[0, 3]"), "NaN weight: nonfinite error naming it (%s)", err.msg);
     W[3] = 4;
     H[9] = INFINITY;
     st = ap_sparsegpt_prune(W, out, in, H, 0.5, 0, 0, 128, 0.01, &err);

@@ -9,7 +9,7 @@
 #include "aptest.h"
 #include "ap_sparsegpt.h"
 
-enum { OUT = 24, IN = 160, NTOK = 600 };   /* IN > 128: two column blocks, the second one partial */
+enum { OUT = 24, IN = 160, NTOK = 600 }; /* IN > 128: two column blocks, the second one partial */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static double urand(void)
@@ -27,17 +27,19 @@ static double nrand(void)
 static void make_layer(float *W, double *H, float *X)
 {
     for (int t = 0; t < NTOK; t++) {
-        double f[4] = { nrand(), nrand(), nrand(), nrand() };
+        double f[4] = {nrand(), nrand(), nrand(), nrand()};
         for (int j = 0; j < IN; j++)
             X[t * IN + j] = (float)((0.3 + (j % 7) * 0.2) * nrand() + f[j % 4] * 0.8 + (j == 3 ? 4.0 * f[0] : 0.0));
     }
     for (int a = 0; a < IN; a++)
         for (int b = 0; b < IN; b++) {
             double s = 0;
-            for (int t = 0; t < NTOK; t++) s += (double)X[t * IN + a] * X[t * IN + b];
+            for (int t = 0; t < NTOK; t++)
+                s += (double)X[t * IN + a] * X[t * IN + b];
             H[a * IN + b] = 2.0 * s / NTOK;
         }
-    for (int i = 0; i < OUT * IN; i++) W[i] = (float)(nrand() * (urand() < 0.05 ? 3.0 : 1.0));
+    for (int i = 0; i < OUT * IN; i++)
+        W[i] = (float)(nrand() * (urand() < 0.05 ? 3.0 : 1.0));
 }
 
 /* ||(W0 − W) Xᵀ||² over the calibration tokens: the layer's output error. */
@@ -47,27 +49,35 @@ static double out_error(const float *W0, const float *W, const float *X)
     for (int t = 0; t < NTOK; t++)
         for (int r = 0; r < OUT; r++) {
             double d = 0;
-            for (int j = 0; j < IN; j++) d += ((double)W0[r * IN + j] - W[r * IN + j]) * X[t * IN + j];
+            for (int j = 0; j < IN; j++)
+                d += ((double)W0[r * IN + j] - W[r * IN + j]) * X[t * IN + j];
             e += d * d;
         }
     return e;
 }
 
 /* Saliency for the scored variant: |w| · sqrt(H_jj) (Wanda's), optionally counting its calls. */
-typedef struct { const double *H; int calls; } wanda_ud;
+typedef struct {
+    const double *H;
+    int calls;
+} wanda_ud;
 static ap_status wanda_score(void *ud, const float *W, int64_t out, int64_t in, float *s, ap_error *err)
 {
     (void)err;
     wanda_ud *u = ud;
     u->calls++;
     for (int64_t r = 0; r < out; r++)
-        for (int64_t j = 0; j < in; j++) s[r * in + j] = fabsf(W[r * in + j]) * (float)sqrt(u->H[j * in + j]);
+        for (int64_t j = 0; j < in; j++)
+            s[r * in + j] = fabsf(W[r * in + j]) * (float)sqrt(u->H[j * in + j]);
     return AP_OK;
 }
 static ap_status nan_score(void *ud, const float *W, int64_t out, int64_t in, float *s, ap_error *err)
 {
-    (void)ud; (void)W; (void)err;
-    for (int64_t i = 0; i < out * in; i++) s[i] = i == 5 ? NAN : 1.0f;
+    (void)ud;
+    (void)W;
+    (void)err;
+    for (int64_t i = 0; i < out * in; i++)
+        s[i] = i == 5 ? NAN : 1.0f;
     return AP_OK;
 }
 
@@ -77,13 +87,16 @@ int main(void)
     static double H[IN * IN];
     static unsigned char keep[OUT * IN];
     make_layer(W0, H, X);
-    ap_error err = { 0 };
+    ap_error err = {0};
 
     /* 1. SparseGPT's own mask handed back: the update alone reproduces SparseGPT exactly */
     memcpy(A, W0, sizeof A);
     AP_CHECK(ap_sparsegpt_prune(A, OUT, IN, H, 0.7, 0, 0, 128, 0.01, &err) == AP_OK, "sparsegpt runs (%s)", err.msg);
     int64_t zeros = 0;
-    for (int i = 0; i < OUT * IN; i++) { keep[i] = A[i] != 0.0f; zeros += !keep[i]; }
+    for (int i = 0; i < OUT * IN; i++) {
+        keep[i] = A[i] != 0.0f;
+        zeros += !keep[i];
+    }
     memcpy(B, W0, sizeof B);
     AP_CHECK(ap_sparsegpt_update(B, OUT, IN, H, keep, 128, 0.01, &err) == AP_OK, "update runs (%s)", err.msg);
     AP_CHECK(memcmp(A, B, sizeof A) == 0, "update with SparseGPT's mask = SparseGPT, bit for bit");
@@ -91,20 +104,26 @@ int main(void)
     /* 2. a metric's mask (Wanda per row): exactly its zeros, kept weights change, output error below masking */
     int64_t kr = (int64_t)floor(IN * 0.7);
     for (int r = 0; r < OUT; r++) {
-        for (int j = 0; j < IN; j++) keep[r * IN + j] = 1;
-        for (int64_t n = 0; n < kr; n++) {          /* prune the kr lowest |w|·sqrt(H_jj) of the row */
+        for (int j = 0; j < IN; j++)
+            keep[r * IN + j] = 1;
+        for (int64_t n = 0; n < kr; n++) { /* prune the kr lowest |w|·sqrt(H_jj) of the row */
             int lo = -1;
             double best = INFINITY;
             for (int j = 0; j < IN; j++) {
                 double s = fabs(W0[r * IN + j]) * sqrt(H[j * IN + j]);
-                if (keep[r * IN + j] && s < best) { best = s; lo = j; }
+                if (keep[r * IN + j] && s < best) {
+                    best = s;
+                    lo = j;
+                }
             }
             keep[r * IN + lo] = 0;
         }
     }
     memcpy(B, W0, sizeof B);
     memcpy(C, W0, sizeof C);
-    for (int i = 0; i < OUT * IN; i++) if (!keep[i]) C[i] = 0.0f;   /* masking alone */
+    for (int i = 0; i < OUT * IN; i++)
+        if (!keep[i])
+            C[i] = 0.0f; /* masking alone */
     AP_CHECK(ap_sparsegpt_update(B, OUT, IN, H, keep, 128, 0.01, &err) == AP_OK, "update of a Wanda mask runs");
     int exact = 1, changed = 0;
     for (int i = 0; i < OUT * IN; i++) {
@@ -117,15 +136,16 @@ int main(void)
     AP_CHECK(e_upd < 0.8 * e_mask, "reconstruction lowers the output error (%.4g < %.4g)", e_upd, e_mask);
 
     /* 3. scored: a saliency asked once per column block; the row quota is exact per row */
-    wanda_ud u = { H, 0 };
-    ap_sgpt_scorer sc = { wanda_score, &u, 1 };
+    wanda_ud u = {H, 0};
+    ap_sgpt_scorer sc = {wanda_score, &u, 1};
     memcpy(C, W0, sizeof C);
     AP_CHECK(ap_sparsegpt_scored(C, OUT, IN, H, 0.7, &sc, 128, 0.01, &err) == AP_OK, "scored runs (%s)", err.msg);
     AP_CHECK(u.calls == 2, "scorer asked once per column block (%d calls for 2 blocks)", u.calls);
     int rows_exact = 1;
     for (int r = 0; r < OUT; r++) {
         int64_t z = 0;
-        for (int j = 0; j < IN; j++) z += C[r * IN + j] == 0.0f;
+        for (int j = 0; j < IN; j++)
+            z += C[r * IN + j] == 0.0f;
         rows_exact &= z == kr;
     }
     AP_CHECK(rows_exact, "per-row quota: every row has floor(in*s) = %lld zeros", (long long)kr);
@@ -135,11 +155,12 @@ int main(void)
     memcpy(C, W0, sizeof C);
     AP_CHECK(ap_sparsegpt_scored(C, OUT, IN, H, 0.7, &sc, 128, 0.01, &err) == AP_OK, "scored, pooled quota runs");
     int64_t zc = 0;
-    for (int i = 0; i < OUT * IN; i++) zc += C[i] == 0.0f;
+    for (int i = 0; i < OUT * IN; i++)
+        zc += C[i] == 0.0f;
     AP_CHECK(zc == zeros, "pooled quota: the same number of zeros as SparseGPT (%lld)", (long long)zc);
 
     /* 4. errors: a non-finite score, no scorer, no mask; W untouched when the first score fails */
-    ap_sgpt_scorer bad = { nan_score, NULL, 0 };
+    ap_sgpt_scorer bad = {nan_score, NULL, 0};
     memcpy(C, W0, sizeof C);
     AP_CHECK(ap_sparsegpt_scored(C, OUT, IN, H, 0.7, &bad, 128, 0.01, &err) == AP_E_NONFINITE,
              "non-finite score: nonfinite error (%s)", err.msg);

@@ -78,8 +78,8 @@ static void test_refcount_and_budget(void)
     counting_init(&c);
     ap_error err;
     ap_tensor *t = ap_tensor_full(10, 20, 2.5f, &c.b, &err);
-    AP_CHECK(t && c.in_use == 800 && c.work == 200, "full charges 800 bytes and 200 work units (%zu, %llu)",
-             c.in_use, (unsigned long long)c.work);
+    AP_CHECK(t && c.in_use == 800 && c.work == 200, "full charges 800 bytes and 200 work units (%zu, %llu)", c.in_use,
+             (unsigned long long)c.work);
     ap_tensor *u = ap_tensor_share(t, &err);
     AP_CHECK(u && u->storage == t->storage && t->storage->refcount == 2, "share adds a reference");
     ap_tensor_free(t);
@@ -140,7 +140,7 @@ static void test_pool(void)
     ap_tensor_pool_close(pool);
     float *bd = ap_tensor_data(b);
     bd[8] = 1.0f;
-    ap_tensor_free(b);   /* after close: the pool's memory goes with its last storage (ASan checks) */
+    ap_tensor_free(b); /* after close: the pool's memory goes with its last storage (ASan checks) */
     AP_CHECK(c2.in_use == 0, "a tensor outliving its pool's close frees cleanly");
     ap_tensor_pool_close(NULL);
 }
@@ -155,7 +155,7 @@ static void test_broadcast(void)
     AP_CHECK(ap_broadcast_shape(0, 4, 1, 4, &r, &c, &err) == AP_OK && r == 0 && c == 4, "[0,4] with row: [0,4]");
     AP_CHECK(ap_broadcast_shape(3, 4, 4, 3, &r, &c, &err) == AP_E_SHAPE, "[3,4] with [4,3] refused: %s", err.msg);
     AP_CHECK(ap_broadcast_shape(3, 4, 2, 4, &r, &c, &err) == AP_E_SHAPE, "[3,4] with [2,4] refused");
-    float a[6] = { 1, 2, 3, 4, 5, 6 }, row[3] = { 10, 20, 30 }, col[2] = { 100, 200 };
+    float a[6] = {1, 2, 3, 4, 5, 6}, row[3] = {10, 20, 30}, col[2] = {100, 200};
     ap_tensor *A = from(2, 3, a), *R = from(1, 3, row), *C = from(2, 1, col);
     ap_tensor *x = ap_tensor_binary(R, A, AP_BIN_SUB, NULL, &err);
     AP_CHECK(x && x->rows == 2 && ap_tensor_data(x)[5] == 30 - 6, "row - matrix broadcasts the row");
@@ -168,22 +168,28 @@ static void test_broadcast(void)
     ap_tensor *sq = from(2, 2, a);
     ap_tensor *e = ap_tensor_binary(A, sq, AP_BIN_ADD, NULL, &err);
     AP_CHECK(!e && err.code == AP_E_SHAPE && strstr(err.msg, "add:"), "mismatch names the operation: %s", err.msg);
-    ap_tensor_free(A); ap_tensor_free(R); ap_tensor_free(C);
-    ap_tensor_free(x); ap_tensor_free(y); ap_tensor_free(z); ap_tensor_free(w); ap_tensor_free(sq);
+    ap_tensor_free(A);
+    ap_tensor_free(R);
+    ap_tensor_free(C);
+    ap_tensor_free(x);
+    ap_tensor_free(y);
+    ap_tensor_free(z);
+    ap_tensor_free(w);
+    ap_tensor_free(sq);
 }
 
 static void test_order(void)
 {
-    float vals[] = { -INFINITY, -1e30f, -1.0f, -1e-40f, -0.0f, 0.0f, 1e-40f, 1.0f, 3e38f, INFINITY, NAN, -NAN };
+    float vals[] = {-INFINITY, -1e30f, -1.0f, -1e-40f, -0.0f, 0.0f, 1e-40f, 1.0f, 3e38f, INFINITY, NAN, -NAN};
     int n = (int)(sizeof vals / sizeof vals[0]), ok = 1;
     for (int i = 0; i + 1 < n; i++) {
         uint32_t a = ap_float_order_key(vals[i]), b = ap_float_order_key(vals[i + 1]);
-        int equal_pair = (i == 4) || (i == 10);   /* -0 == +0, NaN == -NaN */
+        int equal_pair = (i == 4) || (i == 10); /* -0 == +0, NaN == -NaN */
         if (equal_pair ? a != b : a >= b)
             ok = 0;
     }
     AP_CHECK(ok, "order key: -inf < ... < -0 == +0 < ... < +inf < NaN == -NaN");
-    float ties[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+    float ties[8] = {1, 1, 1, 1, 1, 1, 1, 1};
     ap_tensor *T = from(1, 8, ties);
     ap_tensor *m = ap_tensor_topk_mask(T, 0.5, 0, NULL, NULL);
     float *md = ap_tensor_data(m);
@@ -191,20 +197,25 @@ static void test_order(void)
     ap_tensor *nm = ap_tensor_nm_mask(T, 2, 4, NULL, NULL);
     float *nd = ap_tensor_data(nm);
     AP_CHECK(nd[0] == 0 && nd[1] == 0 && nd[2] == 1 && nd[3] == 1 && nd[6] == 1, "nm ties: keep the higher indices");
-    float withnan[4] = { NAN, 5, -INFINITY, 1 };
+    float withnan[4] = {NAN, 5, -INFINITY, 1};
     ap_tensor *W = from(1, 4, withnan);
     ap_tensor *k = ap_tensor_topk_mask(W, 0.25, 2, NULL, NULL);
     AP_CHECK(ap_tensor_data(k)[0] == 1 && ap_tensor_data(k)[1] == 0, "NaN sorts above +inf: kept first");
     ap_tensor *r = ap_tensor_normalize(T, AP_NORM_RANK, 0, NULL, NULL);
     AP_CHECK(ap_tensor_data(r)[0] == 0.5f && ap_tensor_data(r)[7] == 0.5f, "rank of all-equal values: 0.5 each");
-    ap_tensor_free(T); ap_tensor_free(m); ap_tensor_free(nm); ap_tensor_free(W); ap_tensor_free(k); ap_tensor_free(r);
+    ap_tensor_free(T);
+    ap_tensor_free(m);
+    ap_tensor_free(nm);
+    ap_tensor_free(W);
+    ap_tensor_free(k);
+    ap_tensor_free(r);
 }
 
 static void test_semantics(void)
 {
     ap_error err;
     double v;
-    float d[5] = { 1, 2, 3, 4, 100 };
+    float d[5] = {1, 2, 3, 4, 100};
     ap_tensor *A = from(1, 5, d);
     AP_CHECK(ap_tensor_reduce_all(A, AP_RED_SUM, 0, &v, NULL, &err) == AP_OK && v == 110, "sum");
     AP_CHECK(ap_tensor_reduce_all(A, AP_RED_QUANTILE, 0.5, &v, NULL, &err) == AP_OK && v == 3,
@@ -232,20 +243,32 @@ static void test_semantics(void)
     ap_tensor *a0 = ap_tensor_new(2, 0, NULL, &err), *b0 = ap_tensor_new(0, 3, NULL, &err);
     ap_tensor *p0 = ap_tensor_matmul(a0, b0, NULL, &err);
     AP_CHECK(p0 && p0->rows == 2 && p0->cols == 3 && ap_tensor_data(p0)[5] == 0, "matmul with k = 0 gives zeros");
-    float s[4] = { -1, 0.5f, NAN, 4 };
+    float s[4] = {-1, 0.5f, NAN, 4};
     ap_tensor *S = from(1, 4, s);
     ap_tensor *cl = ap_tensor_clamp(S, 0, 1, NULL, &err);
     AP_CHECK(ap_tensor_data(cl)[0] == 0 && ap_tensor_data(cl)[1] == 0.5f && isnan(ap_tensor_data(cl)[2]) &&
-             ap_tensor_data(cl)[3] == 1, "clamp keeps NaN, bounds the rest");
+                 ap_tensor_data(cl)[3] == 1,
+             "clamp keeps NaN, bounds the rest");
     ap_tensor *re = ap_tensor_unary(S, AP_UN_RELU, NULL, &err);
     AP_CHECK(isnan(ap_tensor_data(re)[2]) && ap_tensor_data(re)[0] == 0, "relu propagates NaN");
     ap_tensor *G = ap_tensor_new(2, 6, NULL, &err);
     AP_CHECK(!ap_tensor_nm_mask(G, 2, 4, NULL, &err) && err.code == AP_E_SHAPE, "nm_mask needs cols %% m == 0");
     AP_CHECK(!ap_tensor_nm_mask(G, 3, 2, NULL, &err) && err.code == AP_E_ARG, "nm_mask needs n_keep <= m");
     AP_CHECK(!ap_tensor_topk_mask(G, NAN, 0, NULL, &err) && err.code == AP_E_ARG, "topk_mask refuses NaN keep_frac");
-    ap_tensor_free(A); ap_tensor_free(one); ap_tensor_free(E); ap_tensor_free(em); ap_tensor_free(c);
-    ap_tensor_free(mm); ap_tensor_free(zs); ap_tensor_free(a0); ap_tensor_free(b0); ap_tensor_free(p0);
-    ap_tensor_free(S); ap_tensor_free(cl); ap_tensor_free(re); ap_tensor_free(G);
+    ap_tensor_free(A);
+    ap_tensor_free(one);
+    ap_tensor_free(E);
+    ap_tensor_free(em);
+    ap_tensor_free(c);
+    ap_tensor_free(mm);
+    ap_tensor_free(zs);
+    ap_tensor_free(a0);
+    ap_tensor_free(b0);
+    ap_tensor_free(p0);
+    ap_tensor_free(S);
+    ap_tensor_free(cl);
+    ap_tensor_free(re);
+    ap_tensor_free(G);
 }
 
 int main(void)

@@ -14,9 +14,18 @@
 
 /* ---- building JSON texts */
 
-typedef struct { char *p; size_t n; FILE *f; } jbuf;
+typedef struct {
+    char *p;
+    size_t n;
+    FILE *f;
+} jbuf;
 
-static void jopen(jbuf *b) { b->p = NULL; b->n = 0; b->f = open_memstream(&b->p, &b->n); }
+static void jopen(jbuf *b)
+{
+    b->p = NULL;
+    b->n = 0;
+    b->f = open_memstream(&b->p, &b->n);
+}
 static void jf(jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void jf(jbuf *b, const char *fmt, ...)
 {
@@ -25,15 +34,37 @@ static void jf(jbuf *b, const char *fmt, ...)
     vfprintf(b->f, fmt, ap);
     va_end(ap);
 }
-static char *jclose(jbuf *b) { fclose(b->f); return b->p; }
+static char *jclose(jbuf *b)
+{
+    fclose(b->f);
+    return b->p;
+}
 
 /* The sentencepiece-style test vocabulary: specials 0-2, byte tokens 3-258, then characters and merges. */
-static const char *const sp_chars[] = {SP, "a", "b", "c", "h", "e", "l", "o"};            /* 259 .. 266 */
-static const char *const sp_merges[][2] = {                                                 /* 267 .. 274 */
+static const char *const sp_chars[] = {SP, "a", "b", "c", "h", "e", "l", "o"}; /* 259 .. 266 */
+static const char *const sp_merges[][2] = {
+    /* 267 .. 274 */
     {SP, "a"}, {"b", "c"}, {SP "a", "bc"}, {"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}, {SP, "hello"},
 };
-enum { ID_SP = 259, ID_A, ID_B, ID_C, ID_H, ID_E, ID_L, ID_O, ID_SPA, ID_BC, ID_SPABC, ID_HE, ID_LL, ID_HELL,
-       ID_HELLO, ID_SPHELLO, SP_VOCAB };
+enum {
+    ID_SP = 259,
+    ID_A,
+    ID_B,
+    ID_C,
+    ID_H,
+    ID_E,
+    ID_L,
+    ID_O,
+    ID_SPA,
+    ID_BC,
+    ID_SPABC,
+    ID_HE,
+    ID_LL,
+    ID_HELL,
+    ID_HELLO,
+    ID_SPHELLO,
+    SP_VOCAB
+};
 
 /* style: 0 legacy normalizer (Prepend + Replace), 1 Metaspace first, 2 Metaspace always.
  * pairs: merges as ["a","b"] instead of "a b". */
@@ -47,34 +78,45 @@ static char *sp_json(int style, int pairs, int byte_fallback, int fuse_unk, cons
            "{\"id\":1,\"content\":\"<s>\",\"special\":true,\"normalized\":false},"
            "{\"id\":2,\"content\":\"</s>\",\"special\":true,\"normalized\":false}],");
     if (style == 0)
-        jf(&b, "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"" SP "\"},"
-               "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"" SP "\"}]},\"pre_tokenizer\":null,");
+        jf(&b,
+           "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"" SP "\"},"
+           "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"" SP "\"}]},\"pre_tokenizer\":null,");
     else
-        jf(&b, "\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"" SP "\","
-               "\"prepend_scheme\":\"%s\",\"split\":true},", style == 1 ? "first" : "always");
+        jf(&b,
+           "\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"" SP "\","
+           "\"prepend_scheme\":\"%s\",\"split\":true},",
+           style == 1 ? "first" : "always");
     jf(&b, "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\","
            "\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{\"<s>\":"
            "{\"id\":\"<s>\",\"ids\":[1],\"tokens\":[\"<s>\"]}}},");
-    if (style == 2)   /* the Metaspace decoder */
+    if (style == 2) /* the Metaspace decoder */
         jf(&b, "\"decoder\":{\"type\":\"Metaspace\",\"replacement\":\"" SP "\",\"prepend_scheme\":\"always\"},");
     else
         jf(&b, "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"" SP
                "\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\","
                "\"content\":\" \",\"start\":1,\"stop\":0}]},");
-    jf(&b, "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"fuse_unk\":%s,\"byte_fallback\":%s,"
-           "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2", fuse_unk ? "true" : "false", byte_fallback ? "true" : "false");
-    for (int i = 0; i < 256; i++) jf(&b, ",\"<0x%02X>\":%d", i, 3 + i);
+    jf(&b,
+       "\"model\":{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"fuse_unk\":%s,\"byte_fallback\":%s,"
+       "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2",
+       fuse_unk ? "true" : "false", byte_fallback ? "true" : "false");
+    for (int i = 0; i < 256; i++)
+        jf(&b, ",\"<0x%02X>\":%d", i, 3 + i);
     int id = 259;
-    for (size_t i = 0; i < sizeof sp_chars / sizeof *sp_chars; i++) jf(&b, ",\"%s\":%d", sp_chars[i], id++);
+    for (size_t i = 0; i < sizeof sp_chars / sizeof *sp_chars; i++)
+        jf(&b, ",\"%s\":%d", sp_chars[i], id++);
     for (size_t i = 0; i < sizeof sp_merges / sizeof *sp_merges; i++)
         jf(&b, ",\"%s%s\":%d", sp_merges[i][0], sp_merges[i][1], id++);
-    if (extra_vocab) jf(&b, ",%s", extra_vocab);
+    if (extra_vocab)
+        jf(&b, ",%s", extra_vocab);
     jf(&b, "},\"merges\":[");
     for (size_t i = 0; i < sizeof sp_merges / sizeof *sp_merges; i++) {
-        if (pairs) jf(&b, "%s[\"%s\",\"%s\"]", i ? "," : "", sp_merges[i][0], sp_merges[i][1]);
-        else jf(&b, "%s\"%s %s\"", i ? "," : "", sp_merges[i][0], sp_merges[i][1]);
+        if (pairs)
+            jf(&b, "%s[\"%s\",\"%s\"]", i ? "," : "", sp_merges[i][0], sp_merges[i][1]);
+        else
+            jf(&b, "%s\"%s %s\"", i ? "," : "", sp_merges[i][0], sp_merges[i][1]);
     }
-    if (extra_merges) jf(&b, ",%s", extra_merges);
+    if (extra_merges)
+        jf(&b, ",%s", extra_merges);
     jf(&b, "]}}");
     return jclose(&b);
 }
@@ -82,7 +124,8 @@ static char *sp_json(int style, int pairs, int byte_fallback, int fuse_unk, cons
 static ap_tokenizer *parse_or_null(const char *json, ap_error *err)
 {
     ap_tokenizer *t = NULL;
-    if (ap_tokenizer_parse(&t, json, strlen(json), "test.json", err) != AP_OK) return NULL;
+    if (ap_tokenizer_parse(&t, json, strlen(json), "test.json", err) != AP_OK)
+        return NULL;
     return t;
 }
 
@@ -99,16 +142,18 @@ static int enc_is(const ap_tokenizer *t, const char *text, size_t len, int speci
     int ok = n == nwant && (n == 0 || memcmp(ids, want, n * sizeof *ids) == 0);
     if (!ok) {
         printf("# got:");
-        for (size_t i = 0; i < n; i++) printf(" %d", ids[i]);
+        for (size_t i = 0; i < n; i++)
+            printf(" %d", ids[i]);
         printf("  want:");
-        for (size_t i = 0; i < nwant; i++) printf(" %d", want[i]);
+        for (size_t i = 0; i < nwant; i++)
+            printf(" %d", want[i]);
         printf("\n");
     }
     free(ids);
     return ok;
 }
-#define ENC_IS(t, text, special, ...)                                                                \
-    enc_is(t, text, strlen(text), special, (const int32_t[]){__VA_ARGS__},                          \
+#define ENC_IS(t, text, special, ...)                                                                                  \
+    enc_is(t, text, strlen(text), special, (const int32_t[]){__VA_ARGS__},                                             \
            sizeof((const int32_t[]){__VA_ARGS__}) / sizeof(int32_t))
 
 static int dec_is(const ap_tokenizer *t, const int32_t *ids, size_t n, int skip, const char *want)
@@ -121,11 +166,12 @@ static int dec_is(const ap_tokenizer *t, const int32_t *ids, size_t n, int skip,
         return 0;
     }
     int ok = len == strlen(want) && memcmp(s, want, len) == 0 && s[len] == '\0';
-    if (!ok) printf("# decoded \"%s\", want \"%s\"\n", s, want);
+    if (!ok)
+        printf("# decoded \"%s\", want \"%s\"\n", s, want);
     free(s);
     return ok;
 }
-#define DEC_IS(t, skip, want, ...)                                                                   \
+#define DEC_IS(t, skip, want, ...)                                                                                     \
     dec_is(t, (const int32_t[]){__VA_ARGS__}, sizeof((const int32_t[]){__VA_ARGS__}) / sizeof(int32_t), skip, want)
 
 /* ---- sentencepiece style */
@@ -138,7 +184,8 @@ static void test_sp_style(void)
         ap_tokenizer *t = parse_or_null(js, &err);
         free(js);
         AP_CHECK(t != NULL, "legacy style loads (merges as %s) %s", pairs ? "pairs" : "strings", t ? "" : err.msg);
-        if (!t) continue;
+        if (!t)
+            continue;
         AP_CHECK(ap_tokenizer_vocab_size(t) == SP_VOCAB && ap_tokenizer_bos(t) == 1, "vocab size %d, BOS %d",
                  ap_tokenizer_vocab_size(t), ap_tokenizer_bos(t));
         AP_CHECK(ENC_IS(t, "abc hello", 1, 1, ID_SPABC, ID_SPHELLO), "merges by rank over the word, BOS first");
@@ -146,7 +193,11 @@ static void test_sp_style(void)
         AP_CHECK(ENC_IS(t, "lll", 0, ID_SP, ID_LL, ID_L), "equal ranks merge leftmost first");
         AP_CHECK(ENC_IS(t, " a", 0, ID_SP, ID_SPA), "legacy Prepend+Replace: a leading space gives two \xE2\x96\x81");
         AP_CHECK(ENC_IS(t, "a\xC3\xA9", 0, ID_SPA, 3 + 0xC3, 3 + 0xA9), "a non-vocab character -> its byte tokens");
-        AP_CHECK(ENC_IS(t, "a\xFF" "b", 0, ID_SPA, 3 + 0xFF, ID_B), "an invalid UTF-8 byte -> its byte token");
+        AP_CHECK(ENC_IS(t,
+                        "a\xFF"
+                        "b",
+                        0, ID_SPA, 3 + 0xFF, ID_B),
+                 "an invalid UTF-8 byte -> its byte token");
         AP_CHECK(ENC_IS(t, "a<s>b", 1, 1, ID_SPA, 1, ID_SP, ID_B),
                  "special tokens matched in the text; each piece normalized on its own");
         AP_CHECK(ENC_IS(t, "</s></s>", 0, 2, 2), "adjacent special tokens");
@@ -164,9 +215,11 @@ static void test_sp_style(void)
         AP_CHECK(ap_tokenizer_decode(t, (const int32_t[]){5000}, 1, 0, &s, &len, &err) == AP_E_ARG && !s,
                  "decode of an id out of range is AP_E_ARG: %s", err.msg);
         AP_CHECK(ap_tokenizer_find(t, SP "hello") == ID_SPHELLO && ap_tokenizer_find(t, "</s>") == 2 &&
-                 ap_tokenizer_find(t, "zz") == -1, "find");
+                     ap_tokenizer_find(t, "zz") == -1,
+                 "find");
         AP_CHECK(ap_tokenizer_piece(t, ID_HE) && strcmp(ap_tokenizer_piece(t, ID_HE), "he") == 0 &&
-                 !ap_tokenizer_piece(t, SP_VOCAB) && !ap_tokenizer_piece(t, -1), "piece");
+                     !ap_tokenizer_piece(t, SP_VOCAB) && !ap_tokenizer_piece(t, -1),
+                 "piece");
         ap_tokenizer_free(t);
     }
 }
@@ -179,11 +232,20 @@ static void test_unk(void)
         ap_tokenizer *t = parse_or_null(js, &err);
         free(js);
         AP_CHECK(t != NULL, "no byte fallback loads %s", t ? "" : err.msg);
-        if (!t) continue;
+        if (!t)
+            continue;
         if (fuse)
-            AP_CHECK(ENC_IS(t, "a\xC3\xA9\xC3\xA9" "b", 0, ID_SPA, 0, ID_B), "fuse_unk: consecutive unknowns -> one unk");
+            AP_CHECK(ENC_IS(t,
+                            "a\xC3\xA9\xC3\xA9"
+                            "b",
+                            0, ID_SPA, 0, ID_B),
+                     "fuse_unk: consecutive unknowns -> one unk");
         else
-            AP_CHECK(ENC_IS(t, "a\xC3\xA9\xC3\xA9" "b", 0, ID_SPA, 0, 0, ID_B), "without fuse_unk: one unk each");
+            AP_CHECK(ENC_IS(t,
+                            "a\xC3\xA9\xC3\xA9"
+                            "b",
+                            0, ID_SPA, 0, 0, ID_B),
+                     "without fuse_unk: one unk each");
         ap_tokenizer_free(t);
     }
 }
@@ -231,7 +293,8 @@ static void test_whole_text_path(void)
     free(js1);
     free(js2);
     AP_CHECK(t1 && t2, "tokenizers with and without a separator-crossing merge load");
-    if (!t1 || !t2) goto out;
+    if (!t1 || !t2)
+        goto out;
     size_t n = 1 << 20;
     char *text = malloc(n);
     static const char *const words[] = {"abc ", "hello ", "lll", "a", " ", "\xC3\xA9", "bc"};
@@ -240,7 +303,8 @@ static void test_whole_text_path(void)
         seed = seed * 1103515245u + 12345u;
         const char *w = words[(seed >> 16) % 7];
         size_t k = strlen(w);
-        if (i + k > n) k = n - i;
+        if (i + k > n)
+            k = n - i;
         memcpy(text + i, w, k);
         i += k;
     }
@@ -260,7 +324,8 @@ static void test_whole_text_path(void)
     free(b);
     b = NULL;
     AP_CHECK(ap_tokenizer_encode(t2, text, n, 0, &b, &nb, &err) == AP_OK && nb == 1 + n / 2 && b[0] == ID_SP &&
-             b[1] == ID_LL && b[nb - 1] == ID_LL, "1 MiB of 'l': %zu ids, pairs merged left to right", nb);
+                 b[1] == ID_LL && b[nb - 1] == ID_LL,
+             "1 MiB of 'l': %zu ids, pairs merged left to right", nb);
     free(a);
     free(b);
     free(text);
@@ -277,11 +342,16 @@ static int bl_char(int b, char *out)
     int cp = b, n = 256;
     if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174)) {
         for (int x = 0; x < b; x++)
-            if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174)) n++;
+            if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174))
+                n++;
         cp = n;
     }
     if (cp < 0x80) {
-        if (cp == '"' || cp == '\\') { out[0] = '\\'; out[1] = (char)cp; return 2; }
+        if (cp == '"' || cp == '\\') {
+            out[0] = '\\';
+            out[1] = (char)cp;
+            return 2;
+        }
         out[0] = (char)cp;
         return 1;
     }
@@ -300,16 +370,20 @@ static char *bl_json(int pattern, int ignore_merges, int prefix_space)
     jf(&b, "{\"added_tokens\":[{\"id\":264,\"content\":\"<|endoftext|>\",\"special\":true,\"normalized\":false}],"
            "\"normalizer\":null,");
     if (pattern == 0)
-        jf(&b, "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":%s,\"trim_offsets\":true,"
-               "\"use_regex\":true},", prefix_space ? "true" : "false");
+        jf(&b,
+           "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":%s,\"trim_offsets\":true,"
+           "\"use_regex\":true},",
+           prefix_space ? "true" : "false");
     else
         jf(&b, "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
                "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}"
                "\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},\"behavior\":\"Isolated\","
                "\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,"
                "\"use_regex\":false}]},");
-    jf(&b, "\"post_processor\":{\"type\":\"ByteLevel\",\"trim_offsets\":false},\"decoder\":{\"type\":\"ByteLevel\"},"
-           "\"model\":{\"type\":\"BPE\",\"ignore_merges\":%s,\"vocab\":{", ignore_merges ? "true" : "false");
+    jf(&b,
+       "\"post_processor\":{\"type\":\"ByteLevel\",\"trim_offsets\":false},\"decoder\":{\"type\":\"ByteLevel\"},"
+       "\"model\":{\"type\":\"BPE\",\"ignore_merges\":%s,\"vocab\":{",
+       ignore_merges ? "true" : "false");
     for (int i = 0; i < 256; i++) {
         char c[3];
         int k = bl_char(i, c);
@@ -348,8 +422,8 @@ static void test_byte_level(void)
     js = bl_json(0, 0, 1);
     t = parse_or_null(js, &err);
     free(js);
-    AP_CHECK(t && ENC_IS(t, "the", 1, 258) && ENC_IS(t, " the", 1, 258) && ENC_IS(t, "a<|endoftext|>the", 1, 32, 'a',
-                                                                                    264, 258),
+    AP_CHECK(t && ENC_IS(t, "the", 1, 258) && ENC_IS(t, " the", 1, 258) &&
+                 ENC_IS(t, "a<|endoftext|>the", 1, 32, 'a', 264, 258),
              "ByteLevel add_prefix_space: a space before each text stretch that lacks one");
     ap_tokenizer_free(t);
     js = bl_json(1, 1, 0);
@@ -378,12 +452,17 @@ static void test_nfc(void)
     free(js);
     free(js2);
     AP_CHECK(t != NULL, "byte-level with an NFC normalizer loads %s", t ? "" : err.msg);
-    if (!t) return;
+    if (!t)
+        return;
     AP_CHECK(ENC_IS(t, "e\xCC\x81", 1, 0xC3, 0xA9), "NFC: e + U+0301 -> U+00E9");
     AP_CHECK(ENC_IS(t, "\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8", 1, 0xEA, 0xB0, 0x81), "NFC: Hangul L V T -> U+AC01");
     AP_CHECK(ENC_IS(t, "\xE2\x84\xAB", 1, 0xC3, 0x85), "NFC: the Angstrom sign -> U+00C5");
     AP_CHECK(ENC_IS(t, "a\xCC\x81\xCC\x96", 1, 0xC3, 0xA1, 0xCC, 0x96), "NFC: marks reordered, then composed");
-    AP_CHECK(ENC_IS(t, "\xFF" "e\xCC\x81", 1, 0xFF, 0xC3, 0xA9), "NFC: an invalid byte passes through");
+    AP_CHECK(ENC_IS(t,
+                    "\xFF"
+                    "e\xCC\x81",
+                    1, 0xFF, 0xC3, 0xA9),
+             "NFC: an invalid byte passes through");
     /* 'a' then 200000 marks alternating U+0301 (class 230) and U+0316 (220): reordering sorts the whole run. */
     size_t marks = 200000, n = 1 + 2 * marks;
     char *text = malloc(n);
@@ -398,7 +477,8 @@ static void test_nfc(void)
     ap_status st = ap_tokenizer_encode(t, text, n, 1, &ids, &nids, &err);
     double secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
     AP_CHECK(st == AP_OK && nids == 2 + 2 * (marks - 1) && ids[0] == 0xC3 && ids[1] == 0xA1 && ids[2] == 0xCC &&
-             ids[3] == 0x96 && ids[nids - 1] == 0x81, "NFC of a 400 kB run of marks: %zu ids in %.3f s", nids, secs);
+                 ids[3] == 0x96 && ids[nids - 1] == 0x81,
+             "NFC of a 400 kB run of marks: %zu ids in %.3f s", nids, secs);
     AP_CHECK(secs < 10.0, "the long run of marks is sorted in n log n (%.3f s)", secs);
     free(ids);
     free(text);
@@ -456,17 +536,20 @@ static void test_hostile(void)
     FAILS("{\"added_tokens\":[{\"id\":1,\"content\":\"\"}],\"model\":{\"vocab\":{\"a\":0}}}", AP_E_FORMAT,
           "added_tokens[0].content", "empty added token");
     FAILS("{\"added_tokens\":[{\"id\":1,\"content\":\"<x>\"},{\"id\":2,\"content\":\"<x>\"}],"
-          "\"model\":{\"vocab\":{\"a\":0}}}", AP_E_FORMAT, "added twice", "added token twice");
+          "\"model\":{\"vocab\":{\"a\":0}}}",
+          AP_E_FORMAT, "added twice", "added token twice");
     FAILS("{\"model\":{\"vocab\":{\"a\":0}},\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\w+\"},"
-          "\"behavior\":\"Isolated\"}}", AP_E_UNSUPPORTED, "pre_tokenizer", "unknown split regex");
-    FAILS("{\"model\":{\"vocab\":{\"a\":0}},\"normalizer\":{\"type\":\"Lowercase\"}}", AP_E_UNSUPPORTED,
-          "normalizer", "unsupported normalizer");
+          "\"behavior\":\"Isolated\"}}",
+          AP_E_UNSUPPORTED, "pre_tokenizer", "unknown split regex");
+    FAILS("{\"model\":{\"vocab\":{\"a\":0}},\"normalizer\":{\"type\":\"Lowercase\"}}", AP_E_UNSUPPORTED, "normalizer",
+          "unsupported normalizer");
     FAILS("{\"model\":{\"vocab\":{\"a\":0}},\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":"
-          "[{\"SpecialToken\":{\"id\":\"<s>\"}},{\"Sequence\":{\"id\":\"A\"}}],\"special_tokens\":{}}}", AP_E_FORMAT,
-          "post_processor", "template naming an undefined special token");
+          "[{\"SpecialToken\":{\"id\":\"<s>\"}},{\"Sequence\":{\"id\":\"A\"}}],\"special_tokens\":{}}}",
+          AP_E_FORMAT, "post_processor", "template naming an undefined special token");
     FAILS("{\"model\":{\"vocab\":{\"a\":0}},\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":"
           "[{\"SpecialToken\":{\"id\":\"<s>\"}},{\"Sequence\":{\"id\":\"A\"}}],\"special_tokens\":{\"<s>\":"
-          "{\"id\":\"<s>\",\"ids\":[5]}}}}", AP_E_FORMAT, "out of range", "template id out of range");
+          "{\"id\":\"<s>\",\"ids\":[5]}}}}",
+          AP_E_FORMAT, "out of range", "template id out of range");
     FAILS("{\"model\":", AP_E_FORMAT, "not valid JSON", "truncated JSON");
     FAILS("[1,2]", AP_E_FORMAT, "not a JSON object", "JSON array at the top");
     FAILS("{\"model\":{\"vocab\":{\"a\xff\":0}}}", AP_E_FORMAT, "UTF-8", "invalid UTF-8 in the file");
@@ -476,22 +559,26 @@ static void test_hostile(void)
     jbuf b;
     jopen(&b);
     jf(&b, "{\"model\":{\"vocab\":{\"a\":0}},\"x\":");
-    for (int i = 0; i < 100000; i++) jf(&b, "[");
-    for (int i = 0; i < 100000; i++) jf(&b, "]");
+    for (int i = 0; i < 100000; i++)
+        jf(&b, "[");
+    for (int i = 0; i < 100000; i++)
+        jf(&b, "]");
     jf(&b, "}");
     char *deep = jclose(&b);
     FAILS(deep, AP_E_FORMAT, "nested deeper", "100000 nested arrays");
     free(deep);
     jopen(&b);
     jf(&b, "{\"model\":{\"vocab\":{\"a\":0,\"");
-    for (int i = 0; i < AP_TOKENIZER_MAX_TOKEN_BYTES + 1; i++) jf(&b, "x");
+    for (int i = 0; i < AP_TOKENIZER_MAX_TOKEN_BYTES + 1; i++)
+        jf(&b, "x");
     jf(&b, "\":1}}}");
     char *huge = jclose(&b);
     FAILS(huge, AP_E_FORMAT, "bytes long", "a token longer than the limit");
     free(huge);
     jopen(&b);
     jf(&b, "{\"added_tokens\":[{\"id\":1,\"content\":\"");
-    for (int i = 0; i < AP_TOKENIZER_MAX_ADDED_BYTES + 1; i++) jf(&b, "y");
+    for (int i = 0; i < AP_TOKENIZER_MAX_ADDED_BYTES + 1; i++)
+        jf(&b, "y");
     jf(&b, "\"}],\"model\":{\"vocab\":{\"a\":0}}}");
     huge = jclose(&b);
     FAILS(huge, AP_E_FORMAT, "added_tokens[0].content", "an added token longer than the limit");
@@ -504,13 +591,15 @@ static void test_hostile(void)
         int rc = ftruncate(fd, (off_t)AP_TOKENIZER_MAX_FILE_BYTES + 1);
         close(fd);
         AP_CHECK(rc == 0 && ap_tokenizer_load(&t, path, &err) == AP_E_FORMAT && !t && strstr(err.msg, path) &&
-                 strstr(err.msg, "limit"), "a file over the size limit is refused unread: %s", err.msg);
+                     strstr(err.msg, "limit"),
+                 "a file over the size limit is refused unread: %s", err.msg);
         unlink(path);
     } else {
         AP_CHECK(0, "could not create a temporary file");
     }
     AP_CHECK(ap_tokenizer_load(&t, "/nonexistent/tokenizer.json", &err) == AP_E_IO && !t &&
-             strstr(err.msg, "/nonexistent/tokenizer.json"), "a missing file is AP_E_IO naming it");
+                 strstr(err.msg, "/nonexistent/tokenizer.json"),
+             "a missing file is AP_E_IO naming it");
 }
 
 int main(void)

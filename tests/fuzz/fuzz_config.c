@@ -10,7 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ap_config c;
     ap_error err;
-    if (ap_config_parse(&c, (const char *)data, size, "fuzz", &err) != AP_OK) return 0;
+    if (ap_config_parse(&c, (const char *)data, size, "fuzz", &err) != AP_OK)
+        return 0;
     if (c.hidden < 1 || c.hidden > AP_CFG_MAX_HIDDEN || c.n_layers < 1 || c.n_layers > AP_CFG_MAX_LAYERS ||
         c.n_heads < 1 || c.n_kv_heads < 1 || c.n_heads % c.n_kv_heads || c.head_dim < 2 || c.head_dim % 2 ||
         c.ffn < 1 || c.ffn > AP_CFG_MAX_FFN || c.vocab < 1 || c.vocab > AP_CFG_MAX_VOCAB || !(c.rms_eps > 0) ||

@@ -13,12 +13,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ap_error err;
     ap_llm_parse_reply((const char *)data, size, &reply, &err);
     /* whatever the status, the kind is one of the documented names and content is consistent */
-    if (reply.content && strlen(reply.content) != reply.content_len) __builtin_trap();
+    if (reply.content && strlen(reply.content) != reply.content_len)
+        __builtin_trap();
     if (reply.content) {
         ap_llm_chunks chunks;
         if (ap_llm_extract_code(reply.content, reply.content_len, &chunks, &err) == AP_OK) {
             for (size_t i = 0; i < chunks.n; i++)
-                if (strlen(chunks.items[i].text) > chunks.items[i].len) __builtin_trap();
+                if (strlen(chunks.items[i].text) > chunks.items[i].len)
+                    __builtin_trap();
             ap_llm_chunks_free(&chunks);
         }
     }
@@ -26,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the raw bytes as reply text too: fences, <think>, CR/LF, NULs */
     ap_llm_chunks chunks;
     if (ap_llm_extract_code((const char *)data, size, &chunks, &err) == AP_OK) {
-        if (chunks.n > AP_LLM_MAX_CHUNKS) __builtin_trap();
+        if (chunks.n > AP_LLM_MAX_CHUNKS)
+            __builtin_trap();
         ap_llm_chunks_free(&chunks);
     }
     return 0;

@@ -44,7 +44,8 @@ static void exercise(const ap_tokenizer *t, const char *text, size_t len)
     ap_error err;
     if (ap_tokenizer_encode(t, text, len, 1, &ids, &n, &err) == AP_OK) {
         for (size_t i = 0; i < n; i++)
-            if (ids[i] < 0 || ids[i] >= ap_tokenizer_vocab_size(t)) __builtin_trap();
+            if (ids[i] < 0 || ids[i] >= ap_tokenizer_vocab_size(t))
+                __builtin_trap();
         char *out = NULL;
         size_t olen = 0;
         if (ap_tokenizer_decode(t, ids, n, n & 1, &out, &olen, &err) == AP_OK && strlen(out) > olen)
@@ -59,15 +60,18 @@ static ap_tokenizer *byte_level(void)
     /* the 256 byte characters follow the six tokens above: ids 6 .. 261 would collide with the added id, so
      * only the printable ASCII ones are added; the rest fall to the (absent) unk and are dropped */
     char *js = malloc(sizeof BL_JSON + 4096);
-    if (!js) return NULL;
+    if (!js)
+        return NULL;
     size_t n = strlen(BL_JSON);
     memcpy(js, BL_JSON, n);
     int id = 6;
     for (int c = 33; c < 127; c++) {
-        if (c == 'a' || c == 'b' || c == '"' || c == '\\') continue;
+        if (c == 'a' || c == 'b' || c == '"' || c == '\\')
+            continue;
         n += (size_t)snprintf(js + n, 64, ",\"%c\":%d", c, id++);
     }
-    while (id < 258) n += (size_t)snprintf(js + n, 64, ",\"<pad%d>\":%d", id, id), id++;
+    while (id < 258)
+        n += (size_t)snprintf(js + n, 64, ",\"<pad%d>\":%d", id, id), id++;
     n += (size_t)snprintf(js + n, 128, "},\"merges\":[\"a b\",[\"\\u0120\",\"ab\"],\"\\u0120 a\"]}}");
     ap_tokenizer *t = NULL;
     ap_error err;
@@ -85,10 +89,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         exercise(t, text, sizeof text - 1);
         ap_tokenizer_free(t);
     } else if (err.code == AP_OK || !err.msg[0]) {
-        __builtin_trap();   /* a failure always says why */
+        __builtin_trap(); /* a failure always says why */
     }
     ap_tokenizer *sp = NULL, *bl = byte_level();
-    if (ap_tokenizer_parse(&sp, SP_JSON, strlen(SP_JSON), "sp", &err) != AP_OK || !bl) __builtin_trap();
+    if (ap_tokenizer_parse(&sp, SP_JSON, strlen(SP_JSON), "sp", &err) != AP_OK || !bl)
+        __builtin_trap();
     exercise(sp, (const char *)data, size);
     exercise(bl, (const char *)data, size);
     ap_tokenizer_free(sp);

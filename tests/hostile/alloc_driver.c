@@ -46,8 +46,14 @@ int main(int argc, char **argv)
 {
     ap_alloc_unit unit[NL];
     for (int i = 0; i < NL; i++)
-        unit[i] = (ap_alloc_unit){.layer = i + 1, .name = "block", .numel = 1000000, .w_skew = 2.0 + 0.1 * i,
-                                  .w_kurt = 3.0, .w_mean = 0.02, .w_std = 0.015, .outlier_ratio = 0.01};
+        unit[i] = (ap_alloc_unit){.layer = i + 1,
+                                  .name = "block",
+                                  .numel = 1000000,
+                                  .w_skew = 2.0 + 0.1 * i,
+                                  .w_kurt = 3.0,
+                                  .w_mean = 0.02,
+                                  .w_std = 0.015,
+                                  .outlier_ratio = 0.01};
     ap_alloc_units units = {.unit = unit, .n = NL, .n_layers = NL, .target = 0.5, .lo = 0.0, .hi = 0.99};
     int failed = 0;
     for (int i = 1; i < argc; i++) {

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     long long out = atoll(argv[4]), in = atoll(argv[5]);
     float *W = read_all(argv[1], sizeof(float) * (size_t)(out * in));
     double *H = read_all(argv[2], sizeof(double) * (size_t)(in * in));
-    ap_error err = { 0 };
+    ap_error err = {0};
     ap_status st = ap_sparsegpt_prune(W, out, in, H, atof(argv[6]), atoi(argv[7]), atoi(argv[8]), atoi(argv[9]),
                                       atof(argv[10]), &err);
     if (st != AP_OK) {
@@ -35,7 +35,8 @@ int main(int argc, char **argv)
         return 1;
     }
     FILE *f = fopen(argv[3], "wb");
-    if (!f || fwrite(W, sizeof(float), (size_t)(out * in), f) != (size_t)(out * in) || fclose(f) != 0) return 1;
+    if (!f || fwrite(W, sizeof(float), (size_t)(out * in), f) != (size_t)(out * in) || fclose(f) != 0)
+        return 1;
     free(W);
     free(H);
     return 0;

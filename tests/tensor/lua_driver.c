@@ -44,10 +44,7 @@ static ap_status charge_work(void *ud, uint64_t units, ap_error *err)
     return AP_OK;
 }
 
-static drv_budget *budget_of(lua_State *L)
-{
-    return lua_touserdata(L, lua_upvalueindex(1));
-}
+static drv_budget *budget_of(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(1)); }
 
 static const char *path_of(lua_State *L, const char *name)
 {
@@ -77,7 +74,7 @@ static int l_load(lua_State *L)
         free(buf);
         return luaL_error(L, "short tensor file %s", path);
     }
-    ap_error err = { 0 };
+    ap_error err = {0};
     ap_tensor *t = ap_tensor_from_data(hdr[0], hdr[1], buf, NULL, &err);
     free(buf);
     if (!t)
@@ -96,11 +93,11 @@ static int l_save(lua_State *L)
     FILE *f = fopen(path, "wb");
     if (!f)
         return luaL_error(L, "cannot write %s", path);
-    int64_t hdr[3] = { t ? t->rows : 1, t ? t->cols : 1, t ? 4 : 8 };
+    int64_t hdr[3] = {t ? t->rows : 1, t ? t->cols : 1, t ? 4 : 8};
     int ok = fwrite("APT1", 1, 4, f) == 4 && fwrite(hdr, sizeof hdr, 1, f) == 1;
     if (t)
-        ok = ok && fwrite(ap_tensor_data(t), sizeof(float), (size_t)ap_tensor_numel(t), f) ==
-                       (size_t)ap_tensor_numel(t);
+        ok =
+            ok && fwrite(ap_tensor_data(t), sizeof(float), (size_t)ap_tensor_numel(t), f) == (size_t)ap_tensor_numel(t);
     else
         ok = ok && fwrite(&num, sizeof num, 1, f) == 1;
     if (fclose(f) != 0 || !ok)
@@ -158,8 +155,8 @@ int main(int argc, char **argv)
     lua_pushstring(L, argv[2]);
     lua_setglobal(L, "DIR");
     static const luaL_Reg fns[] = {
-        { "load", l_load }, { "save", l_save }, { "kind", l_kind }, { "set_budget", l_set_budget },
-        { "usage", l_usage }, { NULL, NULL },
+        {"load", l_load},   {"save", l_save}, {"kind", l_kind}, {"set_budget", l_set_budget},
+        {"usage", l_usage}, {NULL, NULL},
     };
     lua_pushglobaltable(L);
     lua_pushlightuserdata(L, &d);

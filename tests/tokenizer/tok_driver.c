@@ -16,7 +16,8 @@ static char *read_all(const char *path, size_t *n)
 {
     char *buf = NULL;
     ap_error err = {0};
-    if (ap_file_read(path, AP_TEXT_MAX_BYTES, &buf, n, &err) != AP_OK) return NULL;
+    if (ap_file_read(path, AP_TEXT_MAX_BYTES, &buf, n, &err) != AP_OK)
+        return NULL;
     return buf;
 }
 
@@ -25,12 +26,20 @@ int main(int argc, char **argv)
     int special = 1, timing = 0, decode = 0, skip = 0, load_only = 0, a = 1;
     for (; a < argc && argv[a][0] == '-'; a++) {
         for (const char *o = argv[a] + 1; *o; o++) {
-            if (*o == 'n') special = 0;
-            else if (*o == 't') timing = 1;
-            else if (*o == 'd') decode = 1;
-            else if (*o == 's') skip = 1;
-            else if (*o == 'l') load_only = 1;
-            else { fprintf(stderr, "tok_driver: unknown option -%c\n", *o); return 2; }
+            if (*o == 'n')
+                special = 0;
+            else if (*o == 't')
+                timing = 1;
+            else if (*o == 'd')
+                decode = 1;
+            else if (*o == 's')
+                skip = 1;
+            else if (*o == 'l')
+                load_only = 1;
+            else {
+                fprintf(stderr, "tok_driver: unknown option -%c\n", *o);
+                return 2;
+            }
         }
     }
     if (argc - a != (load_only ? 1 : 2)) {
@@ -65,7 +74,8 @@ int main(int argc, char **argv)
         text = realloc(text, n + 1);
         p = text;
         p[n] = '\0';
-        for (long v; ids && (v = strtol(p, &end, 10), end != p); p = end) ids[m++] = (int32_t)v;
+        for (long v; ids && (v = strtol(p, &end, 10), end != p); p = end)
+            ids[m++] = (int32_t)v;
         char *out;
         size_t len;
         if (ap_tokenizer_decode(tok, ids, m, skip, &out, &len, &err)) {
@@ -87,9 +97,10 @@ int main(int argc, char **argv)
         } else {
             double t_enc = ap_clock_seconds() - t0, c_enc = ap_clock_cpu_seconds() - c0;
             if (timing)
-                fprintf(stderr, "load %.3f s, encode %zu bytes -> %zu ids in %.3f s CPU (%.3f s wall)\n", t_load, n,
-                        m, c_enc, t_enc);
-            for (size_t i = 0; i < m; i++) printf("%d\n", ids[i]);
+                fprintf(stderr, "load %.3f s, encode %zu bytes -> %zu ids in %.3f s CPU (%.3f s wall)\n", t_load, n, m,
+                        c_enc, t_enc);
+            for (size_t i = 0; i < m; i++)
+                printf("%d\n", ids[i]);
             free(ids);
         }
     }

@@ -13,18 +13,17 @@
 #define AP_EXIT_FAIL 1
 #define AP_EXIT_USAGE 2
 
-int ap_cli_check(int argc, char **argv);   /* autoprune check FILE.lua... [--json]  (vm/cli/cli_check.c) */
-int ap_cli_run(int argc, char **argv);     /* autoprune run SCRIPT.lua [ARGS...]   (vm/cli/cli_run.c) */
-int ap_cli_eval(int argc, char **argv);    /* autoprune eval ...                   (vm/cli/cli_eval.c) */
-int ap_cli_prune(int argc, char **argv);   /* autoprune prune ...                  (vm/cli/cli_prune.c) */
-int ap_cli_report(int argc, char **argv);  /* autoprune report RUN_DIR             (vm/cli/cli_report.c) */
-int ap_cli_repl(int argc, char **argv);    /* autoprune repl                       (vm/cli/cli_repl.c) */
+int ap_cli_check(int argc, char **argv);  /* autoprune check FILE.lua... [--json]  (vm/cli/cli_check.c) */
+int ap_cli_run(int argc, char **argv);    /* autoprune run SCRIPT.lua [ARGS...]   (vm/cli/cli_run.c) */
+int ap_cli_eval(int argc, char **argv);   /* autoprune eval ...                   (vm/cli/cli_eval.c) */
+int ap_cli_prune(int argc, char **argv);  /* autoprune prune ...                  (vm/cli/cli_prune.c) */
+int ap_cli_report(int argc, char **argv); /* autoprune report RUN_DIR             (vm/cli/cli_report.c) */
+int ap_cli_repl(int argc, char **argv);   /* autoprune repl                       (vm/cli/cli_repl.c) */
 
 /* 1 when arg is -h or --help. */
 int ap_cli_is_help(const char *arg);
 /* Print "autoprune <cmd>: <message>" and "usage: <usage>" on stderr; returns AP_EXIT_USAGE. */
-int ap_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int ap_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Parse a non-negative integer option value (decimal, optional k/M/G suffix = 2^10/2^20/2^30);
  * returns 0 on success, -1 when the text is not one. */
 int ap_cli_parse_size(const char *text, unsigned long long *value);

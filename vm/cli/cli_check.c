@@ -40,7 +40,7 @@ static const char HELP[] =
 
 typedef struct check_opts {
     int json, quiet;
-    int64_t out, in;               /* the first synthetic layer's shape */
+    int64_t out, in; /* the first synthetic layer's shape */
     ap_limits limits;
 } check_opts;
 
@@ -121,7 +121,7 @@ static int check_file(const char *path, const check_opts *o, ap_check_layers **l
         if (out_len) {
             fwrite(output, 1, out_len, stdout);
             if (output[out_len - 1] != '\n')
-                putchar('\n');             /* output cut at the limit */
+                putchar('\n'); /* output cut at the limit */
         }
         if (kind != AP_KIND_OK) {
             fflush(stdout);
@@ -144,9 +144,9 @@ static int check_file(const char *path, const check_opts *o, ap_check_layers **l
  * it was one, 0 when not, -1 on a bad value. */
 static int parse_limit(int argc, char **argv, int *i, ap_limits *l)
 {
-    static const char *const flags[][2] = {{"--instructions", "instructions"}, {"--wall-ms", "wall_ms"},
-                                           {"--heap", "heap_bytes"}, {"--tensor-bytes", "tensor_bytes"},
-                                           {"--work", "work"}, {"--output", "output_bytes"}};
+    static const char *const flags[][2] = {
+        {"--instructions", "instructions"}, {"--wall-ms", "wall_ms"}, {"--heap", "heap_bytes"},
+        {"--tensor-bytes", "tensor_bytes"}, {"--work", "work"},       {"--output", "output_bytes"}};
     const char *key = NULL;
     for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
         if (strcmp(argv[*i], flags[k][0]) == 0)
@@ -170,7 +170,7 @@ int ap_cli_check(int argc, char **argv)
     int n_files = 0;
     if (!files)
         return AP_EXIT_FAIL;
-    int options = 1;                       /* until "--" */
+    int options = 1; /* until "--" */
     for (int i = 1; i < argc; i++) {
         int r;
         if (!options || argv[i][0] != '-' || argv[i][1] == '\0') {
@@ -190,8 +190,8 @@ int ap_cli_check(int argc, char **argv)
         } else if (strcmp(argv[i], "--shape") == 0) {
             long long a, b;
             char x, extra;
-            if (i + 1 >= argc || sscanf(argv[i + 1], "%lld%c%lld%c", &a, &x, &b, &extra) != 3 || x != 'x' ||
-                a < 1 || b < 1 || a > (1 << 20) || b > (1 << 20) || a * b > (1ll << 28)) {
+            if (i + 1 >= argc || sscanf(argv[i + 1], "%lld%c%lld%c", &a, &x, &b, &extra) != 3 || x != 'x' || a < 1 ||
+                b < 1 || a > (1 << 20) || b > (1 << 20) || a * b > (1ll << 28)) {
                 free(files);
                 return ap_cli_usage_error("check", USAGE, "--shape needs OUTxIN (each 1..2^20, at most 2^28 weights)");
             }

@@ -5,10 +5,7 @@
 
 #include "cli.h"
 
-int ap_cli_is_help(const char *arg)
-{
-    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
-}
+int ap_cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
 
 int ap_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 {
@@ -28,9 +25,12 @@ int ap_cli_parse_size(const char *text, unsigned long long *value)
     char *end;
     unsigned long long v = strtoull(text, &end, 10);
     unsigned shift = 0;
-    if (*end == 'k' || *end == 'K') shift = 10;
-    else if (*end == 'M') shift = 20;
-    else if (*end == 'G') shift = 30;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'M')
+        shift = 20;
+    else if (*end == 'G')
+        shift = 30;
     if (shift)
         end++;
     if (*end != '\0' || (shift && v > (~0ull >> shift)))

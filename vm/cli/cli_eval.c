@@ -57,22 +57,40 @@ static int parse_args(int argc, char **argv, eval_opts *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
-        if (strcmp(a, "--json") == 0) { o->json = 1; continue; }
-        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) { o->quiet = 1; continue; }
-        if (!v) return ap_cli_usage_error("eval", usage_line, "unknown option or missing value: '%s'", a);
-        if (strcmp(a, "--model") == 0) o->model = v;
-        else if (strcmp(a, "--text") == 0) o->text = v;
-        else if (strcmp(a, "--ids") == 0) o->ids_file = v;
-        else if (strcmp(a, "--dump-logits") == 0) o->dump_logits = v;
-        else if (strcmp(a, "--seqlen") == 0) rc = parse_count(a, v, 2, &o->seqlen);
-        else if (strcmp(a, "--windows") == 0) rc = parse_count(a, v, 0, &o->windows);
-        else if (strcmp(a, "--threads") == 0) rc = parse_count(a, v, 1, &o->threads);
-        else return ap_cli_usage_error("eval", usage_line, "unknown option '%s'", a);
-        if (rc) return rc;
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o->quiet = 1;
+            continue;
+        }
+        if (!v)
+            return ap_cli_usage_error("eval", usage_line, "unknown option or missing value: '%s'", a);
+        if (strcmp(a, "--model") == 0)
+            o->model = v;
+        else if (strcmp(a, "--text") == 0)
+            o->text = v;
+        else if (strcmp(a, "--ids") == 0)
+            o->ids_file = v;
+        else if (strcmp(a, "--dump-logits") == 0)
+            o->dump_logits = v;
+        else if (strcmp(a, "--seqlen") == 0)
+            rc = parse_count(a, v, 2, &o->seqlen);
+        else if (strcmp(a, "--windows") == 0)
+            rc = parse_count(a, v, 0, &o->windows);
+        else if (strcmp(a, "--threads") == 0)
+            rc = parse_count(a, v, 1, &o->threads);
+        else
+            return ap_cli_usage_error("eval", usage_line, "unknown option '%s'", a);
+        if (rc)
+            return rc;
         i++;
     }
-    if (o->threads > 1024) return ap_cli_usage_error("eval", usage_line, "--threads %lld: at most 1024", o->threads);
-    if (o->text && o->ids_file) return ap_cli_usage_error("eval", usage_line, "--text and --ids exclude each other");
+    if (o->threads > 1024)
+        return ap_cli_usage_error("eval", usage_line, "--threads %lld: at most 1024", o->threads);
+    if (o->text && o->ids_file)
+        return ap_cli_usage_error("eval", usage_line, "--text and --ids exclude each other");
     return 0;
 }
 
@@ -88,13 +106,14 @@ static int load_ids(const eval_opts *o, const char *text_path, ap_token_cache *c
         fprintf(stderr, "autoprune eval: %s\n", err.msg);
         return -1;
     }
-    if (!o->ids_file) return 0;
+    if (!o->ids_file)
+        return 0;
     if (len % 4) {
         fprintf(stderr, "autoprune eval: %s: %zu bytes is not a whole number of int32 ids\n", o->ids_file, len);
         free(buf);
         return -1;
     }
-    c->ids = (int32_t *)(void *)buf;   /* malloc'd memory is aligned for int32 */
+    c->ids = (int32_t *)(void *)buf; /* malloc'd memory is aligned for int32 */
     c->n = len / 4;
     return 0;
 }
@@ -106,19 +125,22 @@ static int dump_logits(const ap_model *m, const int32_t *ids, int seqlen, const 
     float *lg = malloc(n * sizeof *lg);
     ap_error err = {0};
     double nll;
-    ap_status s = lg ? ap_model_window_logits(m, ids, seqlen, lg, &nll, &err)
-                     : ap_error_set(&err, AP_E_NOMEM, "out of memory");
+    ap_status s =
+        lg ? ap_model_window_logits(m, ids, seqlen, lg, &nll, &err) : ap_error_set(&err, AP_E_NOMEM, "out of memory");
     FILE *f = s ? NULL : fopen(path, "wb");
     int ok = f && fwrite(lg, sizeof *lg, n, f) == n;
-    if (f && fclose(f) != 0) ok = 0;
-    if (s) fprintf(stderr, "autoprune eval: %s\n", err.msg);
-    else if (!ok) fprintf(stderr, "autoprune eval: %s: cannot write the logits\n", path);
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (s)
+        fprintf(stderr, "autoprune eval: %s\n", err.msg);
+    else if (!ok)
+        fprintf(stderr, "autoprune eval: %s: cannot write the logits\n", path);
     free(lg);
     return ok ? 0 : -1;
 }
 
-static void report(const eval_opts *o, const char *model, const char *text, const ap_model *m,
-                   const ap_ppl_result *r, int threads)
+static void report(const eval_opts *o, const char *model, const char *text, const ap_model *m, const ap_ppl_result *r,
+                   int threads)
 {
     double tps = r->seconds > 0 ? (double)r->windows * r->seqlen / r->seconds : 0;
     if (o->json) {
@@ -157,14 +179,20 @@ static void report(const eval_opts *o, const char *model, const char *text, cons
 int ap_cli_eval(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
-        if (ap_cli_is_help(argv[i])) { help(); return AP_EXIT_OK; }
+        if (ap_cli_is_help(argv[i])) {
+            help();
+            return AP_EXIT_OK;
+        }
     eval_opts o = {0};
     int rc = parse_args(argc, argv, &o);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     char mbuf[4096], tbuf[4096];
-    if (!o.model) o.model = ap_datafile(AP_DATA_MODEL, mbuf, sizeof mbuf);
+    if (!o.model)
+        o.model = ap_datafile(AP_DATA_MODEL, mbuf, sizeof mbuf);
     const char *text = o.text ? o.text : o.ids_file;
-    if (!text) text = ap_datafile(AP_DATA_WIKITEXT_TEST, tbuf, sizeof tbuf);
+    if (!text)
+        text = ap_datafile(AP_DATA_WIKITEXT_TEST, tbuf, sizeof tbuf);
     ap_model *m = NULL;
     ap_error err = {0};
     if (ap_model_load(&m, o.model, &err)) {
@@ -172,20 +200,23 @@ int ap_cli_eval(int argc, char **argv)
         return AP_EXIT_FAIL;
     }
     int max_pos = m->cfg.max_pos > 0 ? m->cfg.max_pos : AP_PPL_SEQLEN_CAP;
-    if (!o.seqlen) o.seqlen = ap_model_default_seqlen(m);
+    if (!o.seqlen)
+        o.seqlen = ap_model_default_seqlen(m);
     if (o.seqlen > max_pos) {
         ap_model_free(m);
         return ap_cli_usage_error("eval", usage_line, "--seqlen %lld exceeds the model's max_position_embeddings %d",
                                   o.seqlen, max_pos);
     }
-    if (o.threads) m->n_threads = (int)o.threads;
+    if (o.threads)
+        m->n_threads = (int)o.threads;
     ap_token_cache ids = {0};
     rc = load_ids(&o, text, &ids) ? AP_EXIT_FAIL : AP_EXIT_OK;
     if (!rc && o.dump_logits && ids.n < (size_t)o.seqlen) {
         fprintf(stderr, "autoprune eval: %zu tokens make no window of %lld\n", ids.n, o.seqlen);
         rc = AP_EXIT_FAIL;
     }
-    if (!rc && o.dump_logits && dump_logits(m, ids.ids, (int)o.seqlen, o.dump_logits)) rc = AP_EXIT_FAIL;
+    if (!rc && o.dump_logits && dump_logits(m, ids.ids, (int)o.seqlen, o.dump_logits))
+        rc = AP_EXIT_FAIL;
     if (!rc) {
         ap_progress p;
         ap_progress_start(&p, ap_progress_wanted(o.quiet || o.json), "evaluate", "windows");
@@ -193,10 +224,10 @@ int ap_cli_eval(int argc, char **argv)
         p.rate_scale = (double)o.seqlen;
         ap_ppl_result r;
         /* text: the one file-to-perplexity path (its cache already holds the ids); --ids: no tokenizer at all */
-        int failed = o.ids_file ? ap_model_perplexity(m, ids.ids, ids.n, (int)o.seqlen, o.windows, ap_progress_update,
-                                                      &p, &r, &err)
-                                : ap_model_perplexity_file(m, text, (int)o.seqlen, o.windows, &ids, ap_progress_update,
-                                                           &p, &r, &err);
+        int failed =
+            o.ids_file
+                ? ap_model_perplexity(m, ids.ids, ids.n, (int)o.seqlen, o.windows, ap_progress_update, &p, &r, &err)
+                : ap_model_perplexity_file(m, text, (int)o.seqlen, o.windows, &ids, ap_progress_update, &p, &r, &err);
         ap_progress_done(&p);
         if (failed) {
             fprintf(stderr, "autoprune eval: %s\n", err.msg);

@@ -70,8 +70,10 @@ typedef struct progress_state {
 static void on_phase(void *ud, const char *phase)
 {
     progress_state *p = ud;
-    const char *unit = strcmp(phase, "prune") == 0 ? "linears" : strcmp(phase, "evaluate") == 0 ? "windows"
-                     : strncmp(phase, "calib", 5) == 0 ? "windows" : "";
+    const char *unit = strcmp(phase, "prune") == 0       ? "linears"
+                       : strcmp(phase, "evaluate") == 0  ? "windows"
+                       : strncmp(phase, "calib", 5) == 0 ? "windows"
+                                                         : "";
     ap_progress_done(&p->bar);
     ap_progress_start(&p->bar, p->on, phase, unit);
 }
@@ -82,16 +84,13 @@ static void on_progress(void *ud, int64_t done, int64_t total)
     ap_progress_update(&p->bar, done, total);
 }
 
-static void progress_end(progress_state *p)
-{
-    ap_progress_done(&p->bar);
-}
+static void progress_end(progress_state *p) { ap_progress_done(&p->bar); }
 
 /* The flags that are prune options, by the key of ap_prune_run_opts_set (the setter m:prune uses too). */
 static const char *const option_keys[][2] = {
-    {"--metric", "metric"}, {"--calib", "calib"}, {"--pattern", "pattern"}, {"--group", "group"},
-    {"--alloc", "alloc"}, {"--sparsity", "sparsity"}, {"--nsamples", "nsamples"}, {"--seqlen", "seqlen"},
-    {"--seed", "seed"},
+    {"--metric", "metric"},     {"--calib", "calib"},   {"--pattern", "pattern"},
+    {"--group", "group"},       {"--alloc", "alloc"},   {"--sparsity", "sparsity"},
+    {"--nsamples", "nsamples"}, {"--seqlen", "seqlen"}, {"--seed", "seed"},
 };
 
 static const char *option_key(const char *flag)
@@ -150,14 +149,22 @@ static int parse_valued(cli_opts *o, const char *a, const char *v)
 /* A flag without a value; 1 when a is one. */
 static int parse_switch(cli_opts *o, const char *a)
 {
-    if (!strcmp(a, "--eval")) o->eval = 1;
-    else if (!strcmp(a, "--json")) o->json = 1;
-    else if (!strcmp(a, "--quiet")) o->quiet = 1;
-    else if (!strcmp(a, "--oneshot")) o->run.oneshot = 1;
-    else if (!strcmp(a, "--sequential")) o->run.oneshot = 0;
-    else if (!strcmp(a, "--reconstruct")) o->run.reconstruct = AP_RECONSTRUCT_MASK;
-    else if (!strcmp(a, "--reconstruct-adaptive")) o->run.reconstruct = AP_RECONSTRUCT_ADAPTIVE;
-    else return 0;
+    if (!strcmp(a, "--eval"))
+        o->eval = 1;
+    else if (!strcmp(a, "--json"))
+        o->json = 1;
+    else if (!strcmp(a, "--quiet"))
+        o->quiet = 1;
+    else if (!strcmp(a, "--oneshot"))
+        o->run.oneshot = 1;
+    else if (!strcmp(a, "--sequential"))
+        o->run.oneshot = 0;
+    else if (!strcmp(a, "--reconstruct"))
+        o->run.reconstruct = AP_RECONSTRUCT_MASK;
+    else if (!strcmp(a, "--reconstruct-adaptive"))
+        o->run.reconstruct = AP_RECONSTRUCT_ADAPTIVE;
+    else
+        return 0;
     return 1;
 }
 
@@ -207,8 +214,7 @@ static void print_table(const ap_prune_run_result *r, FILE *f)
 static int fail(const char *what, const ap_error *err)
 {
     if (err->line > 0)
-        fprintf(stderr, "autoprune prune: %s: %s: line %d: %s\n", what, ap_status_name(err->code), err->line,
-                err->msg);
+        fprintf(stderr, "autoprune prune: %s: %s: line %d: %s\n", what, ap_status_name(err->code), err->line, err->msg);
     else
         fprintf(stderr, "autoprune prune: %s: %s: %s\n", what, ap_status_name(err->code), err->msg);
     return AP_EXIT_FAIL;
@@ -298,8 +304,7 @@ int ap_cli_prune(int argc, char **argv)
             printf("realised sparsity %.6f (%lld of %lld weights of the pruned linears)\n", res.rep.realised,
                    (long long)res.rep.zeros, (long long)res.rep.numel);
             if (o.eval)
-                printf("perplexity %.4f (%lld windows of %d tokens)\n", ppl.ppl, (long long)ppl.windows,
-                       ppl.seqlen);
+                printf("perplexity %.4f (%lld windows of %d tokens)\n", ppl.ppl, (long long)ppl.windows, ppl.seqlen);
             if (!o.quiet)
                 printf("time: statistics %.2fs, scores %.2fs, masks %.2fs, forward %.2fs, total %.2fs\n",
                        res.t_stats + res.rep.t_calib, res.rep.t_score, res.rep.t_mask, res.rep.t_forward,

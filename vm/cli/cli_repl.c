@@ -148,7 +148,7 @@ static void collect(lua_State *L, int idx, const char *prefix, size_t plen, cons
 static char *completion_entry(const char *text, int state)
 {
     lua_State *L = completion_state;
-    if (state == 0) {                           /* build the candidate list in the registry */
+    if (state == 0) { /* build the candidate list in the registry */
         lua_newtable(L);
         int out = lua_gettop(L);
         const char *sep = NULL;
@@ -163,7 +163,7 @@ static char *completion_entry(const char *text, int state)
         const char *part = text + plen;
         if (lua_type(L, -1) == LUA_TTABLE)
             collect(L, lua_gettop(L), text, plen, part, out);
-        if (luaL_getmetafield(L, -1, "__index") == LUA_TTABLE) {   /* methods of userdata, inherited fields */
+        if (luaL_getmetafield(L, -1, "__index") == LUA_TTABLE) { /* methods of userdata, inherited fields */
             collect(L, lua_gettop(L), text, plen, part, out);
             lua_pop(L, 1);
         }
@@ -181,7 +181,7 @@ static char **complete(const char *text, int start, int end)
 {
     (void)start;
     (void)end;
-    rl_attempted_completion_over = 1;           /* never fall back to file names */
+    rl_attempted_completion_over = 1; /* never fall back to file names */
     rl_completion_append_character = '\0';
     return rl_completion_matches(text, completion_entry);
 }
@@ -214,13 +214,13 @@ static int loop(lua_State *L, int tty)
     char *line;
     while ((line = read_line(tty, "> ")) != NULL) {
         lua_settop(L, 0);
-        lua_pushstring(L, line);                /* the chunk's source grows here until it compiles */
+        lua_pushstring(L, line); /* the chunk's source grows here until it compiles */
         free(line);
         int status, cut = 0;
         for (;;) {
             size_t len;
             const char *src = lua_tolstring(L, 1, &len);
-            status = compile(L, src, len);      /* pushes the function or the error message */
+            status = compile(L, src, len); /* pushes the function or the error message */
             if (!incomplete(L, status))
                 break;
             lua_pop(L, 1);
@@ -238,7 +238,7 @@ static int loop(lua_State *L, int tty)
             fprintf(stderr, "stdin: unfinished chunk at the end of input\n");
             errors++;
         } else if (status == LUA_OK) {
-            lua_remove(L, 1);                   /* the source */
+            lua_remove(L, 1); /* the source */
             errors += run_chunk(L) != 0;
         } else {
             fprintf(stderr, "%s\n", lua_tostring(L, -1));

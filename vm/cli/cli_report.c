@@ -41,8 +41,10 @@ static int parse(int argc, char **argv, report_opts *o)
             printf("usage: %s\n%s", USAGE, HELP);
             return AP_EXIT_OK;
         }
-        if (strcmp(a, "--json") == 0) o->json = 1;
-        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) o->quiet = 1;
+        if (strcmp(a, "--json") == 0)
+            o->json = 1;
+        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
+            o->quiet = 1;
         else if (strcmp(a, "--out") == 0) {
             if (++i >= argc)
                 return ap_cli_usage_error("report", USAGE, "--out needs a file name");

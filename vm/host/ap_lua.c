@@ -31,10 +31,9 @@ static const struct {
     const char *name;
     lua_CFunction open;
 } ap_submodules[] = {
-    {"json", lap_json_open},
-    {"isolate", lap_isolate_open},
-    {"llm", lap_llm_open},          /* ap.llm: OpenAI-compatible chat client (vm/host/lap_llm.c) */
-    {"model", lap_model_open},      /* ap.model: models and the pruning core (vm/host/lap_model.c) */
+    {"json", lap_json_open},         {"isolate", lap_isolate_open},
+    {"llm", lap_llm_open},           /* ap.llm: OpenAI-compatible chat client (vm/host/lap_llm.c) */
+    {"model", lap_model_open},       /* ap.model: models and the pruning core (vm/host/lap_model.c) */
     {"progress", lap_progress_open}, /* ap.progress: the shared progress bar (vm/host/lap_progress.c) */
 };
 
@@ -144,7 +143,7 @@ static int ap_save_tensors(lua_State *L)
         if (!t)
             return luaL_error(L, "save_tensors: '%s' is not a tensor", lua_tostring(L, -2));
         memset(&e[k], 0, sizeof e[k]);
-        e[k].name = lua_tostring(L, -2);    /* the key stays alive in the table at 2 */
+        e[k].name = lua_tostring(L, -2); /* the key stays alive in the table at 2 */
         e[k].dtype = dt;
         e[k].ndim = 2;
         e[k].shape[0] = t->rows;
@@ -196,8 +195,8 @@ static int ap_metric(lua_State *L)
     if (ap_metric_spec_resolve(&spec, text, &err) != AP_OK)
         return ap_lua_raise(L, &err);
     if (spec.kind == AP_METRIC_NATIVE || spec.kind == AP_METRIC_SPARSEGPT)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "'%s' is %s, not a metric script", text,
-                                                   ap_metric_kind_name(spec.kind)));
+        return luaL_argerror(
+            L, 1, lua_pushfstring(L, "'%s' is %s, not a metric script", text, ap_metric_kind_name(spec.kind)));
     ap_sandbox **p = lua_newuserdatauv(L, sizeof *p, 0);
     *p = NULL;
     if (luaL_newmetatable(L, METRIC_MT)) {
@@ -325,7 +324,7 @@ static int metric_score(lua_State *L)
     ap_xstats X = {stat[0], stat[1], stat[2], stat[3], stat[4], stat[5], stat[6], tokens, n_extra, names, extra, 0};
     ap_layer_info info = {1, 1, "", 0.5};
     if (lua_istable(L, 4)) {
-        lua_getfield(L, 4, "name");         /* stays on the stack while scoring: info.name points into it */
+        lua_getfield(L, 4, "name"); /* stays on the stack while scoring: info.name points into it */
         info.name = luaL_optstring(L, -1, "");
         lua_getfield(L, 4, "layer");
         info.layer = (int)luaL_optinteger(L, -1, 1);
@@ -393,12 +392,16 @@ static int ap_datadir_fn(lua_State *L)
 int ap_lua_open_ap(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        {"score", metric_score}, {"group", metric_group}, {"usage", metric_usage},
-        {"output", metric_output}, {"name", metric_name}, {NULL, NULL},
+        {"score", metric_score},   {"group", metric_group}, {"usage", metric_usage},
+        {"output", metric_output}, {"name", metric_name},   {NULL, NULL},
     };
     static const luaL_Reg funcs[] = {
-        {"load_tensors", ap_load_tensors}, {"save_tensors", ap_save_tensors},
-        {"metric", ap_metric}, {"check", ap_check_fn}, {"datadir", ap_datadir_fn}, {NULL, NULL},
+        {"load_tensors", ap_load_tensors},
+        {"save_tensors", ap_save_tensors},
+        {"metric", ap_metric},
+        {"check", ap_check_fn},
+        {"datadir", ap_datadir_fn},
+        {NULL, NULL},
     };
     luaL_newlib(L, methods);
     lua_setfield(L, LUA_REGISTRYINDEX, "ap.metric.methods");

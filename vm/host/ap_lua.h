@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 #include "ap_error.h"
-#include "lap_aux.h"   /* ap_lua_raise, ap_lua_describe_error: the error rule */
+#include "lap_aux.h" /* ap_lua_raise, ap_lua_describe_error: the error rule */
 
 /* A new state with the trusted environment; package.path starts with <datadir>/lua/?.lua and
  * <datadir>/lua/?/init.lua. Returns NULL with err filled on failure. Close with lua_close. */

@@ -158,7 +158,7 @@ const char *lapL_optstring(lua_State *L, int t, const char *key, const char *def
     if (push_field(L, t, key) != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TSTRING)
             type_error(L, t, key, "string");
-        v = lua_tostring(L, -1);   /* stays valid: the option table keeps the string alive */
+        v = lua_tostring(L, -1); /* stays valid: the option table keeps the string alive */
     }
     lua_pop(L, 1);
     return v;

@@ -28,9 +28,9 @@
 #define ISOLATE_MAX_REPLY (64u << 20)
 
 typedef struct isolate_opts {
-    double timeout_s;    /* wall clock, enforced by the parent with SIGKILL */
-    double cpu_s;        /* RLIMIT_CPU of the worker */
-    double mem_mb;       /* address space the worker may add beyond what it inherits */
+    double timeout_s; /* wall clock, enforced by the parent with SIGKILL */
+    double cpu_s;     /* RLIMIT_CPU of the worker */
+    double mem_mb;    /* address space the worker may add beyond what it inherits */
 } isolate_opts;
 
 /* Bytes of address space the process maps now (from /proc/self/statm), or 0 if unknown. */
@@ -76,7 +76,7 @@ static void run_worker(lua_State *L, int fd, const isolate_opts *o, pid_t parent
     int status = lua_pcall(L, 0, 1, 0);
     char tag = status == LUA_OK ? 'R' : 'E';
     if (status != LUA_OK && status != LUA_ERRRUN)
-        tag = 'M';                                   /* out of memory or error in the error handler */
+        tag = 'M'; /* out of memory or error in the error handler */
     char *json = tag == 'M' ? NULL : lap_json_encode(L, -1);
     write_all(fd, &tag, 1);
     if (json)
@@ -111,7 +111,7 @@ static size_t read_reply(int fd, char **buf, double deadline, int *timed_out, in
             *buf = realloc(*buf, cap);
         }
         if (len + 1 >= cap)
-            break;                                    /* reply too large: stop reading; the worker is killed */
+            break; /* reply too large: stop reading; the worker is killed */
         ssize_t n = read(fd, *buf + len, cap - len - 1);
         if (n < 0 && errno == EINTR)
             continue;
@@ -158,8 +158,7 @@ static int report(lua_State *L, int wstatus, const char *buf, size_t len, int ti
     }
     if (len == 0 || (buf[0] != 'R' && buf[0] != 'E')) {
         push_failure(L, len && buf[0] == 'M' ? "oom" : "lost",
-                     len && buf[0] == 'M' ? "worker ran out of memory" : "worker exited without a result", 0,
-                     seconds);
+                     len && buf[0] == 'M' ? "worker ran out of memory" : "worker exited without a result", 0, seconds);
         return 2;
     }
     if (!lap_json_push(L, buf + 1, len - 1))
@@ -192,7 +191,7 @@ static int isolate(lua_State *L)
     int fds[2];
     if (pipe(fds) != 0)
         return lapL_raise(L, AP_E_IO, "ap.isolate: pipe failed: %s", strerror(errno));
-    fflush(NULL);                                     /* or buffered output is written twice */
+    fflush(NULL); /* or buffered output is written twice */
     double start = ap_clock_seconds();
     pid_t parent = getpid();
     pid_t pid = fork();

@@ -48,7 +48,7 @@ static cJSON *table_to_json(lua_State *L, int idx, int depth)
     while (lua_next(L, idx)) {
         int t = lua_type(L, -2);
         if (t == LUA_TSTRING || t == LUA_TNUMBER) {
-            lua_pushvalue(L, -2);               /* copy the key: tolstring must not change the one lua_next uses */
+            lua_pushvalue(L, -2); /* copy the key: tolstring must not change the one lua_next uses */
             const char *key = lua_tostring(L, -1);
             cJSON_AddItemToObject(out, key, to_json(L, lua_gettop(L) - 1, depth + 1));
             lua_pop(L, 1);
@@ -64,10 +64,8 @@ static cJSON *to_json(lua_State *L, int idx, int depth)
         luaL_error(L, "ap.json.encode: nesting deeper than %d (a cycle?)", LAP_JSON_MAX_DEPTH);
     luaL_checkstack(L, 4, "ap.json.encode");
     switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-        return cJSON_CreateNull();
-    case LUA_TBOOLEAN:
-        return cJSON_CreateBool(lua_toboolean(L, idx));
+    case LUA_TNIL: return cJSON_CreateNull();
+    case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
     case LUA_TNUMBER: {
         double v = lua_tonumber(L, idx);
         if (!isfinite(v))
@@ -84,12 +82,9 @@ static cJSON *to_json(lua_State *L, int idx, int depth)
         }
         return cJSON_CreateRaw(buf);
     }
-    case LUA_TSTRING:
-        return cJSON_CreateString(lua_tostring(L, idx));
-    case LUA_TTABLE:
-        return table_to_json(L, idx, depth);
-    default:
-        return cJSON_CreateString(luaL_typename(L, idx));
+    case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
+    case LUA_TTABLE: return table_to_json(L, idx, depth);
+    default: return cJSON_CreateString(luaL_typename(L, idx));
     }
 }
 
@@ -103,10 +98,7 @@ static char *encode_value(lua_State *L, int idx, int pretty)
     return text;
 }
 
-char *lap_json_encode(lua_State *L, int idx)
-{
-    return encode_value(L, idx, 0);
-}
+char *lap_json_encode(lua_State *L, int idx) { return encode_value(L, idx, 0); }
 
 /* ap.json.encode(value [, pretty]) -> string */
 static int json_encode(lua_State *L)

@@ -10,8 +10,8 @@
 #include "ap_llm.h"
 #include "lap_aux.h"
 
-#define MAX_BATCH 1024              /* requests in one chat_many call */
-#define DEFAULT_PARALLEL 16         /* requests in flight at once unless max_parallel says otherwise */
+#define MAX_BATCH 1024      /* requests in one chat_many call */
+#define DEFAULT_PARALLEL 16 /* requests in flight at once unless max_parallel says otherwise */
 #define ERROR_MT "ap.llm.error"
 
 /* ------------------------------------------------------------------ reading a request table */
@@ -33,7 +33,7 @@ static void opt_string(lua_State *L, int req, int defs, const char *name, char *
     const char *v = defs ? lapL_optstring(L, defs, name, NULL) : NULL;
     v = lapL_optstring(L, req, name, v);
     ap_error e;
-    if (v && ap_llm_config_set(field, size, name, v, &e) != AP_OK)   /* never echo the value: it may be the key */
+    if (v && ap_llm_config_set(field, size, name, v, &e) != AP_OK) /* never echo the value: it may be the key */
         luaL_argerror(L, req, lua_pushfstring(L, "%s is too long", name));
 }
 
@@ -53,13 +53,13 @@ static void read_config(lua_State *L, int req, int defs, ap_llm_config *c)
     opt_string(L, req, defs, "api_key", c->api_key, sizeof c->api_key);
     ap_llm_config_from_env(c);
     c->timeout_s = opt_number(L, req, defs, "timeout", c->timeout_s, 0.001, 86400);
-    c->connect_timeout_s = opt_number(L, req, defs, "connect_timeout", fmin(c->connect_timeout_s, c->timeout_s),
-                                      0.001, 86400);
+    c->connect_timeout_s =
+        opt_number(L, req, defs, "connect_timeout", fmin(c->connect_timeout_s, c->timeout_s), 0.001, 86400);
     c->retries = (int)opt_number(L, req, defs, "retries", c->retries, 0, 100);
     c->backoff_base_s = opt_number(L, req, defs, "backoff", c->backoff_base_s, 0, 3600);
     c->backoff_max_s = opt_number(L, req, defs, "backoff_max", c->backoff_max_s, 0, 86400);
-    c->max_reply_bytes = (size_t)opt_number(L, req, defs, "max_reply_bytes", (double)c->max_reply_bytes, 1024,
-                                            1073741824.0);
+    c->max_reply_bytes =
+        (size_t)opt_number(L, req, defs, "max_reply_bytes", (double)c->max_reply_bytes, 1024, 1073741824.0);
 }
 
 /* Messages of one request: messages = {{role=, content=}, ...}, or the shorthand prompt = "..." [, system = "..."]. */
@@ -75,8 +75,10 @@ static size_t count_messages(lua_State *L, int req)
         lua_pop(L, 2);
     }
     lua_pop(L, 1);
-    if (n == 0) luaL_argerror(L, req, "a request needs messages = {{role=, content=}, ...} or prompt = \"...\"");
-    if (n > 100000) luaL_argerror(L, req, "too many messages in one request");
+    if (n == 0)
+        luaL_argerror(L, req, "a request needs messages = {{role=, content=}, ...} or prompt = \"...\"");
+    if (n > 100000)
+        luaL_argerror(L, req, "too many messages in one request");
     return n;
 }
 
@@ -86,7 +88,8 @@ static void read_messages(lua_State *L, int req, ap_llm_message *out, size_t n)
     if (lua_getfield(L, req, "messages") == LUA_TTABLE) {
         for (size_t i = 0; i < n; i++) {
             if (lua_geti(L, -1, (lua_Integer)i + 1) != LUA_TTABLE)
-                luaL_argerror(L, req, lua_pushfstring(L, "messages[%d]: a table {role=, content=} expected", (int)i + 1));
+                luaL_argerror(L, req,
+                              lua_pushfstring(L, "messages[%d]: a table {role=, content=} expected", (int)i + 1));
             if (lua_getfield(L, -1, "role") != LUA_TSTRING || lua_getfield(L, -2, "content") != LUA_TSTRING)
                 luaL_argerror(L, req, lua_pushfstring(L, "messages[%d] needs string role and content", (int)i + 1));
             out[i].role = lua_tostring(L, -2);
@@ -98,8 +101,10 @@ static void read_messages(lua_State *L, int req, ap_llm_message *out, size_t n)
     }
     lua_pop(L, 1);
     size_t k = 0;
-    if (lua_getfield(L, req, "system") == LUA_TSTRING) out[k++] = (ap_llm_message){"system", lua_tostring(L, -1)};
-    if (lua_getfield(L, req, "prompt") == LUA_TSTRING) out[k++] = (ap_llm_message){"user", lua_tostring(L, -1)};
+    if (lua_getfield(L, req, "system") == LUA_TSTRING)
+        out[k++] = (ap_llm_message){"system", lua_tostring(L, -1)};
+    if (lua_getfield(L, req, "prompt") == LUA_TSTRING)
+        out[k++] = (ap_llm_message){"user", lua_tostring(L, -1)};
     lua_pop(L, 2);
 }
 
@@ -127,9 +132,12 @@ static void set_int(lua_State *L, const char *name, lua_Integer v)
 static void push_usage(lua_State *L, const ap_llm_result *r)
 {
     lua_createtable(L, 0, 3);
-    if (r->prompt_tokens >= 0) set_int(L, "prompt_tokens", r->prompt_tokens);
-    if (r->completion_tokens >= 0) set_int(L, "completion_tokens", r->completion_tokens);
-    if (r->total_tokens >= 0) set_int(L, "total_tokens", r->total_tokens);
+    if (r->prompt_tokens >= 0)
+        set_int(L, "prompt_tokens", r->prompt_tokens);
+    if (r->completion_tokens >= 0)
+        set_int(L, "completion_tokens", r->completion_tokens);
+    if (r->total_tokens >= 0)
+        set_int(L, "total_tokens", r->total_tokens);
     lua_setfield(L, -2, "usage");
 }
 
@@ -144,7 +152,7 @@ static void set_common(lua_State *L, const ap_llm_result *r)
         lua_setfield(L, -2, "finish_reason");
     }
     push_usage(L, r);
-    if (r->content) {                /* on success, and on "truncated" so the caller may still look */
+    if (r->content) { /* on success, and on "truncated" so the caller may still look */
         lua_pushlstring(L, r->content, r->content_len);
         lua_setfield(L, -2, "content");
     }
@@ -154,7 +162,7 @@ static int error_tostring(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_pushliteral(L, "kind");
-    lua_rawget(L, 1);                /* raw: no metamethod of the script's runs here */
+    lua_rawget(L, 1); /* raw: no metamethod of the script's runs here */
     lua_pushliteral(L, "message");
     lua_rawget(L, 1);
     if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
@@ -235,9 +243,11 @@ static int llm_chat_many(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     int defs = lua_isnoneornil(L, 2) ? 0 : 2;
-    if (defs) luaL_checktype(L, 2, LUA_TTABLE);
+    if (defs)
+        luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer len = luaL_len(L, 1);
-    if (len < 0 || len > MAX_BATCH) luaL_argerror(L, 1, lua_pushfstring(L, "between 0 and %d requests", MAX_BATCH));
+    if (len < 0 || len > MAX_BATCH)
+        luaL_argerror(L, 1, lua_pushfstring(L, "between 0 and %d requests", MAX_BATCH));
     size_t n = (size_t)len, total = 0;
     for (size_t i = 0; i < n; i++) {
         if (lua_geti(L, 1, (lua_Integer)i + 1) != LUA_TTABLE)
@@ -246,8 +256,8 @@ static int llm_chat_many(lua_State *L)
         lua_pop(L, 1);
     }
     int parallel = (int)opt_number(L, defs ? defs : 1, 0, "max_parallel", DEFAULT_PARALLEL, 1, MAX_BATCH);
-    size_t bytes = n * (sizeof(ap_llm_config) + sizeof(ap_llm_request) + sizeof(ap_llm_result)) +
-                   total * sizeof(ap_llm_message);
+    size_t bytes =
+        n * (sizeof(ap_llm_config) + sizeof(ap_llm_request) + sizeof(ap_llm_result)) + total * sizeof(ap_llm_message);
     char *mem = lua_newuserdatauv(L, bytes ? bytes : 1, 0);
     memset(mem, 0, bytes ? bytes : 1);
     many_call m = {n, (ap_llm_config *)(void *)mem, NULL, NULL, NULL};
@@ -256,7 +266,7 @@ static int llm_chat_many(lua_State *L)
     m.messages = (ap_llm_message *)(void *)(m.results + n);
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
-        lua_geti(L, 1, (lua_Integer)i + 1);       /* still referenced by argument 1 after the pop */
+        lua_geti(L, 1, (lua_Integer)i + 1); /* still referenced by argument 1 after the pop */
         int req = lua_gettop(L);
         size_t k = count_messages(L, req);
         read_config(L, req, defs, &m.configs[i]);
@@ -268,7 +278,8 @@ static int llm_chat_many(lua_State *L)
     }
     ap_error err;
     ap_llm_chat_many(m.requests, m.results, n, parallel, NULL, &err);
-    for (size_t i = 0; i < n; i++) explicit_bzero(m.configs[i].api_key, sizeof m.configs[i].api_key);
+    for (size_t i = 0; i < n; i++)
+        explicit_bzero(m.configs[i].api_key, sizeof m.configs[i].api_key);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         const ap_llm_result *r = &m.results[i];
@@ -316,7 +327,8 @@ static int llm_extract_code(lua_State *L)
     const char *text = luaL_checklstring(L, 1, &len);
     ap_llm_chunks chunks;
     ap_error err;
-    if (ap_llm_extract_code(text, len, &chunks, &err) != AP_OK) ap_lua_raise(L, &err);   /* out of memory */
+    if (ap_llm_extract_code(text, len, &chunks, &err) != AP_OK)
+        ap_lua_raise(L, &err); /* out of memory */
     lua_createtable(L, (int)chunks.n, 0);
     for (size_t i = 0; i < chunks.n; i++) {
         lua_pushlstring(L, chunks.items[i].text, chunks.items[i].len);

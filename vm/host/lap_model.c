@@ -21,8 +21,8 @@
 
 typedef struct lmodel {
     ap_model *m;
-    float *dense;        /* copy of every prunable linear's weights, block-major, kinds in order */
-    float *undo;         /* snapshot taken before a prune, restored when it fails */
+    float *dense; /* copy of every prunable linear's weights, block-major, kinds in order */
+    float *undo;  /* snapshot taken before a prune, restored when it fails */
     int64_t prunable;
     ap_token_cache eval_ids; /* the evaluation text's ids, kept across m:eval calls (a search makes many) */
 } lmodel;
@@ -198,8 +198,11 @@ static unsigned calib_fields(lua_State *L)
         for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
             unsigned bit = ap_calib_field(lua_tostring(L, -1));
             if (!bit || bit == AP_XF_HESSIAN)
-                luaL_argerror(L, 2, lua_pushfstring(L, "needs[%d] is not one of l2 sq mean std absmax skew kurt "
-                                                       "(Hessians: hessian = true)", (int)i));
+                luaL_argerror(L, 2,
+                              lua_pushfstring(L,
+                                              "needs[%d] is not one of l2 sq mean std absmax skew kurt "
+                                              "(Hessians: hessian = true)",
+                                              (int)i));
             fields |= bit;
             lua_pop(L, 1);
         }
@@ -231,7 +234,7 @@ static int model_calibrate(lua_State *L)
     int nsamples = (int)lapL_optinteger(L, 2, "nsamples", 128, 1, 1 << 20);
     int seqlen = (int)lapL_optinteger(L, 2, "seqlen", ap_calib_default_seqlen(lm->m), 2, 1 << 20);
     lua_Integer seed = lapL_optinteger(L, 2, "seed", -1, 0, LUA_MAXINTEGER);
-    int random = seed >= 0;                    /* no seed: evenly spaced windows */
+    int random = seed >= 0; /* no seed: evenly spaced windows */
     int hessian = lapL_optboolean(L, 2, "hessian", 0);
     unsigned fields = calib_fields(L) | (hessian ? (unsigned)AP_XF_HESSIAN : 0u);
     ap_progress p;
@@ -239,8 +242,7 @@ static int model_calibrate(lua_State *L)
     lua_settop(L, 2);
     ap_error err = {0};
     int32_t *ids = NULL;
-    ap_status st = ap_prune_run_windows(lm->m, text, nsamples, seqlen, random, random ? (uint64_t)seed : 0, &ids,
-                                        &err);
+    ap_status st = ap_prune_run_windows(lm->m, text, nsamples, seqlen, random, random ? (uint64_t)seed : 0, &ids, &err);
     ap_calib_stats *s = NULL;
     /* statistics of the dense model: the current weights may be pruned, so they are swapped out meanwhile */
     copy_weights(lm, lm->undo, 0);
@@ -288,7 +290,7 @@ static int stats_info(lua_State *L)
     set_int(L, "tokens", ls->s->tokens);
     lua_pushboolean(L, ls->s->hessian);
     lua_setfield(L, -2, "hessian");
-    lua_createtable(L, 7, 0);            /* needs: the statistics gathered, by name */
+    lua_createtable(L, 7, 0); /* needs: the statistics gathered, by name */
     for (int i = 0, n = 0; i < 7; i++)
         if (ls->s->fields & (1u << i)) {
             lua_pushstring(L, ap_calib_field_name(i));
@@ -341,7 +343,7 @@ static void read_alloc_params(lua_State *L, int arg, ap_prune_run_opts *o)
             luaL_argerror(L, arg, "alloc_params: keys must be parameter names");
         snprintf(key, sizeof key, "alloc_param.%s", lua_tostring(L, -2));
         const char *value = num;
-        if (lua_type(L, -1) == LUA_TNUMBER)     /* not lua_tostring: its "%.14g" would round the number */
+        if (lua_type(L, -1) == LUA_TNUMBER) /* not lua_tostring: its "%.14g" would round the number */
             snprintf(num, sizeof num, "%.17g", lua_tonumber(L, -1));
         else if (lua_type(L, -1) == LUA_TSTRING)
             value = lua_tostring(L, -1);
@@ -426,8 +428,9 @@ static int model_prune(lua_State *L)
     ap_prune_run_opts o;
     ap_prune_run_opts_default(&o);
     o.metric = NULL;
-    static const char *const string_keys[][2] = {{"metric", "metric"}, {"metric_source", "metric_source"},
-        {"pattern", "pattern"}, {"group", "group"}, {"alloc", "alloc"}, {"calib.text", "calib"}};
+    static const char *const string_keys[][2] = {{"metric", "metric"},   {"metric_source", "metric_source"},
+                                                 {"pattern", "pattern"}, {"group", "group"},
+                                                 {"alloc", "alloc"},     {"calib.text", "calib"}};
     for (size_t i = 0; i < sizeof string_keys / sizeof string_keys[0]; i++)
         set_string_option(L, 2, &o, string_keys[i][0], string_keys[i][1]);
     if (!o.metric)
@@ -440,7 +443,7 @@ static int model_prune(lua_State *L)
     lapL_checklimits(L, 2, "limits", &lim);
     o.limits = &lim;
     if (lua_getfield(L, 2, "stats") != LUA_TNIL) {
-        o.stats = check_stats(L, -1)->s;   /* the option table keeps it alive during the call */
+        o.stats = check_stats(L, -1)->s; /* the option table keeps it alive during the call */
         o.oneshot = 1;
     }
     lua_pop(L, 1);
@@ -513,7 +516,7 @@ static int model_facts(lua_State *L)
     const ap_calib_stats *s = lua_isnoneornil(L, 2) ? NULL : check_stats(L, 2)->s;
     double M = luaL_optnumber(L, 3, 5.0);
     int n = lm->m->cfg.n_layers * AP_LIN_COUNT;
-    ap_linear_facts *f = lua_newuserdatauv(L, (size_t)n * sizeof *f, 0);   /* freed by the GC even if we raise */
+    ap_linear_facts *f = lua_newuserdatauv(L, (size_t)n * sizeof *f, 0); /* freed by the GC even if we raise */
     ap_error err = {0};
     /* facts describe the dense model */
     copy_weights(lm, lm->undo, 0);
@@ -558,14 +561,24 @@ static int model_tostring(lua_State *L)
 }
 
 static const luaL_Reg model_methods[] = {
-    {"info", model_info},       {"eval", model_eval},   {"calibrate", model_calibrate},
-    {"prune", model_prune},     {"reset", model_reset}, {"save", model_save},
-    {"facts", model_facts},     {"sparsity", model_sparsity}, {"load_stats", model_load_stats},
-    {"close", model_close},     {NULL, NULL},
+    {"info", model_info},
+    {"eval", model_eval},
+    {"calibrate", model_calibrate},
+    {"prune", model_prune},
+    {"reset", model_reset},
+    {"save", model_save},
+    {"facts", model_facts},
+    {"sparsity", model_sparsity},
+    {"load_stats", model_load_stats},
+    {"close", model_close},
+    {NULL, NULL},
 };
 
 static const luaL_Reg stats_methods[] = {
-    {"save", stats_save}, {"info", stats_info}, {"free", stats_gc}, {NULL, NULL},
+    {"save", stats_save},
+    {"info", stats_info},
+    {"free", stats_gc},
+    {NULL, NULL},
 };
 
 int lap_model_open(lua_State *L)

@@ -11,14 +11,11 @@
 
 typedef struct lbar {
     ap_progress p;
-    char unit[32];            /* ap_progress borrows its unit strings: they live here */
+    char unit[32]; /* ap_progress borrows its unit strings: they live here */
     char rate_unit[32];
 } lbar;
 
-static lbar *check_bar(lua_State *L)
-{
-    return luaL_checkudata(L, 1, BAR_MT);
-}
+static lbar *check_bar(lua_State *L) { return luaL_checkudata(L, 1, BAR_MT); }
 
 static int bar_update(lua_State *L)
 {
@@ -70,7 +67,7 @@ int lap_progress_open(lua_State *L)
     if (luaL_newmetatable(L, BAR_MT)) {
         luaL_newlib(L, methods);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, bar_done);         /* a forgotten bar does not leave its line behind */
+        lua_pushcfunction(L, bar_done); /* a forgotten bar does not leave its line behind */
         lua_setfield(L, -2, "__gc");
     }
     lua_pop(L, 1);

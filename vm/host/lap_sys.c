@@ -14,7 +14,7 @@ static volatile sig_atomic_t interrupt_seen;
 static void on_interrupt(int sig)
 {
     interrupt_seen = 1;
-    signal(sig, SIG_DFL);      /* the next one terminates */
+    signal(sig, SIG_DFL); /* the next one terminates */
 }
 
 static int sys_clock(lua_State *L)

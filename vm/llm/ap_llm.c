@@ -31,10 +31,13 @@ void ap_llm_config_defaults(ap_llm_config *cfg)
 
 static void fill_from_env(char *field, size_t size, const char *name, const char *fallback)
 {
-    if (field[0]) return;
+    if (field[0])
+        return;
     const char *v = getenv(name);
-    if ((!v || !v[0]) && fallback) v = getenv(fallback);
-    if (v && strlen(v) < size) memcpy(field, v, strlen(v) + 1);
+    if ((!v || !v[0]) && fallback)
+        v = getenv(fallback);
+    if (v && strlen(v) < size)
+        memcpy(field, v, strlen(v) + 1);
 }
 
 void ap_llm_config_from_env(ap_llm_config *cfg)
@@ -50,19 +53,18 @@ ap_status ap_llm_config_set(char *field, size_t field_size, const char *name, co
     if (n >= field_size)
         return ap_error_set(err, AP_E_ARG, "llm config: %s is too long (%zu bytes, at most %zu)", name, n,
                             field_size - 1);
-    if (n) memcpy(field, value, n);
+    if (n)
+        memcpy(field, value, n);
     field[n] = '\0';
     return AP_OK;
 }
 
-int ap_llm_configured(const ap_llm_config *cfg)
-{
-    return cfg && cfg->base_url[0] != '\0';
-}
+int ap_llm_configured(const ap_llm_config *cfg) { return cfg && cfg->base_url[0] != '\0'; }
 
 void ap_llm_redact_url(const char *url, char *out, size_t out_size)
 {
-    if (!out_size) return;
+    if (!out_size)
+        return;
     const char *scheme_end = strstr(url, "://");
     const char *host = scheme_end ? scheme_end + 3 : url;
     size_t host_span = strcspn(host, "/?#");
@@ -77,13 +79,15 @@ void ap_llm_redact_url(const char *url, char *out, size_t out_size)
 static void redact_key(char *msg, size_t size, const char *key)
 {
     size_t klen = strlen(key);
-    if (klen == 0 || size == 0 || !strstr(msg, key)) return;
+    if (klen == 0 || size == 0 || !strstr(msg, key))
+        return;
     static const char mask[] = "[redacted]";
     char out[AP_ERROR_MSG_MAX];
     size_t o = 0;
     for (const char *p = msg; *p && o + 1 < sizeof out;) {
         if (strncmp(p, key, klen) == 0) {
-            for (const char *m = mask; *m && o + 1 < sizeof out; m++) out[o++] = *m;
+            for (const char *m = mask; *m && o + 1 < sizeof out; m++)
+                out[o++] = *m;
             p += klen;
         } else {
             out[o++] = *p++;
@@ -98,7 +102,8 @@ static void redact_key(char *msg, size_t size, const char *key)
 static void mask_key(char *data, size_t len, const char *key)
 {
     size_t klen = strlen(key);
-    if (klen == 0 || !data) return;
+    if (klen == 0 || !data)
+        return;
     char *p = data, *end = data + len;
     while ((size_t)(end - p) >= klen && (p = memmem(p, (size_t)(end - p), key, klen)) != NULL) {
         memset(p, '*', klen);
@@ -117,7 +122,8 @@ static void reply_init(ap_llm_reply *r)
 
 void ap_llm_reply_free(ap_llm_reply *reply)
 {
-    if (!reply) return;
+    if (!reply)
+        return;
     free(reply->content);
     reply->content = NULL;
     reply->content_len = 0;
@@ -149,14 +155,16 @@ static void printable(char *out, size_t size, const char *s, size_t n)
 static long token_count(const cJSON *usage, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, name);
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > 1e15) return -1;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > 1e15)
+        return -1;
     return (long)v->valuedouble;
 }
 
 static int is_blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!isspace((unsigned char)s[i])) return 0;
+        if (!isspace((unsigned char)s[i]))
+            return 0;
     return 1;
 }
 
@@ -166,7 +174,8 @@ static ap_status take_content(const cJSON *content, ap_llm_reply *r, ap_error *e
     if (cJSON_IsString(content)) {
         size_t n = strlen(content->valuestring);
         r->content = malloc(n + 1);
-        if (!r->content) return reply_fail(r, err, AP_E_NOMEM, "nomem", "llm reply: out of memory for content");
+        if (!r->content)
+            return reply_fail(r, err, AP_E_NOMEM, "nomem", "llm reply: out of memory for content");
         memcpy(r->content, content->valuestring, n + 1);
         r->content_len = n;
         return AP_OK;
@@ -175,16 +184,21 @@ static ap_status take_content(const cJSON *content, ap_llm_reply *r, ap_error *e
         return reply_fail(r, err, AP_E_REPLY, "malformed", "llm reply: choices[0].message.content is not a string");
     size_t total = 0;
     const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (cJSON_IsString(t)) total += strlen(t->valuestring);
+        if (cJSON_IsString(t))
+            total += strlen(t->valuestring);
     }
     r->content = malloc(total + 1);
-    if (!r->content) return reply_fail(r, err, AP_E_NOMEM, "nomem", "llm reply: out of memory for content");
+    if (!r->content)
+        return reply_fail(r, err, AP_E_NOMEM, "nomem", "llm reply: out of memory for content");
     size_t at = 0;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (!cJSON_IsString(t)) continue;
+        if (!cJSON_IsString(t))
+            continue;
         size_t n = strlen(t->valuestring);
         memcpy(r->content + at, t->valuestring, n);
         at += n;
@@ -216,11 +230,13 @@ static ap_status parse_root(const cJSON *root, ap_llm_reply *r, ap_error *err)
     if (!cJSON_IsArray(choices))
         return reply_fail(r, err, AP_E_REPLY, "malformed", "llm reply: no \"choices\" array");
     const cJSON *choice = cJSON_GetArrayItem(choices, 0);
-    if (!choice) return reply_fail(r, err, AP_E_REPLY, "empty", "llm reply: \"choices\" is empty");
+    if (!choice)
+        return reply_fail(r, err, AP_E_REPLY, "empty", "llm reply: \"choices\" is empty");
     if (!cJSON_IsObject(choice))
         return reply_fail(r, err, AP_E_REPLY, "malformed", "llm reply: choices[0] is not an object");
     const cJSON *fr = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
-    if (cJSON_IsString(fr)) printable(r->finish_reason, sizeof r->finish_reason, fr->valuestring, strlen(fr->valuestring));
+    if (cJSON_IsString(fr))
+        printable(r->finish_reason, sizeof r->finish_reason, fr->valuestring, strlen(fr->valuestring));
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(choice, "message");
     if (!cJSON_IsObject(msg))
         return reply_fail(r, err, AP_E_REPLY, "malformed", "llm reply: choices[0].message is missing or not an object");
@@ -228,7 +244,8 @@ static ap_status parse_root(const cJSON *root, ap_llm_reply *r, ap_error *err)
     if (!content || cJSON_IsNull(content))
         return reply_fail(r, err, AP_E_REPLY, "empty", "llm reply: choices[0].message.content is missing or null");
     ap_status st = take_content(content, r, err);
-    if (st != AP_OK) return st;
+    if (st != AP_OK)
+        return st;
     if (strcmp(r->finish_reason, "length") == 0)
         return reply_fail(r, err, AP_E_REPLY, "truncated",
                           "llm reply: cut off at max_tokens (finish_reason \"length\", %zu bytes of content)",
@@ -245,15 +262,16 @@ ap_status ap_llm_parse_reply(const char *body, size_t len, ap_llm_reply *reply, 
     if (!body || is_blank(body, len))
         return reply_fail(reply, err, AP_E_REPLY, "empty", "llm reply: the body is empty");
     size_t i = 0;
-    while (i < len && isspace((unsigned char)body[i])) i++;
+    while (i < len && isspace((unsigned char)body[i]))
+        i++;
     if (body[i] == '<')
         return reply_fail(reply, err, AP_E_REPLY, "malformed", "llm reply: the body is HTML or XML, not JSON");
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {
         size_t at = (end && end >= body && end <= body + len) ? (size_t)(end - body) : 0;
-        return reply_fail(reply, err, AP_E_REPLY, "malformed", "llm reply: not valid JSON (near byte %zu of %zu)",
-                          at, len);
+        return reply_fail(reply, err, AP_E_REPLY, "malformed", "llm reply: not valid JSON (near byte %zu of %zu)", at,
+                          len);
     }
     ap_status st = parse_root(root, reply, err);
     cJSON_Delete(root);
@@ -264,8 +282,10 @@ ap_status ap_llm_parse_reply(const char *body, size_t len, ap_llm_reply *reply, 
 
 void ap_llm_chunks_free(ap_llm_chunks *chunks)
 {
-    if (!chunks) return;
-    for (size_t i = 0; i < chunks->n; i++) free(chunks->items[i].text);
+    if (!chunks)
+        return;
+    for (size_t i = 0; i < chunks->n; i++)
+        free(chunks->items[i].text);
     free(chunks->items);
     chunks->items = NULL;
     chunks->n = 0;
@@ -279,16 +299,18 @@ typedef struct span {
 typedef struct span_list {
     span items[AP_LLM_MAX_CHUNKS];
     size_t n;
-    int saw_fence;                  /* any fence line, including ones of other languages */
+    int saw_fence; /* any fence line, including ones of other languages */
 } span_list;
 
 /* Count the backticks opening a line (after any indentation); returns 0 when fewer than 3. */
 static size_t fence_ticks(const char *s, size_t line_begin, size_t line_end, size_t *after)
 {
     size_t i = line_begin;
-    while (i < line_end && (s[i] == ' ' || s[i] == '\t')) i++;
+    while (i < line_end && (s[i] == ' ' || s[i] == '\t'))
+        i++;
     size_t t = i;
-    while (i < line_end && s[i] == '`') i++;
+    while (i < line_end && s[i] == '`')
+        i++;
     *after = i;
     return (i - t >= 3) ? i - t : 0;
 }
@@ -296,9 +318,12 @@ static size_t fence_ticks(const char *s, size_t line_begin, size_t line_end, siz
 /* 2 for a lua tag, 1 for none, 0 for another language. */
 static int fence_tag(const char *s, size_t i, size_t line_end)
 {
-    while (i < line_end && isspace((unsigned char)s[i])) i++;
-    if (i == line_end) return 1;
-    if (line_end - i >= 3 && strncasecmp(s + i, "lua", 3) == 0) return 2;
+    while (i < line_end && isspace((unsigned char)s[i]))
+        i++;
+    if (i == line_end)
+        return 1;
+    if (line_end - i >= 3 && strncasecmp(s + i, "lua", 3) == 0)
+        return 2;
     return 0;
 }
 
@@ -322,7 +347,7 @@ static void scan_fences(const char *s, size_t len, size_t from, span_list *out)
     while (pos < len && out->n < AP_LLM_MAX_CHUNKS) {
         size_t eol = line_end_of(s, len, pos), after;
         size_t ticks = fence_ticks(s, pos, eol, &after);
-        if (!ticks || memchr(s + after, '`', eol - after)) {  /* not a fence, or inline ```code``` */
+        if (!ticks || memchr(s + after, '`', eol - after)) { /* not a fence, or inline ```code``` */
             pos = eol + 1;
             continue;
         }
@@ -340,8 +365,10 @@ static void scan_fences(const char *s, size_t len, size_t from, span_list *out)
             }
             q = qe + 1;
         }
-        if (!sp.closed) q = len;
-        if (tag && !is_blank(s + sp.begin, sp.end - sp.begin)) out->items[out->n++] = sp;
+        if (!sp.closed)
+            q = len;
+        if (tag && !is_blank(s + sp.begin, sp.end - sp.begin))
+            out->items[out->n++] = sp;
         pos = q;
     }
 }
@@ -351,7 +378,8 @@ static size_t last_think_end(const char *s, size_t len)
     static const char tag[] = "</think>";
     size_t found = 0, n = sizeof tag - 1;
     for (size_t i = 0; i + n <= len; i++)
-        if (s[i] == '<' && memcmp(s + i, tag, n) == 0) found = i + n;
+        if (s[i] == '<' && memcmp(s + i, tag, n) == 0)
+            found = i + n;
     return found;
 }
 
@@ -359,7 +387,8 @@ static ap_status push_chunk(ap_llm_chunks *out, const char *s, span sp, ap_error
 {
     size_t n = sp.end - sp.begin;
     char *t = malloc(n + 1);
-    if (!t) return ap_error_set(err, AP_E_NOMEM, "llm reply: out of memory extracting code");
+    if (!t)
+        return ap_error_set(err, AP_E_NOMEM, "llm reply: out of memory extracting code");
     memcpy(t, s + sp.begin, n);
     t[n] = '\0';
     out->items[out->n++] = (ap_llm_chunk){t, n, sp.fenced, sp.closed};
@@ -371,24 +400,31 @@ ap_status ap_llm_extract_code(const char *content, size_t len, ap_llm_chunks *ou
     out->items = NULL;
     out->n = 0;
     ap_error_clear(err);
-    if (!content) len = 0;
+    if (!content)
+        len = 0;
     span_list spans = {0}, *sl = &spans;
     size_t from = last_think_end(content, len);
     scan_fences(content, len, from, sl);
-    if (!sl->saw_fence && from > 0) scan_fences(content, len, 0, sl);
+    if (!sl->saw_fence && from > 0)
+        scan_fences(content, len, 0, sl);
     size_t want = sl->saw_fence ? sl->n : 1;
     out->items = calloc(want ? want : 1, sizeof *out->items);
     ap_status st = out->items ? AP_OK : ap_error_set(err, AP_E_NOMEM, "llm reply: out of memory extracting code");
     if (st == AP_OK && !sl->saw_fence) {
         span sp = {from, len, 0, 1};
-        while (sp.begin < sp.end && isspace((unsigned char)content[sp.begin])) sp.begin++;
-        while (sp.end > sp.begin && isspace((unsigned char)content[sp.end - 1])) sp.end--;
-        if (sp.end > sp.begin) st = push_chunk(out, content, sp, err);
+        while (sp.begin < sp.end && isspace((unsigned char)content[sp.begin]))
+            sp.begin++;
+        while (sp.end > sp.begin && isspace((unsigned char)content[sp.end - 1]))
+            sp.end--;
+        if (sp.end > sp.begin)
+            st = push_chunk(out, content, sp, err);
     }
     for (int tag = 2; st == AP_OK && sl->saw_fence && tag >= 1; tag--)
         for (size_t i = 0; st == AP_OK && i < sl->n; i++)
-            if (sl->items[i].fenced == tag) st = push_chunk(out, content, sl->items[i], err);
-    if (st != AP_OK || out->n == 0) ap_llm_chunks_free(out);  /* no chunk: items is NULL */
+            if (sl->items[i].fenced == tag)
+                st = push_chunk(out, content, sl->items[i], err);
+    if (st != AP_OK || out->n == 0)
+        ap_llm_chunks_free(out); /* no chunk: items is NULL */
     return st;
 }
 
@@ -396,7 +432,8 @@ ap_status ap_llm_extract_code(const char *content, size_t len, ap_llm_chunks *ou
 
 void ap_llm_result_free(ap_llm_result *res)
 {
-    if (!res) return;
+    if (!res)
+        return;
     free(res->content);
     res->content = NULL;
     res->content_len = 0;
@@ -405,7 +442,7 @@ void ap_llm_result_free(ap_llm_result *res)
 typedef struct growbuf {
     char *data;
     size_t len, cap, limit;
-    int over;                       /* the body passed limit: the transfer was aborted */
+    int over; /* the body passed limit: the transfer was aborted */
 } growbuf;
 
 typedef enum { JOB_WAIT, JOB_RUN, JOB_DONE } job_state;
@@ -415,7 +452,7 @@ typedef struct job {
     ap_llm_result *res;
     CURL *easy;
     struct curl_slist *headers;
-    char *body;                     /* the request JSON, kept for every attempt */
+    char *body; /* the request JSON, kept for every attempt */
     char url[AP_LLM_URL_MAX + 32];
     char shown_url[AP_LLM_URL_MAX + 32]; /* url without credentials, for messages */
     growbuf reply;
@@ -429,7 +466,7 @@ typedef struct batch {
     size_t n, left;
     int running, max_parallel;
     CURLM *multi;
-    uint64_t rng;                   /* jitter only; seeded per batch from the clock */
+    uint64_t rng; /* jitter only; seeded per batch from the clock */
 } batch;
 
 static double jitter01(batch *b)
@@ -451,7 +488,8 @@ static void job_finish(batch *b, job *j, ap_status st, const char *kind, const c
     va_start(ap, fmt);
     vsnprintf(r->message, sizeof r->message, fmt, ap);
     va_end(ap);
-    if (j->req && j->req->config) redact_key(r->message, sizeof r->message, j->req->config->api_key);
+    if (j->req && j->req->config)
+        redact_key(r->message, sizeof r->message, j->req->config->api_key);
     r->seconds = j->started > 0 ? ap_clock_seconds() - j->started : 0;
     j->state = JOB_DONE;
     b->left--;
@@ -463,14 +501,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     size_t n = size * nmemb;
     if (n > g->limit - g->len) {
         g->over = 1;
-        return 0;                   /* aborts the transfer with CURLE_WRITE_ERROR */
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
     }
     if (g->len + n + 1 > g->cap) {
         size_t cap = g->cap ? g->cap : 16384;
-        while (cap < g->len + n + 1) cap *= 2;
-        if (cap > g->limit + 1) cap = g->limit + 1;
+        while (cap < g->len + n + 1)
+            cap *= 2;
+        if (cap > g->limit + 1)
+            cap = g->limit + 1;
         char *p = realloc(g->data, cap);
-        if (!p) return 0;
+        if (!p)
+            return 0;
         g->data = p;
         g->cap = cap;
     }
@@ -483,27 +524,35 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 static char *build_body(const ap_llm_request *req)
 {
     cJSON *root = cJSON_CreateObject(), *msgs = cJSON_CreateArray();
-    if (!root || !msgs) goto fail;
+    if (!root || !msgs)
+        goto fail;
     cJSON_AddItemToObject(root, "messages", msgs);
-    if (req->config->model[0] && !cJSON_AddStringToObject(root, "model", req->config->model)) goto fail;
+    if (req->config->model[0] && !cJSON_AddStringToObject(root, "model", req->config->model))
+        goto fail;
     for (size_t i = 0; i < req->n_messages; i++) {
         cJSON *m = cJSON_CreateObject();
-        if (!m) goto fail;
+        if (!m)
+            goto fail;
         cJSON_AddItemToArray(msgs, m);
         if (!cJSON_AddStringToObject(m, "role", req->messages[i].role) ||
             !cJSON_AddStringToObject(m, "content", req->messages[i].content))
             goto fail;
     }
-    if (req->has_temperature && !cJSON_AddNumberToObject(root, "temperature", req->temperature)) goto fail;
-    if (req->max_tokens > 0 && !cJSON_AddNumberToObject(root, "max_tokens", req->max_tokens)) goto fail;
-    if (req->has_seed && !cJSON_AddNumberToObject(root, "seed", (double)req->seed)) goto fail;
-    if (!cJSON_AddFalseToObject(root, "stream")) goto fail;
+    if (req->has_temperature && !cJSON_AddNumberToObject(root, "temperature", req->temperature))
+        goto fail;
+    if (req->max_tokens > 0 && !cJSON_AddNumberToObject(root, "max_tokens", req->max_tokens))
+        goto fail;
+    if (req->has_seed && !cJSON_AddNumberToObject(root, "seed", (double)req->seed))
+        goto fail;
+    if (!cJSON_AddFalseToObject(root, "stream"))
+        goto fail;
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return text;
 fail:
     cJSON_Delete(root);
-    if (root == NULL) cJSON_Delete(msgs);
+    if (root == NULL)
+        cJSON_Delete(msgs);
     return NULL;
 }
 
@@ -526,7 +575,8 @@ static int job_prepare(batch *b, job *j)
         }
     const char *base = q->config->base_url;
     size_t blen = strlen(base);
-    while (blen && base[blen - 1] == '/') blen--;
+    while (blen && base[blen - 1] == '/')
+        blen--;
     static const char suffix[] = "/chat/completions";
     size_t slen = sizeof suffix - 1;
     int has_suffix = blen >= slen && memcmp(base + blen - slen, suffix, slen) == 0;
@@ -540,13 +590,16 @@ static int job_prepare(batch *b, job *j)
     }
     char auth[AP_LLM_KEY_MAX + 32];
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (h) h = curl_slist_append(h, "Accept: application/json");
-    if (h) h = curl_slist_append(h, "Expect:");   /* no 100-continue round trip for long prompts */
+    if (h)
+        h = curl_slist_append(h, "Accept: application/json");
+    if (h)
+        h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip for long prompts */
     if (h && q->config->api_key[0]) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", q->config->api_key);
         struct curl_slist *h2 = curl_slist_append(h, auth);
         explicit_bzero(auth, sizeof auth);
-        if (!h2) curl_slist_free_all(h);
+        if (!h2)
+            curl_slist_free_all(h);
         h = h2;
     }
     if (!h) {
@@ -579,7 +632,8 @@ static int job_start(batch *b, job *j)
     j->reply.len = 0;
     j->reply.over = 0;
     j->curl_err[0] = '\0';
-    if (j->started == 0) j->started = ap_clock_seconds();
+    if (j->started == 0)
+        j->started = ap_clock_seconds();
     j->res->attempts++;
     if (curl_multi_add_handle(b->multi, j->easy) != CURLM_OK) {
         job_finish(b, j, AP_E_NET, "net", "llm: could not start a transfer to %s", j->shown_url);
@@ -594,7 +648,8 @@ static int job_start(batch *b, job *j)
 static void error_snippet(const growbuf *g, char *out, size_t size)
 {
     out[0] = '\0';
-    if (!g->len) return;
+    if (!g->len)
+        return;
     cJSON *root = cJSON_ParseWithLength(g->data, g->len);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
     const cJSON *m = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "message") : e;
@@ -622,7 +677,8 @@ static void finish_ok_body(batch *b, job *j)
         job_finish(b, j, AP_OK, "ok", "%s", "");
     else
         job_finish(b, j, st, rep.kind, "%s (from %s, %zu bytes)", e.msg, j->shown_url, j->reply.len);
-    if (st != AP_OK && strcmp(rep.kind, "truncated") != 0) ap_llm_result_free(r);
+    if (st != AP_OK && strcmp(rep.kind, "truncated") != 0)
+        ap_llm_result_free(r);
 }
 
 /* How long to wait before the next attempt: Retry-After when the server gave one, else jittered doubling. */
@@ -630,9 +686,11 @@ static double backoff(batch *b, const job *j, double retry_after)
 {
     const ap_llm_config *c = j->req->config;
     double cap = c->backoff_max_s > 0 ? c->backoff_max_s : 0;
-    if (retry_after > 0) return fmin(retry_after, cap) + 0.05 * jitter01(b) * fmin(retry_after, cap);
+    if (retry_after > 0)
+        return fmin(retry_after, cap) + 0.05 * jitter01(b) * fmin(retry_after, cap);
     double d = c->backoff_base_s > 0 ? c->backoff_base_s : 0;
-    for (int i = 1; i < j->res->attempts && d < cap; i++) d *= 2;
+    for (int i = 1; i < j->res->attempts && d < cap; i++)
+        d *= 2;
     d = fmin(d, cap);
     return d * (0.5 + 0.5 * jitter01(b));
 }
@@ -657,11 +715,15 @@ static void job_done(batch *b, job *j, CURLcode rc)
     if (rc != CURLE_OK) {
         switch (rc) {
         case CURLE_OPERATION_TIMEDOUT: kind = "timeout"; break;
-        case CURLE_COULDNT_CONNECT: case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY:
-            kind = "connect"; break;
-        case CURLE_GOT_NOTHING: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR: case CURLE_PARTIAL_FILE:
-        case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
-            kind = "dropped"; break;
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY: kind = "connect"; break;
+        case CURLE_GOT_NOTHING:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM: kind = "dropped"; break;
         default: break;
         }
         snprintf(why, sizeof why, "%s", j->curl_err[0] ? j->curl_err : curl_easy_strerror(rc));
@@ -678,7 +740,7 @@ static void job_done(batch *b, job *j, CURLcode rc)
         snprintf(why, sizeof why, "HTTP %ld%s%s", code, snip[0] ? ": " : "", snip);
         if (code == 429 || (code >= 500 && code < 600)) {
             kind = code == 429 ? "http_429" : "http_5xx";
-            curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after);  /* 503s may carry one too */
+            curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after); /* 503s may carry one too */
         } else {
             job_finish(b, j, AP_E_NET, code >= 400 && code < 500 ? "http_4xx" : "http_status",
                        "llm: %s from %s (not retried)", why, j->shown_url);
@@ -698,8 +760,10 @@ static void start_due(batch *b, double t)
 {
     for (size_t i = 0; i < b->n; i++) {
         job *j = &b->jobs[i];
-        if (b->max_parallel > 0 && b->running >= b->max_parallel) return;
-        if (j->state == JOB_WAIT && j->next_at <= t) job_start(b, j);
+        if (b->max_parallel > 0 && b->running >= b->max_parallel)
+            return;
+        if (j->state == JOB_WAIT && j->next_at <= t)
+            job_start(b, j);
     }
 }
 
@@ -708,7 +772,8 @@ static void collect(batch *b)
     CURLMsg *m;
     int queued;
     while ((m = curl_multi_info_read(b->multi, &queued)) != NULL) {
-        if (m->msg != CURLMSG_DONE) continue;
+        if (m->msg != CURLMSG_DONE)
+            continue;
         char *priv = NULL;
         CURLcode rc = m->data.result;
         CURL *e = m->easy_handle;
@@ -724,7 +789,8 @@ static void interrupt_all(batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         job *j = &b->jobs[i];
-        if (j->state == JOB_DONE) continue;
+        if (j->state == JOB_DONE)
+            continue;
         if (j->state == JOB_RUN) {
             curl_multi_remove_handle(b->multi, j->easy);
             b->running--;
@@ -737,9 +803,11 @@ static void interrupt_all(batch *b)
 static int wait_ms(const batch *b, double t)
 {
     double w = 0.05;
-    if (b->max_parallel > 0 && b->running >= b->max_parallel) return 50;
+    if (b->max_parallel > 0 && b->running >= b->max_parallel)
+        return 50;
     for (size_t i = 0; i < b->n; i++)
-        if (b->jobs[i].state == JOB_WAIT) w = fmin(w, fmax(b->jobs[i].next_at - t, 0));
+        if (b->jobs[i].state == JOB_WAIT)
+            w = fmin(w, fmax(b->jobs[i].next_at - t, 0));
     return (int)(w * 1000) + 1;
 }
 
@@ -754,7 +822,8 @@ static void run_batch(batch *b, const volatile sig_atomic_t *stop)
         int still = 0;
         curl_multi_perform(b->multi, &still);
         collect(b);
-        if (b->left == 0) break;
+        if (b->left == 0)
+            break;
         int ms = wait_ms(b, ap_clock_seconds());
         if (b->running > 0) {
             curl_multi_poll(b->multi, NULL, 0, ms, NULL);
@@ -776,8 +845,10 @@ ap_status ap_llm_chat_many(const ap_llm_request *reqs, ap_llm_result *results, s
                            const volatile sig_atomic_t *stop, ap_error *err)
 {
     ap_error_clear(err);
-    for (size_t i = 0; i < n; i++) result_init(&results[i]);
-    if (n == 0) return AP_OK;
+    for (size_t i = 0; i < n; i++)
+        result_init(&results[i]);
+    if (n == 0)
+        return AP_OK;
     batch b = {0};
     b.n = b.left = n;
     b.max_parallel = max_parallel;
@@ -793,7 +864,8 @@ ap_status ap_llm_chat_many(const ap_llm_request *reqs, ap_llm_result *results, s
             snprintf(r->message, sizeof r->message, "llm: could not set up libcurl");
         }
         free(b.jobs);
-        if (global) curl_global_cleanup();
+        if (global)
+            curl_global_cleanup();
         return ap_error_set(err, AP_E_NOMEM, "llm: could not set up libcurl");
     }
     for (size_t i = 0; i < n; i++) {
@@ -806,7 +878,8 @@ ap_status ap_llm_chat_many(const ap_llm_request *reqs, ap_llm_result *results, s
     run_batch(&b, stop);
     for (size_t i = 0; i < n; i++) {
         job *j = &b.jobs[i];
-        if (j->easy) curl_easy_cleanup(j->easy);
+        if (j->easy)
+            curl_easy_cleanup(j->easy);
         curl_slist_free_all(j->headers);
         free(j->body);
         free(j->reply.data);

@@ -18,15 +18,16 @@
 #define AP_LLM_KEY_MAX 1024
 
 typedef struct ap_llm_config {
-    char base_url[AP_LLM_URL_MAX];  /* e.g. http://127.0.0.1:8080/v1 ; a URL already ending in /chat/completions is kept */
-    char model[AP_LLM_NAME_MAX];    /* sent when non-empty (llama.cpp ignores it, OpenAI and Ollama need it) */
-    char api_key[AP_LLM_KEY_MAX];   /* secret: "Authorization: Bearer <key>" when non-empty, never printed */
-    double connect_timeout_s;       /* per attempt, default 10 */
-    double timeout_s;               /* whole attempt (connect + reply), default 120 */
-    int retries;                    /* extra attempts after the first on retryable failures, default 3 */
-    double backoff_base_s;          /* first backoff; doubles per retry, jittered to [0.5, 1] of it; default 1 */
-    double backoff_max_s;           /* cap of a backoff and of an honoured Retry-After, default 30 */
-    size_t max_reply_bytes;         /* larger bodies fail with kind "too_large", default 4 MiB */
+    char base_url
+        [AP_LLM_URL_MAX];        /* e.g. http://127.0.0.1:8080/v1 ; a URL already ending in /chat/completions is kept */
+    char model[AP_LLM_NAME_MAX]; /* sent when non-empty (llama.cpp ignores it, OpenAI and Ollama need it) */
+    char api_key[AP_LLM_KEY_MAX]; /* secret: "Authorization: Bearer <key>" when non-empty, never printed */
+    double connect_timeout_s;     /* per attempt, default 10 */
+    double timeout_s;             /* whole attempt (connect + reply), default 120 */
+    int retries;                  /* extra attempts after the first on retryable failures, default 3 */
+    double backoff_base_s;        /* first backoff; doubles per retry, jittered to [0.5, 1] of it; default 1 */
+    double backoff_max_s;         /* cap of a backoff and of an honoured Retry-After, default 30 */
+    size_t max_reply_bytes;       /* larger bodies fail with kind "too_large", default 4 MiB */
 } ap_llm_config;
 
 /* Defaults above, all strings empty. */
@@ -41,18 +42,18 @@ int ap_llm_configured(const ap_llm_config *cfg);
 void ap_llm_redact_url(const char *url, char *out, size_t out_size);
 
 typedef struct ap_llm_message {
-    const char *role;               /* borrowed: "system", "user", "assistant" */
-    const char *content;            /* borrowed, UTF-8 */
+    const char *role;    /* borrowed: "system", "user", "assistant" */
+    const char *content; /* borrowed, UTF-8 */
 } ap_llm_message;
 
 typedef struct ap_llm_request {
     const ap_llm_config *config;    /* borrowed, must outlive the call */
     const ap_llm_message *messages; /* borrowed, n_messages of them */
     size_t n_messages;
-    double temperature;             /* sent when has_temperature */
+    double temperature; /* sent when has_temperature */
     int has_temperature;
-    int max_tokens;                 /* sent when > 0 */
-    int64_t seed;                   /* sent when has_seed */
+    int max_tokens; /* sent when > 0 */
+    int64_t seed;   /* sent when has_seed */
     int has_seed;
 } ap_llm_request;
 
@@ -73,9 +74,9 @@ typedef struct ap_llm_result {
     size_t content_len;
     char finish_reason[32];
     long prompt_tokens, completion_tokens, total_tokens; /* from "usage"; -1 when absent */
-    long http_status;               /* of the last attempt, 0 when none came */
+    long http_status;                                    /* of the last attempt, 0 when none came */
     int attempts;
-    double seconds;                 /* from the first attempt's start to the end, backoffs included */
+    double seconds; /* from the first attempt's start to the end, backoffs included */
 } ap_llm_result;
 
 void ap_llm_result_free(ap_llm_result *res);
@@ -95,11 +96,11 @@ ap_status ap_llm_chat_many(const ap_llm_request *reqs, ap_llm_result *results, s
 /* ---- pure parsers (no network), fuzzable from a buffer ---- */
 
 typedef struct ap_llm_reply {
-    char *content;                  /* owned; set when the reply had one (even when status is "truncated") */
+    char *content; /* owned; set when the reply had one (even when status is "truncated") */
     size_t content_len;
     char finish_reason[32];
     long prompt_tokens, completion_tokens, total_tokens; /* -1 when absent */
-    char kind[16];                  /* "ok", "malformed", "empty", "truncated", "api_error", "nomem" */
+    char kind[16]; /* "ok", "malformed", "empty", "truncated", "api_error", "nomem" */
 } ap_llm_reply;
 
 /* Parse a chat-completions body (len bytes, need not be NUL-terminated). AP_OK, or AP_E_REPLY/AP_E_NOMEM with
@@ -110,14 +111,14 @@ void ap_llm_reply_free(ap_llm_reply *reply);
 #define AP_LLM_MAX_CHUNKS 64
 
 typedef struct ap_llm_chunk {
-    char *text;                     /* owned, NUL-terminated */
+    char *text; /* owned, NUL-terminated */
     size_t len;
-    int fenced;                     /* 0 bare text, 1 ``` fence, 2 ```lua fence */
-    int closed;                     /* 0 when the fence ran to the end of the text (a cut-off reply) */
+    int fenced; /* 0 bare text, 1 ``` fence, 2 ```lua fence */
+    int closed; /* 0 when the fence ran to the end of the text (a cut-off reply) */
 } ap_llm_chunk;
 
 typedef struct ap_llm_chunks {
-    ap_llm_chunk *items;            /* owned */
+    ap_llm_chunk *items; /* owned */
     size_t n;
 } ap_llm_chunks;
 

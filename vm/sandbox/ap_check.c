@@ -13,7 +13,7 @@ typedef struct synth_layer {
     const char *name;
     int layer;
     float *W;
-    float *stat[N_STATS];          /* l2 sq mean std absmax skew kurt hinv, [in] each */
+    float *stat[N_STATS]; /* l2 sq mean std absmax skew kurt hinv, [in] each */
 } synth_layer;
 
 struct ap_check_layers {
@@ -113,8 +113,10 @@ static int synth_make(synth_layer *l, int64_t out, int64_t in, const char *name,
     }
     /* X.hinv as for a diagonal Hessian H = 2/n·XᵀX with SparseGPT's 1% dampening: d_j = 1/sqrt(H_jj + λ) */
     double mean_h = 0;
-    for (int64_t j = 0; j < in; j++) mean_h += 2.0 * l->stat[1][j] / (double)in;
-    for (int64_t j = 0; j < in; j++) l->stat[7][j] = (float)(1.0 / sqrt(2.0 * l->stat[1][j] + 0.01 * mean_h));
+    for (int64_t j = 0; j < in; j++)
+        mean_h += 2.0 * l->stat[1][j] / (double)in;
+    for (int64_t j = 0; j < in; j++)
+        l->stat[7][j] = (float)(1.0 / sqrt(2.0 * l->stat[1][j] + 0.01 * mean_h));
     free(x);
     return 0;
 }
@@ -180,9 +182,17 @@ int ap_check_metric(ap_sandbox *sb, const char *path, const char *src, size_t le
             break;
         }
         static const char *const extra_names[] = {"hinv"};
-        ap_xstats X = {.l2 = l->stat[0], .sq = l->stat[1], .mean = l->stat[2], .std = l->stat[3],
-                       .absmax = l->stat[4], .skew = l->stat[5], .kurt = l->stat[6], .tokens = N_TOKENS,
-                       .n_extra = 1, .extra_names = extra_names, .extra = (const float *const *)&l->stat[7]};
+        ap_xstats X = {.l2 = l->stat[0],
+                       .sq = l->stat[1],
+                       .mean = l->stat[2],
+                       .std = l->stat[3],
+                       .absmax = l->stat[4],
+                       .skew = l->stat[5],
+                       .kurt = l->stat[6],
+                       .tokens = N_TOKENS,
+                       .n_extra = 1,
+                       .extra_names = extra_names,
+                       .extra = (const float *const *)&l->stat[7]};
         ap_layer_info info = {l->layer, 4, l->name, 0.5};
         kind = ap_sandbox_score(sb, l->W, l->out, l->in, &X, &info, scores);
         ap_sandbox_usage(sb, &u);

@@ -20,14 +20,14 @@
 #include "lap_tensor.h"
 
 _Static_assert(AP_KIND_SYNTAX == (int)AP_E_SYNTAX && AP_KIND_RUNTIME == (int)AP_E_RUNTIME &&
-               AP_KIND_LIMIT == (int)AP_E_LIMIT && AP_KIND_SHAPE == (int)AP_E_SHAPE &&
-               AP_KIND_NONFINITE == (int)AP_E_NONFINITE && AP_KIND_TYPE == (int)AP_E_TYPE &&
-               AP_KIND_IO == (int)AP_E_IO && AP_KIND_ARG == (int)AP_E_ARG && AP_KIND_NOMEM == (int)AP_E_NOMEM &&
-               AP_KIND_INTERRUPTED == (int)AP_E_INTERRUPTED,
+                   AP_KIND_LIMIT == (int)AP_E_LIMIT && AP_KIND_SHAPE == (int)AP_E_SHAPE &&
+                   AP_KIND_NONFINITE == (int)AP_E_NONFINITE && AP_KIND_TYPE == (int)AP_E_TYPE &&
+                   AP_KIND_IO == (int)AP_E_IO && AP_KIND_ARG == (int)AP_E_ARG && AP_KIND_NOMEM == (int)AP_E_NOMEM &&
+                   AP_KIND_INTERRUPTED == (int)AP_E_INTERRUPTED,
                "autoprune.h kinds must equal ap_status codes");
 
-#define HOOK_STEP 1000                      /* instructions between two hook calls */
-#define CHUNK_NAME "=metric"                /* messages then start with "metric:LINE:" */
+#define HOOK_STEP 1000       /* instructions between two hook calls */
+#define CHUNK_NAME "=metric" /* messages then start with "metric:LINE:" */
 #define CHUNK_PREFIX "metric:"
 #define MIB ((size_t)1 << 20)
 
@@ -36,30 +36,30 @@ _Static_assert(AP_KIND_SYNTAX == (int)AP_E_SYNTAX && AP_KIND_RUNTIME == (int)AP_
 #define DEF_HEAP (64 * MIB)
 #define DEF_OUTPUT ((size_t)64 << 10)
 #define DEF_SOURCE ((size_t)64 << 10)
-#define AUTO_TENSOR_FACTOR 16               /* tensor bytes: 16 copies of W ... */
-#define AUTO_TENSOR_BASE (64 * MIB)         /* ... plus this */
-#define AUTO_WORK_FACTOR 256                /* work: 256 passes over W ... */
-#define AUTO_WORK_BASE 100000000ull         /* ... plus this */
+#define AUTO_TENSOR_FACTOR 16       /* tensor bytes: 16 copies of W ... */
+#define AUTO_TENSOR_BASE (64 * MIB) /* ... plus this */
+#define AUTO_WORK_FACTOR 256        /* work: 256 passes over W ... */
+#define AUTO_WORK_BASE 100000000ull /* ... plus this */
 
 /* Unique addresses used as error values the script cannot forge. */
-static const char TRIP_KEY = 0;             /* a limit or an interrupt tripped (details in sb->trip*) */
-static const char HOST_KEY = 0;             /* the host failed a check (details in sb->err) */
+static const char TRIP_KEY = 0; /* a limit or an interrupt tripped (details in sb->trip*) */
+static const char HOST_KEY = 0; /* the host failed a check (details in sb->err) */
 
 struct ap_sandbox {
-    ap_limits lim;                          /* defaults filled in; auto fields 0 */
-    char *src;                              /* owned copy of the loaded source */
+    ap_limits lim; /* defaults filled in; auto fields 0 */
+    char *src;     /* owned copy of the loaded source */
     size_t src_len;
     char name[256];
     int loaded, group_declared;
-    int has_source;                         /* src is set (ap_sandbox_call may run it) */
-    unsigned x_needs;                       /* declared: needs = {...} of the returned table (AP_X_* bits) */
-    unsigned x_reads;                       /* statistics of X read by the score calls since the last load */
+    int has_source;   /* src is set (ap_sandbox_call may run it) */
+    unsigned x_needs; /* declared: needs = {...} of the returned table (AP_X_* bits) */
+    unsigned x_reads; /* statistics of X read by the score calls since the last load */
     char group[8];
 
     /* The run in progress (reset by run_begin). */
-    lua_State *L;                           /* NULL outside a run */
+    lua_State *L; /* NULL outside a run */
     atomic_int interrupt;
-    ap_status trip;                         /* sticky once not AP_OK */
+    ap_status trip; /* sticky once not AP_OK */
     char trip_msg[200];
     int trip_line, msgh_line, heap_line;
     uint64_t instr_limit, work_limit;
@@ -67,7 +67,7 @@ struct ap_sandbox {
     uint64_t start_ns, deadline_ns;
     size_t heap, tensor_bytes;
     ap_usage usage;
-    char *out;                              /* print() buffer (grows up to output_bytes + 1), owned */
+    char *out; /* print() buffer (grows up to output_bytes + 1), owned */
     size_t out_len, out_cap;
     ap_budget budget;
     ap_error err;
@@ -81,7 +81,7 @@ typedef struct run_ctx {
     const ap_xstats *X;
     const ap_layer_info *info;
     float *scores;
-    int calling;                            /* ap_sandbox_call: the fields below */
+    int calling; /* ap_sandbox_call: the fields below */
     const char *entry;
     const ap_value *args;
     size_t nargs;
@@ -94,8 +94,7 @@ typedef struct run_ctx {
 static void sb_hook(lua_State *L, lua_Debug *ar);
 
 /* Record the first limit that trips and make the hook fire on every instruction from now on. */
-static ap_status sb_trip(ap_sandbox *sb, ap_status kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static ap_status sb_trip(ap_sandbox *sb, ap_status kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static ap_status sb_trip(ap_sandbox *sb, ap_status kind, const char *fmt, ...)
 {
     if (sb->trip == AP_OK) {
@@ -194,7 +193,7 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     void *p = realloc(ptr, nsize);
     if (!p) {
         if (nsize <= old)
-            p = ptr;                        /* a failed shrink keeps the larger block */
+            p = ptr; /* a failed shrink keeps the larger block */
         else
             return NULL;
     }
@@ -209,7 +208,7 @@ static ap_status sb_charge_bytes(void *ud, size_t bytes, ap_error *err)
     ap_sandbox *sb = ud;
     ap_status st = sb_poll(sb);
     if (st == AP_OK && bytes > sb->tensor_limit - sb->tensor_bytes && sb->L)
-        lua_gc(sb->L, LUA_GCCOLLECT, 0);    /* dead tensors may hold the bytes; their __gc releases them */
+        lua_gc(sb->L, LUA_GCCOLLECT, 0); /* dead tensors may hold the bytes; their __gc releases them */
     if (st == AP_OK && (sb->tensor_bytes > sb->tensor_limit || bytes > sb->tensor_limit - sb->tensor_bytes))
         st = sb_trip(sb, AP_E_LIMIT, "tensor memory limit of %zu bytes exceeded (%zu in use, %zu more asked)",
                      sb->tensor_limit, sb->tensor_bytes, bytes);
@@ -315,7 +314,7 @@ static int sb_xpcall(lua_State *L)
     lua_replace(L, 2);
     lua_pushboolean(L, 1);
     lua_pushvalue(L, 1);
-    lua_rotate(L, 3, 2);                    /* f, handler, true, f, args... */
+    lua_rotate(L, 3, 2); /* f, handler, true, f, args... */
     int status = lua_pcall(L, n - 2, LUA_MULTRET, 2);
     after_pcall(L, sb, status);
     if (status != LUA_OK) {
@@ -473,23 +472,22 @@ static void wrap_field(lua_State *L, int t, const char *name, lua_CFunction f)
  * pattern functions, becomes unreachable). The arithmetic metamethods keep "10" + 1 working. */
 static void open_string(lua_State *L, int env)
 {
-    static const char *const allowed[] = {"byte", "char", "format", "len", "lower", "upper", "rep", "sub",
-                                          "reverse", NULL};
-    static const char *const arith[] = {"__add", "__sub", "__mul", "__div", "__mod", "__pow",
-                                        "__unm", "__idiv", NULL};
-    open_lib(L, luaopen_string);            /* full */
-    lua_newtable(L);                        /* limited */
+    static const char *const allowed[] = {"byte",  "char", "format", "len",     "lower",
+                                          "upper", "rep",  "sub",    "reverse", NULL};
+    static const char *const arith[] = {"__add", "__sub", "__mul", "__div", "__mod", "__pow", "__unm", "__idiv", NULL};
+    open_lib(L, luaopen_string); /* full */
+    lua_newtable(L);             /* limited */
     copy_fields(L, -2, -1, allowed);
     wrap_field(L, -1, "rep", sb_rep);
     lua_pushliteral(L, "");
-    lua_getmetatable(L, -1);                /* full, limited, "", old mt */
-    lua_newtable(L);                        /* new mt */
+    lua_getmetatable(L, -1); /* full, limited, "", old mt */
+    lua_newtable(L);         /* new mt */
     copy_fields(L, -2, -1, arith);
     lua_pushvalue(L, -4);
     lua_setfield(L, -2, "__index");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_remove(L, -2);                      /* full, limited, "", new mt */
+    lua_remove(L, -2); /* full, limited, "", new mt */
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
     lua_setfield(L, env, "string");
@@ -498,11 +496,11 @@ static void open_string(lua_State *L, int env)
 
 static void open_env(lua_State *L, ap_sandbox *sb)
 {
-    static const char *const base[] = {"assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
-                                       "tostring", "type", "rawequal", "rawlen", NULL};
+    static const char *const base[] = {"assert",   "error",    "ipairs", "next",     "pairs",  "select",
+                                       "tonumber", "tostring", "type",   "rawequal", "rawlen", NULL};
     lua_newtable(L);
     int env = lua_gettop(L);
-    open_lib(L, luaopen_base);              /* fills the old globals table, which we then drop */
+    open_lib(L, luaopen_base); /* fills the old globals table, which we then drop */
     copy_fields(L, -1, env, base);
     lua_pop(L, 1);
     lua_pushcfunction(L, sb_pcall);
@@ -527,7 +525,7 @@ static void open_env(lua_State *L, ap_sandbox *sb)
     lap_tensor_open(L);
     lua_setfield(L, env, "T");
     lap_tensor_set_budget(L, &sb->budget);
-    lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);   /* env becomes the globals of every chunk */
+    lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS); /* env becomes the globals of every chunk */
 }
 
 /* ---- one run ------------------------------------------------------------------------------------------ */
@@ -603,21 +601,25 @@ static void push_derived(lua_State *L, ap_sandbox *sb, int64_t in, const float *
     }
     float *d = ap_tensor_data(t);
     for (int64_t j = 0; j < in; j++)
-        d[j] = to_l2 ? (float)sqrt((double)src[j] * tokens)
-                     : (float)(tokens > 0 ? (double)src[j] * src[j] / tokens : 0.0);
+        d[j] =
+            to_l2 ? (float)sqrt((double)src[j] * tokens) : (float)(tokens > 0 ? (double)src[j] * src[j] / tokens : 0.0);
     lap_tensor_push(L, t);
 }
 
 /* The contract's statistics of X with their bits (autoprune.h); hinv is an extension present only with Hessians. */
-static const struct { const char *name; unsigned bit; } X_FIELDS[] = {
-    {"l2", AP_X_L2}, {"sq", AP_X_SQ}, {"mean", AP_X_MEAN}, {"std", AP_X_STD}, {"absmax", AP_X_ABSMAX},
-    {"skew", AP_X_SKEW}, {"kurt", AP_X_KURT}, {"hinv", AP_X_HINV},
+static const struct {
+    const char *name;
+    unsigned bit;
+} X_FIELDS[] = {
+    {"l2", AP_X_L2},         {"sq", AP_X_SQ},     {"mean", AP_X_MEAN}, {"std", AP_X_STD},
+    {"absmax", AP_X_ABSMAX}, {"skew", AP_X_SKEW}, {"kurt", AP_X_KURT}, {"hinv", AP_X_HINV},
 };
 
 static unsigned x_field_bit(const char *name)
 {
     for (size_t i = 0; i < sizeof X_FIELDS / sizeof X_FIELDS[0]; i++)
-        if (!strcmp(name, X_FIELDS[i].name)) return X_FIELDS[i].bit;
+        if (!strcmp(name, X_FIELDS[i].name))
+            return X_FIELDS[i].bit;
     return 0;
 }
 
@@ -632,8 +634,10 @@ static int x_index(lua_State *L)
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
     if (lua_isnil(L, -1) && (bit & (unsigned)lua_tointeger(L, lua_upvalueindex(2))))
-        return luaL_error(L, "X.%s was not gathered for this run: calibration gathers only the statistics the "
-                          "metric reads (declare more with needs = {...}, doc/metric-api.md)", k);
+        return luaL_error(L,
+                          "X.%s was not gathered for this run: calibration gathers only the statistics the "
+                          "metric reads (declare more with needs = {...}, doc/metric-api.md)",
+                          k);
     return 1;
 }
 
@@ -652,9 +656,9 @@ static void push_x(lua_State *L, run_ctx *c)
 {
     const ap_xstats *X = c->X;
     ap_sandbox *sb = c->sb;
-    lua_createtable(L, 0, 0);                          /* X: empty, reads go through x_index */
-    lua_createtable(L, 0, 2);                          /* its metatable */
-    lua_createtable(L, 0, 9);                          /* the values */
+    lua_createtable(L, 0, 0); /* X: empty, reads go through x_index */
+    lua_createtable(L, 0, 2); /* its metatable */
+    lua_createtable(L, 0, 9); /* the values */
     const float *data[] = {X->l2, X->sq, X->mean, X->std, X->absmax, X->skew, X->kurt};
     for (size_t i = 0; i < sizeof data / sizeof data[0]; i++) {
         if (!data[i])
@@ -676,7 +680,7 @@ static void push_x(lua_State *L, run_ctx *c)
         lua_setfield(L, -2, X->extra_names[i]);
     }
     if (X->tokens == floor(X->tokens) && fabs(X->tokens) < 9007199254740992.0)
-        lua_pushinteger(L, (lua_Integer)X->tokens);     /* a count: print it as one */
+        lua_pushinteger(L, (lua_Integer)X->tokens); /* a count: print it as one */
     else
         lua_pushnumber(L, X->tokens);
     lua_setfield(L, -2, "tokens");
@@ -748,7 +752,8 @@ static void take_metric(lua_State *L, ap_sandbox *sb)
     if (t != LUA_TTABLE)
         host_error(L, sb, AP_E_TYPE,
                    "the script returned %s; it must return a function(W, X, info) or a table {score = function, "
-                   "group = \"row\"|\"layer\"}", t == LUA_TNONE || t == LUA_TNIL ? "nothing" : lua_typename(L, t));
+                   "group = \"row\"|\"layer\"}",
+                   t == LUA_TNONE || t == LUA_TNIL ? "nothing" : lua_typename(L, t));
     lua_pushliteral(L, "group");
     lua_rawget(L, -2);
     if (lua_type(L, -1) == LUA_TNIL) {
@@ -825,8 +830,10 @@ static void take_scores(lua_State *L, run_ctx *c, int nres)
     for (int64_t k = 0; bad && k < out * in; k++) {
         if (nonfinite_bits(s[k]))
             host_error(L, sb, AP_E_NONFINITE, "the score holds a non-finite value (%s) at row %lld, column %lld",
-                       isnan(s[k]) ? "nan" : s[k] > 0 ? "inf" : "-inf", (long long)(k / in + 1),
-                       (long long)(k % in + 1));
+                       isnan(s[k]) ? "nan"
+                       : s[k] > 0  ? "inf"
+                                   : "-inf",
+                       (long long)(k / in + 1), (long long)(k % in + 1));
     }
 }
 
@@ -860,20 +867,11 @@ static void push_value(lua_State *L, ap_sandbox *sb, const ap_value *v, int dept
     if (!lua_checkstack(L, 4))
         host_error(L, sb, AP_E_NOMEM, "call data: no Lua stack space");
     switch (v->kind) {
-    case AP_VALUE_NUMBER:
-        lua_pushnumber(L, v->number);
-        break;
-    case AP_VALUE_INTEGER:
-        lua_pushinteger(L, (lua_Integer)v->integer);
-        break;
-    case AP_VALUE_STRING:
-        lua_pushstring(L, v->string ? v->string : "");
-        break;
-    case AP_VALUE_TABLE:
-        push_table(L, sb, v, depth);
-        break;
-    default:
-        host_error(L, sb, AP_E_ARG, "call data: unknown value kind %d", (int)v->kind);
+    case AP_VALUE_NUMBER: lua_pushnumber(L, v->number); break;
+    case AP_VALUE_INTEGER: lua_pushinteger(L, (lua_Integer)v->integer); break;
+    case AP_VALUE_STRING: lua_pushstring(L, v->string ? v->string : ""); break;
+    case AP_VALUE_TABLE: push_table(L, sb, v, depth); break;
+    default: host_error(L, sb, AP_E_ARG, "call data: unknown value kind %d", (int)v->kind);
     }
 }
 
@@ -905,19 +903,19 @@ static void take_numbers(lua_State *L, run_ctx *c)
                    lua_isnoneornil(L, -1) ? "nothing" : luaL_typename(L, -1), n);
     lua_Unsigned len = lua_rawlen(L, -1);
     if (len != (lua_Unsigned)n)
-        host_error(L, sb, AP_E_SHAPE, "the function returned %llu numbers, expected %zu", (unsigned long long)len,
-                   n);
+        host_error(L, sb, AP_E_SHAPE, "the function returned %llu numbers, expected %zu", (unsigned long long)len, n);
     for (size_t pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
             int t = lua_rawgeti(L, -1, (lua_Integer)i + 1);
             double v = lua_tonumber(L, -1);
             lua_pop(L, 1);
             if (t != LUA_TNUMBER)
-                host_error(L, sb, AP_E_TYPE, "item %zu of the result is a %s, not a number", i + 1,
-                           lua_typename(L, t));
+                host_error(L, sb, AP_E_TYPE, "item %zu of the result is a %s, not a number", i + 1, lua_typename(L, t));
             if (!isfinite(v))
                 host_error(L, sb, AP_E_NONFINITE, "item %zu of the result is not finite (%s)", i + 1,
-                           isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+                           isnan(v) ? "nan"
+                           : v > 0  ? "inf"
+                                    : "-inf");
             if (pass == 1)
                 c->values[i] = v;
         }
@@ -995,7 +993,7 @@ static void classify(lua_State *L, ap_sandbox *sb, int status)
         return;
     }
     if (lua_touserdata(L, -1) == (void *)&HOST_KEY)
-        return;                                             /* sb->err already filled */
+        return; /* sb->err already filled */
     ap_status kind = lap_tensor_error_kind(L, -1);
     if (kind != AP_E_SHAPE && kind != AP_E_TYPE && kind != AP_E_NONFINITE && kind != AP_E_LIMIT)
         kind = AP_E_RUNTIME;
@@ -1040,8 +1038,7 @@ static void run_begin(ap_sandbox *sb, int64_t out, int64_t in)
     sb->tensor_limit = sb->lim.tensor_bytes
                            ? sb->lim.tensor_bytes
                            : sat_add(sat_mul(sat_mul(numel, sizeof(float)), AUTO_TENSOR_FACTOR), AUTO_TENSOR_BASE);
-    sb->work_limit = sb->lim.work ? sb->lim.work
-                                  : (uint64_t)sat_add(sat_mul(numel, AUTO_WORK_FACTOR), AUTO_WORK_BASE);
+    sb->work_limit = sb->lim.work ? sb->lim.work : (uint64_t)sat_add(sat_mul(numel, AUTO_WORK_FACTOR), AUTO_WORK_BASE);
     sb->heap = sb->tensor_bytes = 0;
     sb->start_ns = ap_clock_ns();
     uint64_t wall = sb->lim.wall_ms > UINT64_MAX / 2000000ull ? UINT64_MAX / 2000000ull : sb->lim.wall_ms;
@@ -1051,7 +1048,7 @@ static void run_begin(ap_sandbox *sb, int64_t out, int64_t in)
 static int run(ap_sandbox *sb, run_ctx *c)
 {
     run_begin(sb, c->out, c->in);
-    if (atomic_exchange(&sb->interrupt, 0)) {   /* interrupted while idle: this run is the one stopped */
+    if (atomic_exchange(&sb->interrupt, 0)) { /* interrupted while idle: this run is the one stopped */
         sb->usage.wall_ms = 0;
         return ap_error_set(&sb->err, AP_E_INTERRUPTED, "interrupted");
     }
@@ -1100,13 +1097,20 @@ ap_sandbox *ap_sandbox_new(const ap_limits *limits)
     ap_limits_default(&d);
     if (limits) {
         sb->lim = *limits;
-        if (!sb->lim.instructions) sb->lim.instructions = d.instructions;
-        if (!sb->lim.wall_ms) sb->lim.wall_ms = d.wall_ms;
-        if (!sb->lim.heap_bytes) sb->lim.heap_bytes = d.heap_bytes;
-        if (!sb->lim.output_bytes) sb->lim.output_bytes = d.output_bytes;
-        if (!sb->lim.source_bytes) sb->lim.source_bytes = d.source_bytes;
-        if (sb->lim.output_bytes > SIZE_MAX / 4) sb->lim.output_bytes = SIZE_MAX / 4;   /* + 1 stays safe */
-        if (sb->lim.source_bytes > SIZE_MAX / 4) sb->lim.source_bytes = SIZE_MAX / 4;
+        if (!sb->lim.instructions)
+            sb->lim.instructions = d.instructions;
+        if (!sb->lim.wall_ms)
+            sb->lim.wall_ms = d.wall_ms;
+        if (!sb->lim.heap_bytes)
+            sb->lim.heap_bytes = d.heap_bytes;
+        if (!sb->lim.output_bytes)
+            sb->lim.output_bytes = d.output_bytes;
+        if (!sb->lim.source_bytes)
+            sb->lim.source_bytes = d.source_bytes;
+        if (sb->lim.output_bytes > SIZE_MAX / 4)
+            sb->lim.output_bytes = SIZE_MAX / 4; /* + 1 stays safe */
+        if (sb->lim.source_bytes > SIZE_MAX / 4)
+            sb->lim.source_bytes = SIZE_MAX / 4;
     } else {
         sb->lim = d;
     }
@@ -1143,8 +1147,8 @@ static int source_set(ap_sandbox *sb, const char *src, size_t len, const char *n
         len = strlen(src);
     snprintf(sb->name, sizeof sb->name, "%s", name ? name : "metric");
     if (len > sb->lim.source_bytes)
-        return ap_error_set(&sb->err, AP_E_LIMIT, "the script is %zu bytes, over the source limit of %zu bytes",
-                            len, sb->lim.source_bytes);
+        return ap_error_set(&sb->err, AP_E_LIMIT, "the script is %zu bytes, over the source limit of %zu bytes", len,
+                            sb->lim.source_bytes);
     char *copy = malloc(len + 1);
     if (!copy)
         return ap_error_set(&sb->err, AP_E_NOMEM, "out of memory for the source");
@@ -1183,7 +1187,7 @@ static int source_read(ap_sandbox *sb, const char *path)
     else if (n > cap)
         st = ap_error_set(&sb->err, AP_E_LIMIT, "%s is over the source limit of %zu bytes", path, cap);
     else {
-        buf[n] = '\0';                     /* len 0 below means strlen: an empty file stays empty */
+        buf[n] = '\0'; /* len 0 below means strlen: an empty file stays empty */
         st = source_set(sb, buf, n, path);
     }
     free(buf);
@@ -1220,10 +1224,7 @@ int ap_sandbox_source_string(ap_sandbox *sb, const char *src, size_t len, const 
     return sb ? source_set(sb, src, len, name) : AP_KIND_ARG;
 }
 
-int ap_sandbox_source_file(ap_sandbox *sb, const char *path)
-{
-    return sb ? source_read(sb, path) : AP_KIND_ARG;
-}
+int ap_sandbox_source_file(ap_sandbox *sb, const char *path) { return sb ? source_read(sb, path) : AP_KIND_ARG; }
 
 int ap_sandbox_call(ap_sandbox *sb, const char *entry, const ap_value *args, size_t nargs, double *out, size_t n)
 {
@@ -1234,8 +1235,7 @@ int ap_sandbox_call(ap_sandbox *sb, const char *entry, const ap_value *args, siz
         return ap_error_set(&sb->err, AP_E_ARG, "no script given to call");
     if ((nargs && !args) || nargs > 200 || (n && !out) || n > (size_t)INT_MAX)
         return ap_error_set(&sb->err, AP_E_ARG, "bad arguments to call: %zu arguments, %zu results", nargs, n);
-    run_ctx c = {.sb = sb, .calling = 1, .entry = entry, .args = args, .nargs = nargs, .values = out,
-                 .n_values = n};
+    run_ctx c = {.sb = sb, .calling = 1, .entry = entry, .args = args, .nargs = nargs, .values = out, .n_values = n};
     return run(sb, &c);
 }
 

@@ -39,7 +39,7 @@ const char *ap_sandbox_name(const ap_sandbox *sb);
  * is borrowed for the call; tables nest at most AP_VALUE_MAX_DEPTH deep. */
 typedef enum { AP_VALUE_NUMBER, AP_VALUE_INTEGER, AP_VALUE_STRING, AP_VALUE_TABLE } ap_value_kind;
 typedef struct ap_value {
-    const char *key;              /* inside a table: the field name; NULL = a list item (and for arguments) */
+    const char *key; /* inside a table: the field name; NULL = a list item (and for arguments) */
     ap_value_kind kind;
     double number;                /* AP_VALUE_NUMBER */
     int64_t integer;              /* AP_VALUE_INTEGER */

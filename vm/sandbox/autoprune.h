@@ -59,33 +59,33 @@ extern "C" {
  * error kinds, AP_KIND_INTERRUPTED means ap_sandbox_interrupt stopped the run. */
 typedef enum {
     AP_KIND_OK = 0,
-    AP_KIND_SYNTAX = 1,       /* the script does not parse (or is a binary chunk, or is too long) */
-    AP_KIND_RUNTIME = 2,      /* the script raised an error */
-    AP_KIND_LIMIT = 3,        /* a limit below was exceeded; pcall in the script cannot catch this */
-    AP_KIND_SHAPE = 4,        /* shapes do not broadcast, or the score does not broadcast to [out, in] */
-    AP_KIND_NONFINITE = 5,    /* the score holds NaN or Inf */
-    AP_KIND_TYPE = 6,         /* the script returned the wrong type (not a function, no score tensor, bad group) */
-    AP_KIND_IO = 7,           /* ap_sandbox_load_file could not read the file */
-    AP_KIND_ARG = 10,         /* the caller passed a bad argument (NULL, negative size, no metric loaded) */
-    AP_KIND_NOMEM = 11,       /* the host ran out of memory */
-    AP_KIND_INTERRUPTED = 14  /* ap_sandbox_interrupt was called */
+    AP_KIND_SYNTAX = 1,      /* the script does not parse (or is a binary chunk, or is too long) */
+    AP_KIND_RUNTIME = 2,     /* the script raised an error */
+    AP_KIND_LIMIT = 3,       /* a limit below was exceeded; pcall in the script cannot catch this */
+    AP_KIND_SHAPE = 4,       /* shapes do not broadcast, or the score does not broadcast to [out, in] */
+    AP_KIND_NONFINITE = 5,   /* the score holds NaN or Inf */
+    AP_KIND_TYPE = 6,        /* the script returned the wrong type (not a function, no score tensor, bad group) */
+    AP_KIND_IO = 7,          /* ap_sandbox_load_file could not read the file */
+    AP_KIND_ARG = 10,        /* the caller passed a bad argument (NULL, negative size, no metric loaded) */
+    AP_KIND_NOMEM = 11,      /* the host ran out of memory */
+    AP_KIND_INTERRUPTED = 14 /* ap_sandbox_interrupt was called */
 } ap_kind;
 
 /* Limits of one run (one load or one score call). 0 in a field means "use the default" given here. */
 typedef struct ap_limits {
-    uint64_t instructions;    /* Lua VM instructions, all code of the run          default 100 000 000 (~0.5 s) */
-    uint64_t wall_ms;         /* wall-clock time of the run, ms                     default 30 000 */
-    size_t heap_bytes;        /* Lua heap (tables, strings, closures)               default 64 MiB */
-    size_t tensor_bytes;      /* tensor payloads alive at once   default 16 x size of W + 64 MiB (auto per call) */
-    uint64_t work;            /* elements touched by tensor primitives (m*n*k for matmul)
+    uint64_t instructions; /* Lua VM instructions, all code of the run          default 100 000 000 (~0.5 s) */
+    uint64_t wall_ms;      /* wall-clock time of the run, ms                     default 30 000 */
+    size_t heap_bytes;     /* Lua heap (tables, strings, closures)               default 64 MiB */
+    size_t tensor_bytes;   /* tensor payloads alive at once   default 16 x size of W + 64 MiB (auto per call) */
+    uint64_t work;         /* elements touched by tensor primitives (m*n*k for matmul)
                                                                     default 256 x numel(W) + 100 000 000 (auto) */
-    size_t output_bytes;      /* text written by print()                            default 64 KiB */
-    size_t source_bytes;      /* size of the script                                 default 64 KiB */
+    size_t output_bytes;   /* text written by print()                            default 64 KiB */
+    size_t source_bytes;   /* size of the script                                 default 64 KiB */
 } ap_limits;
 
 /* What the last run used (ap_sandbox_usage). */
 typedef struct ap_usage {
-    uint64_t instructions;    /* counted in steps of 1000 */
+    uint64_t instructions; /* counted in steps of 1000 */
     size_t peak_heap_bytes;
     size_t peak_tensor_bytes;
     uint64_t work;
@@ -110,26 +110,26 @@ typedef struct ap_usage {
  * `missing`), except that l2 and sq are derived from each other when only one is given (l2 = sqrt(sq * tokens)).
  * Extra named statistics may be passed too. */
 typedef struct ap_xstats {
-    const float *l2;          /* sqrt(sum_t x_tj^2)   (Wanda's ||X_j||_2) */
-    const float *sq;          /* sum_t x_tj^2 / n */
+    const float *l2; /* sqrt(sum_t x_tj^2)   (Wanda's ||X_j||_2) */
+    const float *sq; /* sum_t x_tj^2 / n */
     const float *mean;
-    const float *std;         /* population standard deviation */
-    const float *absmax;      /* max_t |x_tj| */
-    const float *skew;        /* population skewness */
-    const float *kurt;        /* excess kurtosis */
-    double tokens;            /* n */
-    size_t n_extra;           /* further statistics, X[extra_names[i]] = extra[i] ([in] floats each) */
+    const float *std;    /* population standard deviation */
+    const float *absmax; /* max_t |x_tj| */
+    const float *skew;   /* population skewness */
+    const float *kurt;   /* excess kurtosis */
+    double tokens;       /* n */
+    size_t n_extra;      /* further statistics, X[extra_names[i]] = extra[i] ([in] floats each) */
     const char *const *extra_names;
     const float *const *extra;
-    unsigned missing;         /* AP_X_* bits of statistics the run did not gather: reading one is an error */
+    unsigned missing; /* AP_X_* bits of statistics the run did not gather: reading one is an error */
 } ap_xstats;
 
 /* The `info` table a script sees (out and in are taken from W's shape). */
 typedef struct ap_layer_info {
-    int layer;                /* 1-based block index */
+    int layer; /* 1-based block index */
     int n_layers;
-    const char *name;         /* "q_proj", ..., "down_proj"; NULL = "" */
-    double sparsity;          /* this layer's target sparsity */
+    const char *name; /* "q_proj", ..., "down_proj"; NULL = "" */
+    double sparsity;  /* this layer's target sparsity */
 } ap_layer_info;
 
 typedef struct ap_sandbox ap_sandbox;
@@ -140,7 +140,7 @@ AP_API void ap_limits_default(ap_limits *limits);
 /* A new sandbox with these limits (NULL = defaults; copied). NULL only when out of memory.
  * Free with ap_sandbox_free. */
 AP_API ap_sandbox *ap_sandbox_new(const ap_limits *limits);
-AP_API void ap_sandbox_free(ap_sandbox *sb);            /* NULL is fine */
+AP_API void ap_sandbox_free(ap_sandbox *sb); /* NULL is fine */
 
 /* Load a metric: the source is copied, compiled (text only) and run once in a fresh state to check that it
  * returns a function or a table {score = function, group = "row"|"layer"}. len 0 = strlen(src).
