@@ -585,26 +585,43 @@ static ap_status trie_build(loader *L, trie *tr, bool normalized)
 
 /* ---------------------------------------------------------------- loading: pipeline sections */
 
+typedef ap_status (*section_fn)(loader *L, const cJSON *item, const char *where);
+
+/* What the four pipeline sections (normalizer, pre_tokenizer, post_processor, decoder) share: absent or null is
+ * none; otherwise an object with a "type", where a "Sequence" lists further sections under list_key, each loaded by
+ * fn in order. *ty is the type of a single section for the caller to load, NULL when nothing is left to do. */
+static ap_status open_section(loader *L, const cJSON *n, const char *where, const char *list_key, section_fn fn,
+                              const char **ty)
+{
+    *ty = NULL;
+    if (!n || cJSON_IsNull(n))
+        return AP_OK;
+    const char *type = cJSON_IsObject(n) ? type_of(n) : NULL;
+    if (!type)
+        return FAIL(L, AP_E_FORMAT, "%s: %s: expected an object with a \"type\"", L->label, where);
+    if (strcmp(type, "Sequence") != 0) {
+        *ty = type;
+        return AP_OK;
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, list_key);
+    if (!cJSON_IsArray(list))
+        return FAIL(L, AP_E_FORMAT, "%s: %s.%s: expected an array", L->label, where, list_key);
+    ap_status st;
+    for (const cJSON *c = list->child; c; c = c->next)
+        if ((st = fn(L, c, where)))
+            return st;
+    return AP_OK;
+}
+
 static ap_status load_normalizer(loader *L, const cJSON *n, const char *where)
 {
     ap_tokenizer *t = L->t;
     ap_status st;
     char q[80];
     bool present;
-    if (!n || cJSON_IsNull(n))
-        return AP_OK;
-    const char *ty = cJSON_IsObject(n) ? type_of(n) : NULL;
-    if (!ty)
-        return FAIL(L, AP_E_FORMAT, "%s: %s: expected an object with a \"type\"", L->label, where);
-    if (strcmp(ty, "Sequence") == 0) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
-        if (!cJSON_IsArray(list))
-            return FAIL(L, AP_E_FORMAT, "%s: %s.normalizers: expected an array", L->label, where);
-        for (const cJSON *c = list->child; c; c = c->next)
-            if ((st = load_normalizer(L, c, where)))
-                return st;
-        return AP_OK;
-    }
+    const char *ty;
+    if ((st = open_section(L, n, where, "normalizers", load_normalizer, &ty)) || !ty)
+        return st;
     if (t->n_norm == MAX_OPS)
         return FAIL(L, AP_E_FORMAT, "%s: %s: more than %d steps", L->label, where, MAX_OPS);
     norm_op *op = &t->norm[t->n_norm];
@@ -718,20 +735,9 @@ static ap_status load_pre(loader *L, const cJSON *p, const char *where)
     ap_tokenizer *t = L->t;
     ap_status st;
     char q[80];
-    if (!p || cJSON_IsNull(p))
-        return AP_OK;
-    const char *ty = cJSON_IsObject(p) ? type_of(p) : NULL;
-    if (!ty)
-        return FAIL(L, AP_E_FORMAT, "%s: %s: expected an object with a \"type\"", L->label, where);
-    if (strcmp(ty, "Sequence") == 0) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers");
-        if (!cJSON_IsArray(list))
-            return FAIL(L, AP_E_FORMAT, "%s: %s.pretokenizers: expected an array", L->label, where);
-        for (const cJSON *c = list->child; c; c = c->next)
-            if ((st = load_pre(L, c, where)))
-                return st;
-        return AP_OK;
-    }
+    const char *ty;
+    if ((st = open_section(L, p, where, "pretokenizers", load_pre, &ty)) || !ty)
+        return st;
     if (t->n_pre == MAX_OPS)
         return FAIL(L, AP_E_FORMAT, "%s: %s: more than %d steps", L->label, where, MAX_OPS);
     pre_op *op = &t->pre[t->n_pre];
@@ -825,24 +831,13 @@ static ap_status load_cls_sep(loader *L, const cJSON *p, const char *key, int32_
     return AP_OK;
 }
 
-static ap_status load_post(loader *L, const cJSON *p)
+static ap_status load_post(loader *L, const cJSON *p, const char *where)
 {
     ap_status st;
     char q[80];
-    if (!p || cJSON_IsNull(p))
-        return AP_OK;
-    const char *ty = cJSON_IsObject(p) ? type_of(p) : NULL;
-    if (!ty)
-        return FAIL(L, AP_E_FORMAT, "%s: post_processor: expected an object with a \"type\"", L->label);
-    if (strcmp(ty, "Sequence") == 0) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "processors");
-        if (!cJSON_IsArray(list))
-            return FAIL(L, AP_E_FORMAT, "%s: post_processor.processors: expected an array", L->label);
-        for (const cJSON *c = list->child; c; c = c->next)
-            if ((st = load_post(L, c)))
-                return st;
-        return AP_OK;
-    }
+    const char *ty;
+    if ((st = open_section(L, p, where, "processors", load_post, &ty)) || !ty)
+        return st;
     if (strcmp(ty, "TemplateProcessing") == 0)
         return load_template(L, p);
     if (strcmp(ty, "ByteLevel") == 0)
@@ -857,25 +852,16 @@ static ap_status load_post(loader *L, const cJSON *p)
 }
 
 /* An unsupported decoder only disables decoding: encoding is what evaluation needs. */
-static ap_status load_decoder(loader *L, const cJSON *d)
+static ap_status load_decoder(loader *L, const cJSON *d, const char *where)
 {
     ap_tokenizer *t = L->t;
     ap_status st;
     bool present;
-    if (!d || cJSON_IsNull(d) || t->dec_unsupported[0])
+    if (t->dec_unsupported[0])
         return AP_OK;
-    const char *ty = cJSON_IsObject(d) ? type_of(d) : NULL;
-    if (!ty)
-        return FAIL(L, AP_E_FORMAT, "%s: decoder: expected an object with a \"type\"", L->label);
-    if (strcmp(ty, "Sequence") == 0) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(d, "decoders");
-        if (!cJSON_IsArray(list))
-            return FAIL(L, AP_E_FORMAT, "%s: decoder.decoders: expected an array", L->label);
-        for (const cJSON *c = list->child; c; c = c->next)
-            if ((st = load_decoder(L, c)))
-                return st;
-        return AP_OK;
-    }
+    const char *ty;
+    if ((st = open_section(L, d, where, "decoders", load_decoder, &ty)) || !ty)
+        return st;
     if (t->n_dec == MAX_OPS)
         return FAIL(L, AP_E_FORMAT, "%s: decoder: more than %d steps", L->label, MAX_OPS);
     dec_op *op = &t->dec[t->n_dec];
@@ -991,8 +977,8 @@ static ap_status parse_root(loader *L, const cJSON *root)
         (st = trie_build(L, &L->t->tr_norm, true)) ||
         (st = load_normalizer(L, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer")) ||
         (st = load_pre(L, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer")) ||
-        (st = load_post(L, cJSON_GetObjectItemCaseSensitive(root, "post_processor"))) ||
-        (st = load_decoder(L, cJSON_GetObjectItemCaseSensitive(root, "decoder"))))
+        (st = load_post(L, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), "post_processor")) ||
+        (st = load_decoder(L, cJSON_GetObjectItemCaseSensitive(root, "decoder"), "decoder")))
         return st;
     for (int c = 0; c < 128; c++) {
         char ch = (char)c;
