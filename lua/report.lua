@@ -106,6 +106,15 @@ local function legend(parts, series)
   end
 end
 
+-- The end every chart shares: the x-axis label, the legend, the closing tag; the SVG as one string.
+local function close_chart(parts, series, xlabel, pw)
+  parts[#parts + 1] = string.format('<text class="axis" x="%d" y="%d" text-anchor="middle">%s</text>',
+    PAD.left + pw // 2, H - 6, esc(xlabel))
+  legend(parts, series)
+  parts[#parts + 1] = "</svg>"
+  return table.concat(parts, "\n")
+end
+
 -- Grouped bars: categories along x (e.g. layers), one bar per series in each group.
 -- series = {{key=, label=, color=, values = {[i] = number}}}; names[i] labels category i.
 local function bar_chart(id, label, names, series, ylabel, xlabel, prefix)
@@ -134,11 +143,7 @@ local function bar_chart(id, label, names, series, ylabel, xlabel, prefix)
     parts[#parts + 1] = string.format('<text class="tick" x="%.1f" y="%d" text-anchor="middle">%s</text>',
       gx + gw * 0.4, H - PAD.bottom + 16, esc(name))
   end
-  parts[#parts + 1] = string.format('<text class="axis" x="%d" y="%d" text-anchor="middle">%s</text>',
-    PAD.left + pw // 2, H - 6, esc(xlabel))
-  legend(parts, series)
-  parts[#parts + 1] = "</svg>"
-  return table.concat(parts, "\n")
+  return close_chart(parts, series, xlabel, pw)
 end
 
 -- Lines over x = 0..n-1 with a point per value. series as for bar_chart; xs[i] labels point i.
@@ -173,11 +178,7 @@ local function line_chart(id, label, xs, series, ylabel, xlabel)
       end
     end
   end
-  parts[#parts + 1] = string.format('<text class="axis" x="%d" y="%d" text-anchor="middle">%s</text>',
-    PAD.left + pw // 2, H - 6, esc(xlabel))
-  legend(parts, series)
-  parts[#parts + 1] = "</svg>"
-  return table.concat(parts, "\n")
+  return close_chart(parts, series, xlabel, pw)
 end
 
 ------------------------------------------------------------------------------------------------ data
