@@ -10,12 +10,7 @@ MAX_SECONDS=$(( WALL_MS / 1000 + 1 ))          # allowed: the wall limit + 1 s
 if [ -n "${AP_SANITIZED:-}" ]; then MAX_RSS_KB=$((3 * 1024 * 1024)); else MAX_RSS_KB=$((1024 * 1024)); fi
 GOOD=$AP_ROOT/lua/metrics/wanda.lua
 
-# Runs a command, writes the peak RSS (KB) of its process tree to argv[1], exits with the command's status.
-RSS_WRAPPER='
-import resource, subprocess, sys
-rc = subprocess.call(sys.argv[2:])
-open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.exit(rc if rc >= 0 else 128 - rc)'
+PEAK_RSS=$AP_ROOT/tests/hostile/peak_rss.py         # runs a command, notes the peak RSS of its process tree
 
 echo "canary $$" >"$work/canary.txt"
 canary_sum=$(sha256sum <"$work/canary.txt")
@@ -29,7 +24,7 @@ check_one() {
     (
         cd "$work" || exit 99
         [ -z "${AP_SANITIZED:-}" ] && ulimit -v $((4 * 1024 * 1024))
-        HOME=$work "$PY" -c "$RSS_WRAPPER" "$work/rss" \
+        HOME=$work "$PY" "$PEAK_RSS" "$work/rss" \
             "$AUTOPRUNE" check --json --wall-ms "$WALL_MS" "$f" "$GOOD" >"$work/out" 2>"$work/err"
     )
     rc=$?

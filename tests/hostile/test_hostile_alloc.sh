@@ -11,11 +11,7 @@ BUILD=${AP_BUILD:-build}
 MAX_MS=3500                                   # the 2 s wall limit + 1.5 s (two Python and one driver start)
 if [ -n "${AP_SANITIZED:-}" ]; then MAX_RSS_KB=$((3 * 1024 * 1024)); else MAX_RSS_KB=$((1024 * 1024)); fi
 GOOD=$AP_ROOT/lua/alloc/depth_ramp.lua
-RSS_WRAPPER='
-import resource, subprocess, sys
-rc = subprocess.call(sys.argv[2:])
-open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.exit(rc if rc >= 0 else 128 - rc)'
+PEAK_RSS=$AP_ROOT/tests/hostile/peak_rss.py         # runs a command, notes the peak RSS of its process tree
 
 mkdir -p "$work/bin" "$work/run"
 driver=$work/bin/alloc_driver
@@ -54,7 +50,7 @@ run_one() {  # FILE EXPECTED_KIND
     (
         cd "$work/run" || exit 99
         [ -z "${AP_SANITIZED:-}" ] && ulimit -v $((4 * 1024 * 1024))
-        HOME=$work/run "$PY" -c "$RSS_WRAPPER" "$work/rss" "$driver" "$f" "$GOOD" >"$work/out" 2>"$work/err"
+        HOME=$work/run "$PY" "$PEAK_RSS" "$work/rss" "$driver" "$f" "$GOOD" >"$work/out" 2>"$work/err"
     )
     rc=$?
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))

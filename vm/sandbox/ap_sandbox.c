@@ -289,6 +289,16 @@ static int sb_pcall(lua_State *L)
     return lua_gettop(L);
 }
 
+/* Call the function a wrapper stands for (upvalue 1: a library function, or the script's xpcall handler) with the
+ * wrapper's arguments, keeping nresults of its results (LUA_MULTRET: all); they are what the wrapper returns. */
+static int call_wrapped(lua_State *L, int nresults)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, nresults);
+    return nresults == LUA_MULTRET ? lua_gettop(L) : nresults;
+}
+
 /* The message handler xpcall really installs. An error the hook raised leaves hooks disabled until the
  * enclosing pcall returns, so the script's handler must not run then: once a limit has tripped, the error
  * value goes through untouched and after_pcall raises the limit again. */
@@ -297,10 +307,7 @@ static int xpcall_handler(lua_State *L)
     ap_sandbox *sb = sb_of(L);
     if (sb->trip != AP_OK)
         return 1;
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
-    return 1;
+    return call_wrapped(L, 1);
 }
 
 static int sb_xpcall(lua_State *L)
@@ -400,10 +407,7 @@ static int sb_rep(lua_State *L)
     }
     if (sb_charge_work(sb, (uint64_t)n, &e) != AP_OK)
         raise_trip(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
-    return 1;
+    return call_wrapped(L, 1);
 }
 
 /* table.move and table.sort loop inside C: charge their element count as work first. */
@@ -420,10 +424,7 @@ static int sb_table_move(lua_State *L)
             raise_trip(L);
         }
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_wrapped(L, LUA_MULTRET);
 }
 
 static int sb_table_sort(lua_State *L)
@@ -435,10 +436,7 @@ static int sb_table_sort(lua_State *L)
     double work = (double)n * (log2((double)n + 1.0) + 1.0);
     if (work > (double)UINT64_MAX / 2 || sb_charge_work(sb, (uint64_t)work, &err) != AP_OK)
         raise_trip(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 0);
-    return 0;
+    return call_wrapped(L, 0);
 }
 
 /* Open a standard library with its luaopen function and leave its table on the stack. */
