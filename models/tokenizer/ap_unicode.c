@@ -156,36 +156,40 @@ enum {
     H_SCOUNT = 11172
 };
 
+/* bsearch comparators: the key is the code point (or the pair a << 32 | b) looked up. */
+static int cmp_ccc_row(const void *key, const void *row)
+{
+    uint32_t cp = *(const uint32_t *)key;
+    const ap_uni_ccc_row *r = row;
+    return cp < r->lo ? -1 : cp > r->hi ? 1 : 0;
+}
+
+static int cmp_decomp_row(const void *key, const void *row)
+{
+    uint32_t cp = *(const uint32_t *)key, at = ((const ap_uni_decomp_row *)row)->cp;
+    return (cp > at) - (cp < at);
+}
+
+static int cmp_comp_row(const void *key, const void *row)
+{
+    const ap_uni_comp_row *r = row;
+    uint64_t k = *(const uint64_t *)key, at = (uint64_t)r->a << 32 | r->b;
+    return (k > at) - (k < at);
+}
+
+#define N_ROWS(table) (sizeof table / sizeof table[0])
+
 static int ccc_of(uint32_t cp)
 {
     if (cp < 0x300 || cp & RAW_BYTE)
         return 0;
-    size_t lo = 0, hi = sizeof ap_uni_ccc / sizeof ap_uni_ccc[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < ap_uni_ccc[mid].lo)
-            hi = mid;
-        else if (cp > ap_uni_ccc[mid].hi)
-            lo = mid + 1;
-        else
-            return ap_uni_ccc[mid].ccc;
-    }
-    return 0;
+    const ap_uni_ccc_row *r = bsearch(&cp, ap_uni_ccc, N_ROWS(ap_uni_ccc), sizeof *r, cmp_ccc_row);
+    return r ? r->ccc : 0;
 }
 
 static const ap_uni_decomp_row *decomp_of(uint32_t cp)
 {
-    size_t lo = 0, hi = sizeof ap_uni_decomp / sizeof ap_uni_decomp[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cp < ap_uni_decomp[mid].cp)
-            hi = mid;
-        else if (cp > ap_uni_decomp[mid].cp)
-            lo = mid + 1;
-        else
-            return &ap_uni_decomp[mid];
-    }
-    return NULL;
+    return bsearch(&cp, ap_uni_decomp, N_ROWS(ap_uni_decomp), sizeof ap_uni_decomp[0], cmp_decomp_row);
 }
 
 /* The primary composite of a + b, or 0. */
@@ -195,19 +199,9 @@ static uint32_t compose_pair(uint32_t a, uint32_t b)
         return H_SBASE + ((a - H_LBASE) * H_VCOUNT + (b - H_VBASE)) * H_TCOUNT;
     if (a - H_SBASE < H_SCOUNT && (a - H_SBASE) % H_TCOUNT == 0 && b - H_TBASE - 1 < H_TCOUNT - 1)
         return a + (b - H_TBASE);
-    size_t lo = 0, hi = sizeof ap_uni_comp / sizeof ap_uni_comp[0];
     uint64_t key = (uint64_t)a << 32 | b;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        uint64_t k = (uint64_t)ap_uni_comp[mid].a << 32 | ap_uni_comp[mid].b;
-        if (key < k)
-            hi = mid;
-        else if (key > k)
-            lo = mid + 1;
-        else
-            return ap_uni_comp[mid].c;
-    }
-    return 0;
+    const ap_uni_comp_row *r = bsearch(&key, ap_uni_comp, N_ROWS(ap_uni_comp), sizeof *r, cmp_comp_row);
+    return r ? r->c : 0;
 }
 
 static int cmp_u64(const void *x, const void *y)
