@@ -65,6 +65,16 @@ after=$(grep -c '"type":"evaluation"' "$run/events.jsonl")
 check "resuming a finished run exits 0" eval '[ $rc -eq 0 ]'
 check "resuming a finished run evaluates nothing again ($before -> $after)" eval '[ "$before" -eq "$after" ]'
 
+# --seed drives the symbolic proposer: generation 1 of another run with seed 7 proposes what s1 proposed, seed 8
+# proposes something else (the code of each generation-1 candidate, in order).
+gen1_codes() { "$PY" -c 'import json,sys; print(json.dumps([c["code"] for c in json.load(open(sys.argv[1]))["candidates"] if c.get("generation") == 1]))' "$1/archive.json"; }
+for s in 7 8; do
+    "$AUTOPRUNE" run lua/search.lua --name seed$s --runs-dir "$work" --generations 1 --population 4 --nsamples 8 \
+        --proxy-windows 2 --allocs uniform,sdsa --no-final --seed $s >"$work/out_seed$s" 2>&1
+done
+check "the same --seed proposes the same generation 1" eval '[ "$(gen1_codes "$work/seed7")" = "$(gen1_codes "$run")" ] && [ "$(gen1_codes "$run")" != "[]" ]'
+check "another --seed proposes another generation 1" eval '[ "$(gen1_codes "$work/seed8")" != "$(gen1_codes "$run")" ]'
+
 # --confirm: the best distinct set-ups by proxy pruned again sequentially and scored on validation; the lowest is the
 # pick (best.lua), the report has the table, the reference SparseGPT is scored beside them; resume keeps them
 cargs=(run lua/search.lua --name c1 --runs-dir "$work" --generations 1 --population 2 --nsamples 8 --proxy-windows 2
