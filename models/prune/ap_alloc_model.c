@@ -162,6 +162,11 @@ ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dens
 ap_status ap_prune_facts(const ap_model *m, const ap_calib_stats *dense, double M, ap_linear_facts *facts,
                          ap_error *err)
 {
+    /* the facts read X.l2 and X.kurt of every linear: statistics gathered for a narrower metric lack them */
+    if (dense && (dense->fields & (AP_XF_L2 | AP_XF_KURT)) != (AP_XF_L2 | AP_XF_KURT))
+        return ap_error_set(err, AP_E_ARG, "facts need statistics gathered with X.l2 and X.kurt (these have %s%s)",
+                            dense->fields & AP_XF_L2 ? "no kurt" : "no l2",
+                            (dense->fields & (AP_XF_L2 | AP_XF_KURT)) ? "" : " and no kurt");
     int n = m->cfg.n_layers * AP_LIN_COUNT;
     double *D = calloc((size_t)n, sizeof *D);
     if (!D)
