@@ -377,7 +377,7 @@ static ap_status open_metric(const ap_prune_run_opts *o, int n_layers, ap_metric
     return st;
 }
 
-/* Per-linear targets: explicit, from an allocation script, or by ap_prune_allocate. */
+/* Per-linear targets: explicit, from an allocation script, or by ap_alloc_model_targets. */
 static ap_status allocate(const ap_model *m, const ap_prune_run_opts *o, const ap_calib_stats *stats,
                           const ap_alloc_spec *spec, int scripted, double *targets, ap_error *err)
 {
@@ -387,7 +387,7 @@ static ap_status allocate(const ap_model *m, const ap_prune_run_opts *o, const a
     }
     if (scripted)
         return script_alloc(m, stats, spec, o->alloc, o->sparsity, targets, err);
-    return ap_prune_allocate(m, stats, spec, o->sparsity, targets, err);
+    return ap_alloc_model_targets(m, stats, spec, o->sparsity, targets, err);
 }
 
 /* The pruning driver, one-shot or sequential; fields: the statistics (AP_XF_*) the metric reads. */
@@ -441,7 +441,7 @@ ap_status ap_prune_run(ap_model *m, const ap_prune_run_opts *o, ap_prune_run_res
     int scripted = !o->targets && parse_alloc(o, &alloc);
 
     /* The statistics calibration gathers: what the metric reads (native: fixed; a script: ap_scorer_fields), all
-     * seven for the allocation's dense statistics (ap_prune_facts reads l2 and kurt), Hessians when asked. */
+     * seven for the allocation's dense statistics (ap_alloc_model_facts reads l2 and kurt), Hessians when asked. */
     unsigned fields = 0;
     if (sc)
         fields = ap_scorer_fields(sc);

@@ -23,7 +23,7 @@ const char *ap_alloc_kind_name(ap_alloc_kind k)
     return k == AP_ALLOC_OWL ? "owl" : k == AP_ALLOC_SDSA ? "sdsa" : "uniform";
 }
 
-void ap_prune_block_numel(const ap_model *m, int64_t *numel)
+void ap_alloc_model_block_numel(const ap_model *m, int64_t *numel)
 {
     for (int l = 0; l < m->cfg.n_layers; l++) {
         numel[l] = 0;
@@ -32,7 +32,8 @@ void ap_prune_block_numel(const ap_model *m, int64_t *numel)
     }
 }
 
-ap_status ap_prune_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D, ap_error *err)
+ap_status ap_alloc_model_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
+                                        ap_error *err)
 {
     if (!dense || dense->n_layers != m->cfg.n_layers)
         return ap_error_set(err, AP_E_ARG, "OWL needs the dense model's calibration statistics");
@@ -87,8 +88,8 @@ static ap_status sdsa_skews(const ap_model *m, int per_linear, double *skew, ap_
     return AP_OK;
 }
 
-ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, const ap_alloc_spec *spec, double S,
-                            double *targets, ap_error *err)
+ap_status ap_alloc_model_targets(const ap_model *m, const ap_calib_stats *dense, const ap_alloc_spec *spec, double S,
+                                 double *targets, ap_error *err)
 {
     int L = m->cfg.n_layers;
     int per_linear = spec->kind == AP_ALLOC_SDSA && spec->sdsa.granularity == AP_ALLOC_PER_LINEAR;
@@ -104,13 +105,13 @@ ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, cons
                 numel[i] = m->blocks[i / AP_LIN_COUNT].lin[i % AP_LIN_COUNT].out *
                            m->blocks[i / AP_LIN_COUNT].lin[i % AP_LIN_COUNT].in;
         else
-            ap_prune_block_numel(m, numel);
+            ap_alloc_model_block_numel(m, numel);
     }
     if (!st) {
         switch (spec->kind) {
         case AP_ALLOC_UNIFORM: st = ap_alloc_uniform(s, units, S, err); break;
         case AP_ALLOC_OWL:
-            st = ap_prune_block_outliers(m, dense, spec->owl_m, stat, err);
+            st = ap_alloc_model_block_outliers(m, dense, spec->owl_m, stat, err);
             if (!st)
                 st = ap_alloc_owl(s, stat, numel, units, S, spec->owl_lambda, spec->lo, spec->hi, err);
             break;
@@ -133,7 +134,8 @@ ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, cons
     return st;
 }
 
-ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D, ap_error *err)
+ap_status ap_alloc_model_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
+                                         ap_error *err)
 {
     if (!dense || dense->n_layers != m->cfg.n_layers)
         return ap_error_set(err, AP_E_ARG, "outlier ratios need the dense model's calibration statistics");
@@ -159,8 +161,8 @@ ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dens
     return st;
 }
 
-ap_status ap_prune_facts(const ap_model *m, const ap_calib_stats *dense, double M, ap_linear_facts *facts,
-                         ap_error *err)
+ap_status ap_alloc_model_facts(const ap_model *m, const ap_calib_stats *dense, double M, ap_linear_facts *facts,
+                               ap_error *err)
 {
     /* the facts read X.l2 and X.kurt of every linear: statistics gathered for a narrower metric lack them */
     if (dense && (dense->fields & (AP_XF_L2 | AP_XF_KURT)) != (AP_XF_L2 | AP_XF_KURT))
@@ -171,7 +173,7 @@ ap_status ap_prune_facts(const ap_model *m, const ap_calib_stats *dense, double 
     double *D = calloc((size_t)n, sizeof *D);
     if (!D)
         return ap_error_set(err, AP_E_NOMEM, "facts: no memory");
-    ap_status st = dense ? ap_prune_linear_outliers(m, dense, M, D, err) : AP_OK;
+    ap_status st = dense ? ap_alloc_model_linear_outliers(m, dense, M, D, err) : AP_OK;
     for (int i = 0; i < n && !st; i++) {
         int l = i / AP_LIN_COUNT;
         ap_linear_kind k = (ap_linear_kind)(i % AP_LIN_COUNT);
@@ -240,8 +242,8 @@ ap_status ap_alloc_model_units(const ap_model *m, const ap_calib_stats *dense, c
     double *D = calloc((size_t)n, sizeof *D);
     ap_status st = units->unit && D ? AP_OK : ap_error_set(err, AP_E_NOMEM, "allocation units: no memory");
     if (!st && dense)
-        st = per_linear ? ap_prune_linear_outliers(m, dense, spec->owl_m, D, err)
-                        : ap_prune_block_outliers(m, dense, spec->owl_m, D, err);
+        st = per_linear ? ap_alloc_model_linear_outliers(m, dense, spec->owl_m, D, err)
+                        : ap_alloc_model_block_outliers(m, dense, spec->owl_m, D, err);
     for (int i = 0; i < n && !st; i++) {
         int l = per_linear ? i / AP_LIN_COUNT : i, k = per_linear ? i % AP_LIN_COUNT : -1;
         ap_alloc_moments mo;

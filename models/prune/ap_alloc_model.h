@@ -25,17 +25,19 @@ const char *ap_alloc_kind_name(ap_alloc_kind k);
 /* Fill targets[n_layers · AP_LIN_COUNT] for a global target S. OWL needs the dense statistics (dense, the
  * outlier ratio of the pooled Wanda scores |W|·X.l2 of each block); uniform and SDSA do not (dense may be NULL).
  * Per-block allocations give all seven linears of a block the same target. */
-ap_status ap_prune_allocate(const ap_model *m, const ap_calib_stats *dense, const ap_alloc_spec *spec, double S,
-                            double *targets, ap_error *err);
+ap_status ap_alloc_model_targets(const ap_model *m, const ap_calib_stats *dense, const ap_alloc_spec *spec, double S,
+                                 double *targets, ap_error *err);
 
 /* ---- facts about units, for allocation scripts and LLM prompts ---- */
 
 /* Per-unit statistics for allocation scripts and LLM prompts: per block (units = n_layers) the OWL outlier ratio
  * D_l of the pooled Wanda scores (needs dense; else 0) and the moments of the pooled |W|. */
-ap_status ap_prune_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D, ap_error *err);
+ap_status ap_alloc_model_block_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
+                                        ap_error *err);
 
 /* The same per linear: D[l·7 + k] = outlier ratio of that linear's Wanda scores alone. */
-ap_status ap_prune_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D, ap_error *err);
+ap_status ap_alloc_model_linear_outliers(const ap_model *m, const ap_calib_stats *dense, double M, double *D,
+                                         ap_error *err);
 
 /* Facts about every linear for allocation scripts and LLM prompts. Moments are of |W|; the x_* facts and
  * wanda_outlier_ratio need dense statistics (dense may be NULL: they are then 0). */
@@ -50,11 +52,11 @@ typedef struct ap_linear_facts {
     double x_kurt_mean;         /* mean over input channels of X.kurt */
     double wanda_outlier_ratio; /* fraction of |W|·X.l2 scores > M · their mean (OWL's D of the linear) */
 } ap_linear_facts;
-ap_status ap_prune_facts(const ap_model *m, const ap_calib_stats *dense, double M, ap_linear_facts *facts,
-                         ap_error *err);
+ap_status ap_alloc_model_facts(const ap_model *m, const ap_calib_stats *dense, double M, ap_linear_facts *facts,
+                               ap_error *err);
 
 /* The number of weights of each block's seven linears, [n_layers]. */
-void ap_prune_block_numel(const ap_model *m, int64_t *numel);
+void ap_alloc_model_block_numel(const ap_model *m, int64_t *numel);
 
 /* ---- scripted allocation: the units a script sees, and its values turned into targets ---- */
 

@@ -521,7 +521,7 @@ static int model_facts(lua_State *L)
     /* facts describe the dense model */
     copy_weights(lm, lm->undo, 0);
     copy_weights(lm, lm->dense, 1);
-    ap_status st = ap_prune_facts(lm->m, s, M, f, &err);
+    ap_status st = ap_alloc_model_facts(lm->m, s, M, f, &err);
     copy_weights(lm, lm->undo, 1);
     if (st)
         return ap_lua_raise(L, &err);
