@@ -234,6 +234,50 @@ static int write_record(const char *out, const char *text)
     return fclose(f) == 0 ? 0 : -1;
 }
 
+/* The "eval" object of the run record: which text, and its perplexity. */
+static void add_eval_record(cJSON *rec, const cli_opts *o, const ap_ppl_result *ppl)
+{
+    cJSON *e = cJSON_AddObjectToObject(rec, "eval");
+    char def[4096];
+    const char *text = o->eval_text ? o->eval_text : ap_datafile(AP_DATA_WIKITEXT_TEST, def, sizeof def);
+    ap_cli_json_add_string(e, "text", text);
+    cJSON_AddNumberToObject(e, "ppl", ppl->ppl);
+    cJSON_AddNumberToObject(e, "windows", (double)ppl->windows);
+    cJSON_AddNumberToObject(e, "seqlen", ppl->seqlen);
+    cJSON_AddNumberToObject(e, "tokens", (double)ppl->tokens_total);
+    cJSON_AddNumberToObject(e, "seconds", ppl->seconds);
+}
+
+/* --out: the HF folder and the run record beside it. */
+static int save_output(const ap_model *m, const cli_opts *o, const cJSON *rec, ap_error *err)
+{
+    char *text = rec ? cJSON_Print(rec) : NULL;
+    int rc = AP_EXIT_OK;
+    if (ap_model_save(m, o->out, err))
+        rc = fail(o->out, err);
+    else if (!text || write_record(o->out, text) != 0)
+        rc = AP_EXIT_FAIL;
+    free(text);
+    return rc;
+}
+
+/* The text report: the per-layer table (unless --quiet), sparsity, perplexity, timings, where it was written. */
+static void print_summary(const cli_opts *o, const ap_prune_run_result *res, const ap_ppl_result *ppl)
+{
+    if (!o->quiet)
+        print_table(res, stdout);
+    printf("realised sparsity %.6f (%lld of %lld weights of the pruned linears)\n", res->rep.realised,
+           (long long)res->rep.zeros, (long long)res->rep.numel);
+    if (o->eval)
+        printf("perplexity %.4f (%lld windows of %d tokens)\n", ppl->ppl, (long long)ppl->windows, ppl->seqlen);
+    if (!o->quiet)
+        printf("time: statistics %.2fs, scores %.2fs, masks %.2fs, forward %.2fs, total %.2fs\n",
+               res->t_stats + res->rep.t_calib, res->rep.t_score, res->rep.t_mask, res->rep.t_forward,
+               res->t_tokenize + res->t_stats + res->rep.t_total);
+    if (o->out)
+        printf("wrote %s\n", o->out);
+}
+
 int ap_cli_prune(int argc, char **argv)
 {
     cli_opts o;
@@ -248,71 +292,44 @@ int ap_cli_prune(int argc, char **argv)
 
     ap_error err = {0};
     ap_model *m = NULL;
+    ap_prune_run_result res = {0};
+    ap_ppl_result ppl = {0};
+    cJSON *rec = NULL;
     on_phase(&ps, "load model");
     if (ap_model_load(&m, o.model, &err)) {
-        progress_end(&ps);
-        return fail(o.model, &err);
+        rc = fail(o.model, &err);
+        goto done;
     }
-    ap_prune_run_result res;
     if (ap_prune_run(m, &o.run, &res, &err)) {
-        progress_end(&ps);
-        ap_model_free(m);
-        return fail("prune", &err);
+        rc = fail("prune", &err);
+        goto done;
     }
-    ap_ppl_result ppl = {0};
     if (o.eval) {
         on_phase(&ps, "evaluate");
         if (ap_prune_run_eval(m, o.eval_text, 0, o.eval_windows, on_progress, &ps, &ppl, &err)) {
-            progress_end(&ps);
-            ap_prune_run_result_free(&res);
-            ap_model_free(m);
-            return fail("evaluate", &err);
+            rc = fail("evaluate", &err);
+            goto done;
         }
     }
-    cJSON *rec = ap_prune_run_json(m, &o.run, &res);
-    if (rec && o.eval) {
-        cJSON *e = cJSON_AddObjectToObject(rec, "eval");
-        char def[4096];
-        const char *text = o.eval_text ? o.eval_text : ap_datafile(AP_DATA_WIKITEXT_TEST, def, sizeof def);
-        ap_cli_json_add_string(e, "text", text);
-        cJSON_AddNumberToObject(e, "ppl", ppl.ppl);
-        cJSON_AddNumberToObject(e, "windows", (double)ppl.windows);
-        cJSON_AddNumberToObject(e, "seqlen", ppl.seqlen);
-        cJSON_AddNumberToObject(e, "tokens", (double)ppl.tokens_total);
-        cJSON_AddNumberToObject(e, "seconds", ppl.seconds);
-    }
+    rec = ap_prune_run_json(m, &o.run, &res);
+    if (rec && o.eval)
+        add_eval_record(rec, &o, &ppl);
     if (rec && o.out)
         ap_cli_json_add_string(rec, "out", o.out);
     rc = AP_EXIT_OK;
     if (o.out) {
         on_phase(&ps, "save");
-        char *text = rec ? cJSON_Print(rec) : NULL;
-        if (ap_model_save(m, o.out, &err))
-            rc = fail(o.out, &err);
-        else if (!text || write_record(o.out, text) != 0)
-            rc = AP_EXIT_FAIL;
-        free(text);
+        rc = save_output(m, &o, rec, &err);
     }
     progress_end(&ps);
-    if (rc == AP_EXIT_OK) {
-        if (o.json) {
-            ap_cli_json_emit(rec);
-            rec = NULL;
-        } else {
-            if (!o.quiet)
-                print_table(&res, stdout);
-            printf("realised sparsity %.6f (%lld of %lld weights of the pruned linears)\n", res.rep.realised,
-                   (long long)res.rep.zeros, (long long)res.rep.numel);
-            if (o.eval)
-                printf("perplexity %.4f (%lld windows of %d tokens)\n", ppl.ppl, (long long)ppl.windows, ppl.seqlen);
-            if (!o.quiet)
-                printf("time: statistics %.2fs, scores %.2fs, masks %.2fs, forward %.2fs, total %.2fs\n",
-                       res.t_stats + res.rep.t_calib, res.rep.t_score, res.rep.t_mask, res.rep.t_forward,
-                       res.t_tokenize + res.t_stats + res.rep.t_total);
-            if (o.out)
-                printf("wrote %s\n", o.out);
-        }
+    if (rc == AP_EXIT_OK && o.json) {
+        ap_cli_json_emit(rec);
+        rec = NULL;
+    } else if (rc == AP_EXIT_OK) {
+        print_summary(&o, &res, &ppl);
     }
+done:
+    progress_end(&ps);
     cJSON_Delete(rec);
     ap_prune_run_result_free(&res);
     ap_model_free(m);
