@@ -33,7 +33,8 @@ typedef struct ap_error {
 
 /* Fill err (may be NULL) and return code, so callers can write `return ap_error_set(err, ...)`. */
 ap_status ap_error_set(ap_error *err, ap_status code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-ap_status ap_error_vset(ap_error *err, ap_status code, const char *fmt, va_list ap);
+ap_status ap_error_vset(ap_error *err, ap_status code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 void ap_error_clear(ap_error *err);
 /* The contract's name of a kind: "syntax", "runtime", "limit", "shape", "nonfinite", "type", "io", ... */
 const char *ap_status_name(ap_status code);

@@ -211,11 +211,11 @@ static unsigned calib_fields(lua_State *L)
     lua_pop(L, 1);
     const char *metric = lapL_optstring(L, 2, "metric", NULL);
     if (metric) {
-        unsigned reads;
+        unsigned reads = 0;
         ap_metric_spec spec;
         ap_error err = {0};
         if (ap_metric_spec_resolve(&spec, metric, &err) || ap_metric_fields(&spec, &reads, &err))
-            ap_lua_raise(L, &err);
+            ap_lua_raise(L, &err); /* does not return */
         fields |= reads;
         given = 1;
     }
